@@ -1,0 +1,121 @@
+package genai
+
+import (
+	"context"
+	"iter"
+)
+
+// Role is the author of a message: RoleUser or RoleAssistant.
+type Role string
+
+// The roles of a conversation. A system prompt is not a role; it is ChatRequest.System.
+const (
+	RoleUser      Role = "user"
+	RoleAssistant Role = "assistant"
+)
+
+// BlockType says what a ContentBlock holds.
+type BlockType string
+
+// The kinds of content block.
+const (
+	BlockText  BlockType = "text"
+	BlockImage BlockType = "image"
+)
+
+// Limits on a chat request, the same as Amazon Bedrock's for Claude so that a request
+// we accept is one the provider accepts.
+const (
+	MaxImageBytes    = 3_750_000 // decoded bytes of one image
+	MaxImages        = 20        // images in one request
+	MaxMessages      = 1000      // messages in one request
+	MaxOutputTokens  = 200_000   // upper bound of ChatRequest.MaxTokens
+	MaxStopSequences = 8         // entries in ChatRequest.StopSequences
+	MaxModelIDLength = 256       // bytes of a model id
+)
+
+// ContentBlock is one part of a message: text, or an image.
+type ContentBlock struct {
+	Type  BlockType
+	Text  string // for BlockText
+	Image *Image // for BlockImage
+}
+
+// Image is a picture sent to a model. Format is "png", "jpeg", "gif" or "webp" and has
+// been checked against the bytes by SniffImage.
+type Image struct {
+	Format string
+	Data   []byte
+}
+
+// MediaType returns the image's MIME type, such as "image/png".
+func (im *Image) MediaType() string { return "image/" + im.Format }
+
+// Message is one turn of a conversation.
+type Message struct {
+	Role    Role
+	Content []ContentBlock
+}
+
+// Text returns the concatenated text blocks of m.
+func (m Message) Text() string {
+	var s string
+	for _, b := range m.Content {
+		if b.Type == BlockText {
+			s += b.Text
+		}
+	}
+	return s
+}
+
+// TextMessage returns a message of one text block.
+func TextMessage(role Role, text string) Message {
+	return Message{Role: role, Content: []ContentBlock{{Type: BlockText, Text: text}}}
+}
+
+// ChatRequest asks a model to continue a conversation. Zero values mean "the provider's
+// default": an empty Model is the configured default model, a zero MaxTokens the
+// configured default, a nil Temperature or TopP the model's own default.
+type ChatRequest struct {
+	Model         string
+	System        string
+	Messages      []Message
+	MaxTokens     int
+	Temperature   *float64
+	TopP          *float64
+	StopSequences []string
+}
+
+// Usage counts the tokens of one model call.
+type Usage struct {
+	InputTokens  int `json:"input_tokens"`
+	OutputTokens int `json:"output_tokens"`
+}
+
+// Event is one step of a streamed answer: a piece of text, or, when Done is set, the end
+// of the answer with its stop reason and token usage.
+type Event struct {
+	Text       string
+	Done       bool
+	StopReason string // "end_turn", "max_tokens", "stop_sequence", … when Done
+	Usage      Usage  // when Done
+}
+
+// ChatResponse is a whole answer, as returned by ChatModel.Chat.
+type ChatResponse struct {
+	Model      string
+	Text       string
+	StopReason string
+	Usage      Usage
+}
+
+// ChatModel is a model provider that answers conversations.
+//
+// Stream yields the answer as it is generated. The sequence ends after an Event with
+// Done set, or after a non-nil error; a consumer that stops early, or a cancelled ctx,
+// cancels the upstream call. Errors are *Error values with codes such as ETHROTTLED or
+// EUPSTREAM. Chat returns the whole answer at once.
+type ChatModel interface {
+	Stream(ctx context.Context, req *ChatRequest) iter.Seq2[Event, error]
+	Chat(ctx context.Context, req *ChatRequest) (*ChatResponse, error)
+}
