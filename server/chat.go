@@ -1,0 +1,230 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"genai"
+)
+
+// noProviderMessage is the fix a user needs when chat has no model behind it.
+const noProviderMessage = "no model provider is configured: set GENAI_PROVIDER=bedrock with AWS credentials " +
+	"(AWS_REGION, AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), or GENAI_OPENAI_BASE_URL " +
+	"(for Ollama: http://localhost:11434/v1) for an OpenAI-compatible endpoint"
+
+// bodyReadTimeout bounds reading a request body, so that a client trickling bytes
+// cannot hold a connection; streamed answers have no write timeout at all.
+const bodyReadTimeout = time.Minute
+
+// readBody reads a JSON request body of at most MaxBodyBytes.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && mt != "text/plain") {
+			return nil, genai.Errorf(genai.EMEDIATYPE, "Content-Type: %q is not application/json", ct)
+		}
+	}
+	if r.ContentLength > s.opts.MaxBodyBytes {
+		return nil, genai.Errorf(genai.ETOOLARGE, "body: %d bytes, over the limit of %d", r.ContentLength, s.opts.MaxBodyBytes)
+	}
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, genai.Errorf(genai.ETOOLARGE, "body: over the limit of %d bytes", s.opts.MaxBodyBytes)
+	case err != nil:
+		return nil, genai.Errorf(genai.EINVALID, "body: could not be read: %v", err)
+	}
+	return data, nil
+}
+
+// parseChat reads, decodes and completes a chat request with the configured defaults.
+func (s *Server) parseChat(w http.ResponseWriter, r *http.Request) (*genai.ChatRequest, bool, error) {
+	if s.opts.Chat == nil {
+		return nil, false, genai.Errorf(genai.ENOPROVIDER, "%s", noProviderMessage)
+	}
+	data, err := s.readBody(w, r)
+	if err != nil {
+		return nil, false, err
+	}
+	req, stream, err := genai.ParseChatRequest(data)
+	if err != nil {
+		return nil, false, err
+	}
+	if req.Model == "" {
+		req.Model = s.opts.ChatModel
+	}
+	if req.MaxTokens == 0 {
+		req.MaxTokens = s.opts.MaxTokens
+	}
+	return req, stream, nil
+}
+
+// chatResponse is the answer of POST /api/chat with "stream": false.
+type chatResponse struct {
+	ID         string        `json:"id"`
+	Model      string        `json:"model"`
+	Content    []textContent `json:"content"`
+	StopReason string        `json:"stop_reason"`
+	Usage      genai.Usage   `json:"usage"`
+}
+
+type textContent struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+type startEvent struct {
+	ID    string `json:"id"`
+	Model string `json:"model"`
+}
+
+type deltaEvent struct {
+	Text string `json:"text"`
+}
+
+type doneEvent struct {
+	StopReason string      `json:"stop_reason"`
+	Usage      genai.Usage `json:"usage"`
+}
+
+// chat serves POST /api/chat: a streamed (SSE) or whole answer.
+func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
+	req, stream, err := s.parseChat(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	id := newID("chat_")
+	call := s.metrics.startCall(s.opts.Provider, s.modelLabel(req.Model))
+	if !stream {
+		resp, err := s.opts.Chat.Chat(r.Context(), req)
+		call.finish(err, usageOf(resp))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, chatResponse{
+			ID: id, Model: resp.Model, Content: []textContent{{"text", resp.Text}},
+			StopReason: resp.StopReason, Usage: resp.Usage,
+		})
+		return
+	}
+
+	var sse *sseWriter
+	var usage genai.Usage
+	defer func() { call.finish(err, usage) }()
+	for ev, evErr := range s.opts.Chat.Stream(r.Context(), req) {
+		if evErr != nil {
+			err = evErr
+			break
+		}
+		if sse == nil {
+			// Headers wait for the first event, so an error before it is an ordinary
+			// HTTP error with its status (a 429 with Retry-After, say).
+			sse = newSSEWriter(w)
+			if err = sse.event("start", startEvent{ID: id, Model: req.Model}); err != nil {
+				return
+			}
+		}
+		if ev.Done {
+			usage = ev.Usage
+			err = sse.event("done", doneEvent{StopReason: ev.StopReason, Usage: ev.Usage})
+			return
+		}
+		if ev.Text == "" {
+			continue
+		}
+		call.firstToken()
+		if err = sse.event("delta", deltaEvent{Text: ev.Text}); err != nil {
+			return // the client went away; leaving the loop cancels the upstream call
+		}
+	}
+	if err == nil {
+		err = genai.Errorf(genai.EUPSTREAM, "the model's stream ended without a stop event")
+	}
+	if sse == nil {
+		s.writeError(w, r, err)
+		return
+	}
+	sse.event("error", errorBody{Error: s.errorDetailOf(r, err)})
+}
+
+// chatText serves the workshop's backends: the answer's text streamed as plain chunked
+// text. A failure after the first byte cannot be reported in-band, so the response is
+// cut and the client sees an incomplete body rather than a falsely complete answer.
+func (s *Server) chatText(w http.ResponseWriter, r *http.Request) {
+	req, _, err := s.parseChat(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	call := s.metrics.startCall(s.opts.Provider, s.modelLabel(req.Model))
+	var usage genai.Usage
+	defer func() { call.finish(err, usage) }()
+	rc := http.NewResponseController(w)
+	started := false
+	for ev, evErr := range s.opts.Chat.Stream(r.Context(), req) {
+		if evErr != nil {
+			err = evErr
+			break
+		}
+		if ev.Done {
+			usage = ev.Usage
+			return
+		}
+		if !started {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("X-Accel-Buffering", "no")
+			started = true
+		}
+		call.firstToken()
+		if _, err = io.WriteString(w, ev.Text); err != nil {
+			return
+		}
+		if err = rc.Flush(); err != nil {
+			return
+		}
+	}
+	if err == nil {
+		err = genai.Errorf(genai.EUPSTREAM, "the model's stream ended without a stop event")
+	}
+	if !started {
+		s.writeError(w, r, err)
+		return
+	}
+	s.log.Warn("stream failed after it started; cutting the response", "path", r.URL.Path, "err", err)
+	panic(http.ErrAbortHandler)
+}
+
+func usageOf(resp *genai.ChatResponse) genai.Usage {
+	if resp == nil {
+		return genai.Usage{}
+	}
+	return resp.Usage
+}
+
+// modelLabel bounds the metrics' model label to the configured models, so a client
+// cannot grow the metric set without bound by naming random models.
+func (s *Server) modelLabel(model string) string {
+	for _, m := range s.opts.ChatModels {
+		if m == model {
+			return model
+		}
+	}
+	return "other"
+}
+
+// newID returns prefix followed by 24 random hex digits.
+func newID(prefix string) string {
+	var b [12]byte
+	rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}

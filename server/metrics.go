@@ -1,0 +1,154 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"genai"
+)
+
+// metrics are the server's Prometheus metrics: the workshop dashboard's tokens,
+// invocations, throttles and latency, plus HTTP traffic. Each Server has its own
+// registry, so tests and several servers in one process do not collide.
+type metrics struct {
+	reg           *prometheus.Registry
+	requests      *prometheus.CounterVec
+	duration      *prometheus.HistogramVec
+	invocations   *prometheus.CounterVec
+	tokens        *prometheus.CounterVec
+	throttles     *prometheus.CounterVec
+	firstToken    *prometheus.HistogramVec
+	activeStreams prometheus.Gauge
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "genai_http_requests_total", Help: "HTTP requests by route and status code.",
+		}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "genai_http_request_duration_seconds", Help: "Time to serve an HTTP request, streams included.",
+			Buckets: []float64{.005, .025, .1, .5, 1, 2.5, 5, 10, 30, 60, 180},
+		}, []string{"route"}),
+		invocations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "genai_model_invocations_total", Help: "Model calls by provider, model and outcome (ok or an error code).",
+		}, []string{"provider", "model", "outcome"}),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "genai_model_tokens_total", Help: "Tokens by provider, model and direction (input or output).",
+		}, []string{"provider", "model", "direction"}),
+		throttles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "genai_model_throttles_total", Help: "Model calls that stayed throttled after retries.",
+		}, []string{"provider", "model"}),
+		firstToken: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "genai_model_time_to_first_token_seconds", Help: "Time from a chat request to its first token.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2, 4, 8, 16},
+		}, []string{"provider", "model"}),
+		activeStreams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "genai_active_streams", Help: "Model calls in progress.",
+		}),
+	}
+	m.reg.MustRegister(m.requests, m.duration, m.invocations, m.tokens, m.throttles, m.firstToken, m.activeStreams,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// modelCall measures one model invocation.
+type modelCall struct {
+	m               *metrics
+	provider, model string
+	start           time.Time
+	sawFirst        atomic.Bool
+}
+
+func (m *metrics) startCall(provider, model string) *modelCall {
+	m.activeStreams.Inc()
+	return &modelCall{m: m, provider: provider, model: model, start: time.Now()}
+}
+
+// firstToken records the time to the first token, once.
+func (c *modelCall) firstToken() {
+	if c.sawFirst.CompareAndSwap(false, true) {
+		c.m.firstToken.WithLabelValues(c.provider, c.model).Observe(time.Since(c.start).Seconds())
+	}
+}
+
+// finish records the outcome and the tokens of the call.
+func (c *modelCall) finish(err error, usage genai.Usage) {
+	c.m.activeStreams.Dec()
+	outcome := "ok"
+	switch {
+	case errors.Is(err, context.Canceled):
+		outcome = "cancelled"
+	case err != nil:
+		outcome = genai.ErrorCode(err)
+	}
+	c.m.invocations.WithLabelValues(c.provider, c.model, outcome).Inc()
+	if outcome == genai.ETHROTTLED {
+		c.m.throttles.WithLabelValues(c.provider, c.model).Inc()
+	}
+	if usage.InputTokens > 0 {
+		c.m.tokens.WithLabelValues(c.provider, c.model, "input").Add(float64(usage.InputTokens))
+	}
+	if usage.OutputTokens > 0 {
+		c.m.tokens.WithLabelValues(c.provider, c.model, "output").Add(float64(usage.OutputTokens))
+	}
+}
+
+// observe counts and times requests by route pattern and logs each one.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			d := time.Since(start)
+			s.metrics.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+			s.metrics.duration.WithLabelValues(route).Observe(d.Seconds())
+			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", status, "duration", d)
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// statusWriter remembers the status a handler wrote. Unwrap lets
+// http.ResponseController reach the connection's Flush and deadlines.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

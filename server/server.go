@@ -1,0 +1,314 @@
+// Package server serves the genai HTTP API of API.md and the web UI: it decodes and
+// validates requests, calls the services of package genai it was given, and encodes
+// answers, JSON errors and Server-Sent Event streams.
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"genai"
+)
+
+// Options configures a Server. The zero value serves every page and answers chat with
+// 503 no_provider.
+type Options struct {
+	// Chat answers conversations; nil means no provider is configured.
+	Chat genai.ChatModel
+	// Provider names the chat provider ("bedrock", "openai" or "none") for /api/config
+	// and metrics.
+	Provider string
+	// ChatModel is the model id used when a request names none.
+	ChatModel string
+	// ChatModels are offered in the UI's model picker; ChatModel is always among them.
+	ChatModels []string
+	// MaxTokens is the output limit used when a request sets none (default 2048).
+	MaxTokens int
+	// Vision reports whether the chat models take images.
+	Vision bool
+	// APIKeys, when non-empty, are the bearer keys that /api/*, /v1/* and the workshop
+	// backends require.
+	APIKeys []string
+	// MetricsPublic leaves /metrics open when APIKeys are set.
+	MetricsPublic bool
+	// CORSOrigins are the origins allowed to call the API from a browser; none by default.
+	CORSOrigins []string
+	// MaxBodyBytes caps a JSON request body (default DefaultMaxBodyBytes).
+	MaxBodyBytes int64
+	// Ready reports whether dependencies are ready, for /readyz; nil means ready.
+	Ready func(ctx context.Context) error
+	// UI serves the web pages and their assets; nil serves none.
+	UI http.Handler
+	// Logger receives access and error logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// DefaultMaxBodyBytes is the default cap on a JSON request body: room for the largest
+// allowed images (base64 grows them by a third) while refusing absurd bodies early.
+const DefaultMaxBodyBytes = 32 << 20
+
+// Server is the HTTP handler of genai. Create it with New.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	mux     *http.ServeMux
+	metrics *metrics
+	handler http.Handler
+}
+
+// New returns a Server serving opts.
+func New(opts Options) *Server {
+	if opts.MaxTokens <= 0 {
+		opts.MaxTokens = 2048
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.Provider == "" {
+		opts.Provider = "none"
+	}
+	if opts.ChatModel != "" && !slices.Contains(opts.ChatModels, opts.ChatModel) {
+		opts.ChatModels = append([]string{opts.ChatModel}, opts.ChatModels...)
+	}
+	s := &Server{opts: opts, log: opts.Logger, mux: http.NewServeMux(), metrics: newMetrics()}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.routes()
+	s.handler = s.recoverPanics(s.observe(s.secureHeaders(s.cors(s.authenticate(http.HandlerFunc(s.dispatch))))))
+	return s
+}
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("GET /healthz", s.healthz)
+	m.HandleFunc("GET /readyz", s.readyz)
+	m.HandleFunc("GET /api/config", s.config)
+	m.Handle("GET /metrics", s.metrics.handler())
+
+	m.HandleFunc("POST /api/chat", s.chat)
+	m.HandleFunc("POST /bedrock-haiku", s.chatText)
+	m.HandleFunc("POST /claude-haiku-image", s.chatText)
+
+	if s.opts.UI != nil {
+		for _, p := range []string{"GET /{$}", "GET /image", "GET /mirror", "GET /static/"} {
+			m.Handle(p, s.opts.UI)
+		}
+	}
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// dispatch routes r, answering unknown routes and methods with JSON errors rather than
+// the mux's plain text.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
+	h, pattern := s.mux.Handler(r)
+	if pattern != "" {
+		s.mux.ServeHTTP(w, r) // sets r.Pattern, read back by observe, and path values
+		return
+	}
+	rec := &statusCatcher{header: http.Header{}}
+	h.ServeHTTP(rec, r)
+	switch rec.status {
+	case http.StatusMethodNotAllowed:
+		w.Header().Set("Allow", rec.header.Get("Allow"))
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{errorDetail{genai.EINVALID,
+			"method " + r.Method + " is not allowed on " + r.URL.Path + "; allowed: " + rec.header.Get("Allow")}})
+	default:
+		s.writeError(w, r, genai.Errorf(genai.ENOTFOUND, "no route %s %s", r.Method, r.URL.Path))
+	}
+}
+
+// statusCatcher records what the mux's fallback handler would answer.
+type statusCatcher struct {
+	header http.Header
+	status int
+}
+
+func (c *statusCatcher) Header() http.Header         { return c.header }
+func (c *statusCatcher) Write(b []byte) (int, error) { return len(b), nil }
+func (c *statusCatcher) WriteHeader(status int)      { c.status = status }
+
+// protected reports whether path needs an API key when keys are configured.
+func (s *Server) protected(path string) bool {
+	switch {
+	case strings.HasPrefix(path, "/api/"), strings.HasPrefix(path, "/v1/"):
+		return true
+	case path == "/metrics":
+		return !s.opts.MetricsPublic
+	}
+	return workshopBackends[path]
+}
+
+// workshopBackends are the POST routes of the Bedrock workshop's pages.
+var workshopBackends = map[string]bool{
+	"/bedrock-haiku":                        true,
+	"/claude-haiku-image":                   true,
+	"/knowledge-base-retrieve":              true,
+	"/knowledge-base-retrieve-and-generate": true,
+	"/aoss-index-backend":                   true,
+	"/aoss-query-backend":                   true,
+}
+
+// authenticate requires a configured API key on protected routes.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	if len(s.opts.APIKeys) == 0 {
+		return next
+	}
+	keys := make([][]byte, len(s.opts.APIKeys))
+	for i, k := range s.opts.APIKeys {
+		keys[i] = []byte(k)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions || !s.protected(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		got := r.Header.Get("X-API-Key")
+		if auth := r.Header.Get("Authorization"); auth != "" {
+			scheme, token, _ := strings.Cut(auth, " ")
+			if !strings.EqualFold(scheme, "Bearer") {
+				s.writeError(w, r, genai.Errorf(genai.EUNAUTH, "Authorization: expected \"Bearer <key>\""))
+				return
+			}
+			got = strings.TrimSpace(token)
+		}
+		if got == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="genai"`)
+			s.writeError(w, r, genai.Errorf(genai.EUNAUTH, "an API key is required: send Authorization: Bearer <key> or X-API-Key"))
+			return
+		}
+		ok := 0
+		for _, k := range keys {
+			ok |= subtle.ConstantTimeCompare([]byte(got), k)
+		}
+		if ok != 1 {
+			s.writeError(w, r, genai.Errorf(genai.EUNAUTH, "the API key is not valid"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cors answers browsers from configured origins only; with none configured, no CORS
+// headers are sent and browsers keep the same-origin policy.
+func (s *Server) cors(next http.Handler) http.Handler {
+	if len(s.opts.CORSOrigins) == 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin != "" && (slices.Contains(s.opts.CORSOrigins, origin) || slices.Contains(s.opts.CORSOrigins, "*")) {
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Add("Vary", "Origin")
+			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+				h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-API-Key")
+				h.Set("Access-Control-Max-Age", "600")
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// contentSecurityPolicy lets pages load only their own scripts, styles and images (plus
+// pasted or captured images as data: and blob: URLs), so that even text that slipped
+// past sanitising could not run script.
+const contentSecurityPolicy = "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; " +
+	"style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+func (s *Server) secureHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverPanics turns a panic in a handler into a logged 500, so no panic reaches a
+// client as a dropped connection. http.ErrAbortHandler passes: it is the deliberate
+// way to cut a stream that cannot report an error in-band.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", v)
+			s.writeError(w, r, genai.Errorf(genai.EINTERNAL, "internal error"))
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if err := s.opts.Ready(ctx); err != nil {
+			s.writeError(w, r, genai.Errorf(genai.EUNAVAILABLE, "not ready: %v", err))
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ready\n"))
+}
+
+// configBody is the answer of GET /api/config: what the server offers, never a secret.
+type configBody struct {
+	Provider      string          `json:"provider"`
+	ChatModel     string          `json:"chat_model"`
+	ChatModels    []string        `json:"chat_models"`
+	MaxTokens     int             `json:"max_tokens"`
+	Auth          bool            `json:"auth"`
+	Features      map[string]bool `json:"features"`
+	Limits        configLimits    `json:"limits"`
+	NoProviderFix string          `json:"no_provider_fix,omitempty"`
+}
+
+type configLimits struct {
+	MaxImageBytes int   `json:"max_image_bytes"`
+	MaxImages     int   `json:"max_images"`
+	MaxBodyBytes  int64 `json:"max_body_bytes"`
+}
+
+func (s *Server) config(w http.ResponseWriter, r *http.Request) {
+	chat := s.opts.Chat != nil
+	body := configBody{
+		Provider:   s.opts.Provider,
+		ChatModel:  s.opts.ChatModel,
+		ChatModels: s.opts.ChatModels,
+		MaxTokens:  s.opts.MaxTokens,
+		Auth:       len(s.opts.APIKeys) > 0,
+		Features:   map[string]bool{"chat": chat, "vision": chat && s.opts.Vision},
+		Limits:     configLimits{genai.MaxImageBytes, genai.MaxImages, s.opts.MaxBodyBytes},
+	}
+	if body.ChatModels == nil {
+		body.ChatModels = []string{}
+	}
+	if !chat {
+		body.NoProviderFix = noProviderMessage
+	}
+	writeJSON(w, http.StatusOK, body)
+}
