@@ -1,0 +1,192 @@
+package openai
+
+import (
+	"context"
+	"encoding/base64"
+	"iter"
+	"net/http"
+
+	sdk "github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	"genai"
+)
+
+// Stream sends req to the endpoint's chat completions API with "stream": true and yields
+// the answer's text as it arrives, then one Event with Done set carrying the stop reason
+// and token usage. A consumer that stops early, or a ctx that ends, closes the HTTP
+// request at once.
+//
+// Errors are *genai.Error values: ETHROTTLED (with RetryAfter) when the endpoint still
+// throttles after the retries, EINVALID when it rejects the request, EUPSTREAM when it
+// cannot be reached, refuses the API key, fails, or breaks the stream after some text
+// has been yielded. When ctx ends, the error wraps ctx's error instead.
+func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq2[genai.Event, error] {
+	return func(yield func(genai.Event, error) bool) {
+		params, err := m.params(req)
+		if err != nil {
+			yield(genai.Event{}, err)
+			return
+		}
+		params.StreamOptions = sdk.ChatCompletionStreamOptionsParam{IncludeUsage: sdk.Bool(true)}
+
+		// A context of our own, so that returning early — the consumer broke out of the
+		// loop — aborts the request, not only closes the body.
+		callCtx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var res *http.Response
+		stream := m.completions.NewStreaming(callCtx, params, option.WithResponseInto(&res))
+		defer stream.Close()
+
+		var (
+			finish string
+			usage  genai.Usage
+			text   int // bytes yielded, for error messages
+		)
+		for stream.Next() {
+			chunk := stream.Current()
+			if chunk.JSON.Usage.Valid() {
+				usage = genai.Usage{InputTokens: int(chunk.Usage.PromptTokens), OutputTokens: int(chunk.Usage.CompletionTokens)}
+			}
+			for _, choice := range chunk.Choices {
+				if choice.Index != 0 {
+					continue // we never ask for n > 1
+				}
+				if choice.FinishReason != "" {
+					finish = choice.FinishReason
+				}
+				if choice.Delta.Content == "" {
+					continue
+				}
+				text += len(choice.Delta.Content)
+				if !yield(genai.Event{Text: choice.Delta.Content}, nil) {
+					return
+				}
+			}
+		}
+		if err := stream.Err(); err != nil {
+			if res == nil || res.StatusCode >= 400 {
+				yield(genai.Event{}, m.callError(ctx, "stream", err, res))
+			} else {
+				yield(genai.Event{}, m.streamError(ctx, err, text))
+			}
+			return
+		}
+		if finish == "" {
+			// The body ended cleanly but the model never said it was done: a proxy or
+			// the server gave up without reporting an error.
+			yield(genai.Event{}, genai.Errorf(genai.EUPSTREAM, "the stream from %s ended before the answer was complete, after %d bytes of text", m.baseURL, text))
+			return
+		}
+		yield(genai.Event{Done: true, StopReason: stopReason(finish), Usage: usage}, nil)
+	}
+}
+
+// Chat sends req to the endpoint's chat completions API and returns the whole answer.
+// Errors are as for Stream.
+func (m *ChatModel) Chat(ctx context.Context, req *genai.ChatRequest) (*genai.ChatResponse, error) {
+	params, err := m.params(req)
+	if err != nil {
+		return nil, err
+	}
+	var res *http.Response
+	completion, err := m.completions.New(ctx, params, option.WithResponseInto(&res))
+	if err != nil {
+		return nil, m.callError(ctx, "chat", err, res)
+	}
+	if len(completion.Choices) == 0 {
+		return nil, genai.Errorf(genai.EUPSTREAM, "the answer from %s has no choices", m.baseURL)
+	}
+	choice := completion.Choices[0]
+	model := completion.Model
+	if model == "" {
+		model = string(params.Model)
+	}
+	return &genai.ChatResponse{
+		Model:      model,
+		Text:       choice.Message.Content,
+		StopReason: stopReason(choice.FinishReason),
+		Usage:      genai.Usage{InputTokens: int(completion.Usage.PromptTokens), OutputTokens: int(completion.Usage.CompletionTokens)},
+	}, nil
+}
+
+// params translates req into a chat completions request. It validates req first, since
+// a caller other than the HTTP layer may not have.
+func (m *ChatModel) params(req *genai.ChatRequest) (sdk.ChatCompletionNewParams, error) {
+	if m.configErr != nil {
+		return sdk.ChatCompletionNewParams{}, m.configErr
+	}
+	if err := req.Validate(); err != nil {
+		return sdk.ChatCompletionNewParams{}, err
+	}
+	p := sdk.ChatCompletionNewParams{Model: req.Model}
+	if p.Model == "" {
+		p.Model = m.defaultModel
+	}
+	if p.Model == "" {
+		return p, genai.Errorf(genai.EINVALID, "model: required, as no default model is configured")
+	}
+	if req.System != "" {
+		p.Messages = append(p.Messages, sdk.SystemMessage(req.System))
+	}
+	for _, msg := range req.Messages {
+		switch msg.Role {
+		case genai.RoleAssistant:
+			// Plain string content: some servers take content parts from users only.
+			p.Messages = append(p.Messages, sdk.AssistantMessage(msg.Text()))
+		default:
+			p.Messages = append(p.Messages, userMessage(msg))
+		}
+	}
+	maxTokens := req.MaxTokens
+	if maxTokens == 0 {
+		maxTokens = m.defaultMaxTokens
+	}
+	if maxTokens > 0 {
+		// max_tokens, not max_completion_tokens: Ollama, llama.cpp's server and older
+		// vLLM know only max_tokens, and OpenAI still honours it for all but its
+		// reasoning models, which reject it with a 400 that we report as EINVALID.
+		p.MaxTokens = sdk.Int(int64(maxTokens))
+	}
+	if req.Temperature != nil {
+		p.Temperature = sdk.Float(*req.Temperature)
+	}
+	if req.TopP != nil {
+		p.TopP = sdk.Float(*req.TopP)
+	}
+	if len(req.StopSequences) > 0 {
+		p.Stop = sdk.ChatCompletionNewParamsStopUnion{OfStringArray: req.StopSequences}
+	}
+	return p, nil
+}
+
+// userMessage sends a text-only message of one block as a plain string, which every
+// server accepts, and anything else as content parts, images as base64 data URLs.
+func userMessage(msg genai.Message) sdk.ChatCompletionMessageParamUnion {
+	if len(msg.Content) == 1 && msg.Content[0].Type == genai.BlockText {
+		return sdk.UserMessage(msg.Content[0].Text)
+	}
+	parts := make([]sdk.ChatCompletionContentPartUnionParam, 0, len(msg.Content))
+	for _, b := range msg.Content {
+		switch b.Type {
+		case genai.BlockText:
+			parts = append(parts, sdk.TextContentPart(b.Text))
+		case genai.BlockImage:
+			parts = append(parts, sdk.ImageContentPart(sdk.ChatCompletionContentPartImageImageURLParam{
+				URL: "data:" + b.Image.MediaType() + ";base64," + base64.StdEncoding.EncodeToString(b.Image.Data),
+			}))
+		}
+	}
+	return sdk.UserMessage(parts)
+}
+
+// stopReason names a finish_reason as genai does, after Anthropic and Bedrock.
+func stopReason(finish string) string {
+	switch finish {
+	case "stop":
+		return "end_turn"
+	case "length":
+		return "max_tokens"
+	}
+	return finish
+}

@@ -1,0 +1,113 @@
+package openaitest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// These tests read the wire by hand, so that the server's protocol is checked without
+// the client library that the openai package's tests drive it with.
+
+func post(t *testing.T, url, body string) *http.Response {
+	t.Helper()
+	res, err := http.Post(url+"/chat/completions", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { res.Body.Close() })
+	return res
+}
+
+func TestStreamWire(t *testing.T) {
+	srv := New(Config{})
+	defer srv.Close()
+	res := post(t, srv.URL, `{"model":"m","stream":true,"stream_options":{"include_usage":true},
+		"messages":[{"role":"user","content":"hello there"}]}`)
+	if ct := res.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("Content-Type = %q", ct)
+	}
+	var events []string
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" {
+			continue
+		}
+		data, ok := strings.CutPrefix(line, "data: ")
+		if !ok {
+			t.Fatalf("line %q is not a data line", line)
+		}
+		events = append(events, data)
+	}
+	if len(events) != 5 || events[4] != "[DONE]" {
+		t.Fatalf("events = %q, want two tokens, finish, usage, [DONE]", events)
+	}
+	var c chunk
+	var text []string
+	for _, e := range events[:2] {
+		if err := json.Unmarshal([]byte(e), &c); err != nil {
+			t.Fatal(err)
+		}
+		text = append(text, c.Choices[0].Delta.Content)
+	}
+	if !slices.Equal(text, []string{"hello ", "there"}) {
+		t.Errorf("tokens = %q", text)
+	}
+	if !strings.Contains(events[2], `"finish_reason":"stop"`) {
+		t.Errorf("finish chunk = %s", events[2])
+	}
+	if !strings.Contains(events[3], `"choices":[]`) || !strings.Contains(events[3], `"usage":{"prompt_tokens":2,"completion_tokens":2,"total_tokens":4}`) {
+		t.Errorf("usage chunk = %s", events[3])
+	}
+}
+
+func TestStreamWithoutUsage(t *testing.T) {
+	srv := New(Config{})
+	defer srv.Close()
+	res := post(t, srv.URL, `{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	body, _ := io.ReadAll(res.Body)
+	if bytes.Contains(body, []byte(`"usage"`)) {
+		t.Errorf("usage sent without stream_options.include_usage:\n%s", body)
+	}
+}
+
+func TestErrorShape(t *testing.T) {
+	srv := New(Config{APIKey: "k"})
+	defer srv.Close()
+	res := post(t, srv.URL, `{"model":"m","messages":[{"role":"user","content":"hi"}]}`)
+	var e apiError
+	if err := json.NewDecoder(res.Body).Decode(&e); err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusUnauthorized || e.Error.Code == nil || *e.Error.Code != "invalid_api_key" {
+		t.Errorf("status %d, error %+v", res.StatusCode, e.Error)
+	}
+}
+
+func TestDecodeDataURL(t *testing.T) {
+	mt, data, err := DecodeDataURL("data:image/gif;base64,R0lGODlh")
+	if err != nil || mt != "image/gif" || string(data) != "GIF89a" {
+		t.Errorf("got %q, %q, %v", mt, data, err)
+	}
+	for _, bad := range []string{"https://example.com/a.png", "data:image/png,raw", "data:image/png;base64", "data:image/png;base64,!!"} {
+		if _, _, err := DecodeDataURL(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+func TestStopDecodesStringOrArray(t *testing.T) {
+	var a, b ChatRequest
+	if json.Unmarshal([]byte(`{"stop":"END"}`), &a) != nil || json.Unmarshal([]byte(`{"stop":["a","b"]}`), &b) != nil {
+		t.Fatal("decode failed")
+	}
+	if !slices.Equal(a.Stop, []string{"END"}) || !slices.Equal(b.Stop, []string{"a", "b"}) {
+		t.Errorf("stop = %q, %q", a.Stop, b.Stop)
+	}
+}
