@@ -1,0 +1,222 @@
+// Command genai is the genai server: chat and image analysis on Amazon Bedrock or any
+// OpenAI-compatible endpoint, with a web UI, from one static binary.
+//
+// Run it with no arguments to serve on 127.0.0.1:3000; "genai -h" lists subcommands and
+// every setting.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"genai"
+	"genai/bedrock"
+	"genai/openai"
+	"genai/server"
+	"genai/web"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "genai:", err)
+		os.Exit(1)
+	}
+}
+
+// run dispatches to a subcommand; serve is the default.
+func run(ctx context.Context, args []string) error {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		m := NewMain()
+		if err := m.ParseFlags(args, os.Getenv); err != nil {
+			return err
+		}
+		if err := m.Run(ctx); err != nil {
+			return err
+		}
+		<-ctx.Done()
+		m.Logger.Info("shutting down")
+		return m.Close()
+	case "version":
+		fmt.Println("genai", version)
+		return nil
+	case "help":
+		_, err := parseConfig("genai", []string{"-h"}, os.Getenv)
+		return err
+	default:
+		return fmt.Errorf("unknown command %q; run \"genai -h\" for the list", cmd)
+	}
+}
+
+// Main is the program: configuration, wiring and the HTTP server. End-to-end tests run
+// it in-process exactly as the binary does.
+type Main struct {
+	Config   *Config
+	Logger   *slog.Logger
+	Listener net.Listener // set by Run; its Addr is the address served
+	httpSrv  *http.Server
+	server   *server.Server
+}
+
+// NewMain returns a Main that logs to stderr.
+func NewMain() *Main {
+	return &Main{Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}
+}
+
+// ParseFlags reads the configuration from getenv and args.
+func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
+	c, err := parseConfig("genai", args, getenv)
+	if err != nil {
+		return err
+	}
+	m.Config = c
+	var level slog.Level
+	level.UnmarshalText([]byte(c.LogLevel))
+	m.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	return nil
+}
+
+// Run wires the services, starts listening and serves in the background. It returns
+// once the listener is open, or with the reason it could not start.
+func (m *Main) Run(ctx context.Context) error {
+	c := m.Config
+	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
+		return fmt.Errorf("GENAI_DATA_DIR: %w", err)
+	}
+	chat, provider, model, err := m.chatModel(ctx)
+	if err != nil {
+		return err
+	}
+	m.server = server.New(server.Options{
+		Chat:          chat,
+		Provider:      provider,
+		ChatModel:     model,
+		ChatModels:    c.ChatModels,
+		MaxTokens:     c.MaxTokens,
+		Vision:        chat != nil,
+		APIKeys:       c.APIKeys,
+		MetricsPublic: c.MetricsPublic,
+		CORSOrigins:   c.CORSOrigins,
+		Ready:         m.ready,
+		UI:            web.Handler(),
+		Logger:        m.Logger,
+	})
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("GENAI_ADDR: %w", err)
+	}
+	m.Listener = ln
+	// No WriteTimeout: it would cut long streamed answers. Slow clients are bounded by
+	// ReadHeaderTimeout, the per-request body deadline and IdleTimeout instead.
+	m.httpSrv = &http.Server{
+		Handler:           m.server,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := m.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Logger.Error("serve", "err", err)
+		}
+	}()
+	m.Logger.Info("genai serving", "url", "http://"+ln.Addr().String(), "provider", provider, "chat_model", model, "data_dir", c.DataDir)
+	if chat == nil {
+		m.Logger.Warn("chat is off: " + noProviderHint)
+	}
+	return nil
+}
+
+const noProviderHint = "no model provider found; set GENAI_PROVIDER=bedrock with AWS credentials, or GENAI_OPENAI_BASE_URL for an OpenAI-compatible endpoint such as Ollama"
+
+// Close stops the server, giving streams in flight up to 30 seconds to finish.
+func (m *Main) Close() error {
+	if m.httpSrv == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return m.httpSrv.Shutdown(ctx)
+}
+
+// ready reports whether the data directory is usable.
+func (m *Main) ready(ctx context.Context) error {
+	f, err := os.CreateTemp(m.Config.DataDir, ".ready-*")
+	if err != nil {
+		return fmt.Errorf("data directory %s is not writable: %w", m.Config.DataDir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// chatModel builds the configured chat provider: with "auto", Bedrock when AWS
+// credentials resolve, else the OpenAI-compatible endpoint when one is set, else none.
+func (m *Main) chatModel(ctx context.Context) (genai.ChatModel, string, string, error) {
+	c := m.Config
+	provider := c.Provider
+	var awsCfg aws.Config
+	var awsErr error
+	if provider == "auto" || provider == "bedrock" {
+		awsCfg, awsErr = bedrock.LoadConfig(ctx, c.AWSRegion)
+		if awsErr != nil && provider == "bedrock" {
+			return nil, "", "", fmt.Errorf("GENAI_PROVIDER=bedrock: %w", awsErr)
+		}
+	}
+	if provider == "auto" {
+		switch {
+		case awsErr == nil && bedrock.CredentialsAvailable(ctx, awsCfg):
+			provider = "bedrock"
+		case c.OpenAIBaseURL != "":
+			provider = "openai"
+		default:
+			provider = "none"
+		}
+	}
+	switch provider {
+	case "bedrock":
+		model := c.ChatModel
+		if model == "" {
+			model = DefaultBedrockModel
+		}
+		return bedrock.New(awsCfg, bedrock.Options{DefaultModel: model, DefaultMaxTokens: c.MaxTokens}), provider, model, nil
+	case "openai":
+		cm := openai.New(openai.Options{BaseURL: c.OpenAIBaseURL, APIKey: c.OpenAIAPIKey, DefaultModel: c.ChatModel, DefaultMaxTokens: c.MaxTokens})
+		model := c.ChatModel
+		if model == "" {
+			// No default fits every endpoint; take the endpoint's first model.
+			lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			models, err := cm.Models(lctx)
+			cancel()
+			if err != nil || len(models) == 0 {
+				return nil, "", "", fmt.Errorf("GENAI_CHAT_MODEL is not set and the models of %s could not be listed (%v); set GENAI_CHAT_MODEL", c.OpenAIBaseURL, err)
+			}
+			model = models[0]
+			cm = openai.New(openai.Options{BaseURL: c.OpenAIBaseURL, APIKey: c.OpenAIAPIKey, DefaultModel: model, DefaultMaxTokens: c.MaxTokens})
+		}
+		return cm, provider, model, nil
+	}
+	return nil, "none", "", nil
+}
