@@ -1,0 +1,146 @@
+// Package bedrock implements genai.ChatModel on Amazon Bedrock Runtime, with the Converse
+// and ConverseStream APIs of the official aws-sdk-go-v2 client.
+//
+// Configuration is the SDK's own chain, used as is: AWS_REGION, profiles, IAM roles, and
+// AWS_ENDPOINT_URL_BEDROCK_RUNTIME or AWS_ENDPOINT_URL to point the client at another
+// endpoint (as the tests do, at bedrocktest).
+package bedrock
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+)
+
+// Defaults of Options.
+const (
+	DefaultModel       = "anthropic.claude-3-haiku-20240307-v1:0"
+	DefaultMaxTokens   = 2048
+	DefaultMaxAttempts = 4
+	DefaultMaxBackoff  = 2 * time.Second
+)
+
+// Options configure a ChatModel. Zero fields take the defaults above.
+type Options struct {
+	// DefaultModel is the model id, inference-profile id or ARN used when a request names
+	// none. Ids are passed to Bedrock unchanged.
+	DefaultModel string
+	// DefaultMaxTokens bounds an answer when a request sets no MaxTokens.
+	DefaultMaxTokens int
+	// MaxAttempts is how many times a throttled or failed call is tried in all, the
+	// first included. Only the initial response of a stream is retried: once text has
+	// been yielded, a failure is returned, never replayed. AWS_MAX_ATTEMPTS, when set in
+	// the loaded config, overrides it (the SDK applies it last).
+	MaxAttempts int
+	// MaxBackoff caps the jittered exponential wait between attempts. Small, because a
+	// user is waiting; a caller that wants to wait longer gets Error.RetryAfter.
+	MaxBackoff time.Duration
+}
+
+// ChatModel is a genai.ChatModel on Amazon Bedrock. It is safe for concurrent use.
+type ChatModel struct {
+	client *bedrockruntime.Client
+	opts   Options
+}
+
+// New returns a ChatModel that calls Bedrock Runtime with cfg: its region, credentials,
+// HTTP client and endpoint (BaseEndpoint, or the AWS_ENDPOINT_URL* variables read when cfg
+// was loaded). The SDK's retryer is replaced by a standard one with opts' attempts and
+// backoff.
+func New(cfg aws.Config, opts Options) *ChatModel {
+	if opts.DefaultModel == "" {
+		opts.DefaultModel = DefaultModel
+	}
+	if opts.DefaultMaxTokens <= 0 {
+		opts.DefaultMaxTokens = DefaultMaxTokens
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = DefaultMaxAttempts
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = DefaultMaxBackoff
+	}
+	// One retryer for the client, so its retry quota (a circuit breaker when Bedrock is
+	// throttling every call) is shared by all calls.
+	retryer := retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = opts.MaxAttempts
+		o.MaxBackoff = opts.MaxBackoff
+	})
+	client := bedrockruntime.NewFromConfig(cfg, func(o *bedrockruntime.Options) {
+		o.Retryer = retryer
+		o.HTTPClient = requestBodyGuard{o.HTTPClient}
+	})
+	return &ChatModel{client: client, opts: opts}
+}
+
+// DefaultModel returns the model id used when a request names none.
+func (m *ChatModel) DefaultModel() string { return m.opts.DefaultModel }
+
+// LoadConfig loads the AWS configuration the usual way (environment, shared files,
+// container and instance roles), with region overriding AWS_REGION when not empty.
+func LoadConfig(ctx context.Context, region string) (aws.Config, error) {
+	var optFns []func(*config.LoadOptions) error
+	if region != "" {
+		optFns = append(optFns, config.WithRegion(region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, optFns...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("bedrock: load AWS config: %w", err)
+	}
+	return cfg, nil
+}
+
+// credentialsProbeTimeout bounds CredentialsAvailable: a container credentials endpoint or
+// an SSO cache answers within it, and a machine without credentials must not wait.
+const credentialsProbeTimeout = 3 * time.Second
+
+// CredentialsAvailable reports whether AWS credentials resolve for cfg's region from the
+// environment, shared files, SSO, web identity or a container role. It never contacts
+// the EC2 instance metadata service: the probe loads its own configuration with that
+// client disabled, so on EC2 an instance role alone does not count (set the provider
+// explicitly there). It gives up after a few seconds.
+func CredentialsAvailable(ctx context.Context, cfg aws.Config) bool {
+	ctx, cancel := context.WithTimeout(ctx, credentialsProbeTimeout)
+	defer cancel()
+	optFns := []func(*config.LoadOptions) error{
+		config.WithEC2IMDSClientEnableState(imds.ClientDisabled),
+	}
+	if cfg.Region != "" {
+		optFns = append(optFns, config.WithRegion(cfg.Region))
+	}
+	probe, err := config.LoadDefaultConfig(ctx, optFns...)
+	if err != nil || probe.Credentials == nil {
+		return false
+	}
+	creds, err := probe.Credentials.Retrieve(ctx)
+	return err == nil && creds.HasKeys()
+}
+
+// requestBodyGuard works around a race between smithy-go and net/http that can kill a
+// stream just after it starts. smithy-go closes the request body as soon as the response
+// headers arrive, and its body's WriteTo returns io.EOF once closed. net/http, when it
+// has written Content-Length bytes, probes the body for extra bytes with io.Copy, which
+// uses WriteTo and takes that io.EOF for a failed write: if the response came back
+// before the probe (a fast endpoint), the transport closes the connection under the
+// response stream ("use of closed network connection"). Hiding WriteTo makes the probe
+// use Read, which reports a clean io.EOF.
+type requestBodyGuard struct{ client bedrockruntime.HTTPClient }
+
+// Do implements bedrockruntime.HTTPClient.
+func (g requestBodyGuard) Do(req *http.Request) (*http.Response, error) {
+	if req.Body != nil && req.Body != http.NoBody {
+		req.Body = readOnlyBody{req.Body}
+	}
+	return g.client.Do(req)
+}
+
+// readOnlyBody exposes only Read and Close of a request body.
+type readOnlyBody struct{ io.ReadCloser }

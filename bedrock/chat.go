@@ -1,0 +1,195 @@
+package bedrock
+
+import (
+	"context"
+	"iter"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/schemas"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+	"github.com/aws/smithy-go/transport/http/protocol/restjson1"
+
+	"genai"
+)
+
+var _ genai.ChatModel = (*ChatModel)(nil)
+
+// Stream asks Bedrock's ConverseStream for an answer and yields its text as it arrives,
+// one Event per text delta, then one Event with Done, the stop reason and the token
+// usage. A failure yields one error and ends the sequence: a *genai.Error (ETHROTTLED,
+// EINVALID, EUPSTREAM…), or the context's error, wrapped, when ctx ends first. A consumer
+// that stops iterating, or a cancelled ctx, closes the stream and cancels the request.
+func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq2[genai.Event, error] {
+	return func(yield func(genai.Event, error) bool) {
+		c, err := m.converse(req)
+		if err != nil {
+			yield(genai.Event{}, err)
+			return
+		}
+		// Our own cancel, so that returning for any reason (the consumer stopped, an
+		// error) ends the HTTP request at once rather than when the caller's ctx ends.
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		out, err := m.client.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{
+			ModelId:         c.ModelId,
+			Messages:        c.Messages,
+			System:          c.System,
+			InferenceConfig: c.InferenceConfig,
+		}, ownProtocol)
+		if err != nil {
+			yield(genai.Event{}, upstreamError(ctx, "ConverseStream", *c.ModelId, err))
+			return
+		}
+		stream := out.GetStream()
+		defer stream.Close()
+
+		done := genai.Event{Done: true}
+		stopped := false
+		for {
+			var ev types.ConverseStreamOutput
+			var ok bool
+			select {
+			case ev, ok = <-stream.Events():
+			case <-ctx.Done():
+				yield(genai.Event{}, upstreamError(ctx, "ConverseStream", *c.ModelId, ctx.Err()))
+				return
+			}
+			if !ok {
+				break
+			}
+			switch v := ev.(type) {
+			case *types.ConverseStreamOutputMemberContentBlockDelta:
+				if t, isText := v.Value.Delta.(*types.ContentBlockDeltaMemberText); isText && t.Value != "" {
+					if !yield(genai.Event{Text: t.Value}, nil) {
+						return
+					}
+				}
+			case *types.ConverseStreamOutputMemberMessageStop:
+				done.StopReason = string(v.Value.StopReason)
+				stopped = true
+			case *types.ConverseStreamOutputMemberMetadata:
+				done.Usage = usage(v.Value.Usage)
+			}
+		}
+		// The events channel closes at the end of the stream, on an exception event, and
+		// on a read error. The SDK takes a connection cut between frames for a clean end,
+		// so an answer without messageStop is an error too.
+		switch err := stream.Err(); {
+		case err != nil:
+			yield(genai.Event{}, upstreamError(ctx, "ConverseStream", *c.ModelId, err))
+		case ctx.Err() != nil:
+			yield(genai.Event{}, upstreamError(ctx, "ConverseStream", *c.ModelId, ctx.Err()))
+		case !stopped:
+			yield(genai.Event{}, genai.Errorf(genai.EUPSTREAM, "Bedrock model %s: the stream ended before the answer was complete", *c.ModelId))
+		default:
+			yield(done, nil)
+		}
+	}
+}
+
+// ownProtocol gives a ConverseStream call a protocol instance of its own. smithy-go's
+// event-stream codec keeps decoding state in the protocol, which the client shares
+// between calls, so concurrent streams on one client race on it (caught by -race).
+func ownProtocol(o *bedrockruntime.Options) {
+	o.Protocol = restjson1.New(schemas.AmazonBedrockFrontendService)
+}
+
+// Chat asks Bedrock's Converse for a whole answer. Errors are as for Stream.
+func (m *ChatModel) Chat(ctx context.Context, req *genai.ChatRequest) (*genai.ChatResponse, error) {
+	c, err := m.converse(req)
+	if err != nil {
+		return nil, err
+	}
+	out, err := m.client.Converse(ctx, c)
+	if err != nil {
+		return nil, upstreamError(ctx, "Converse", *c.ModelId, err)
+	}
+	resp := &genai.ChatResponse{
+		Model:      *c.ModelId,
+		StopReason: string(out.StopReason),
+		Usage:      usage(out.Usage),
+	}
+	if msg, ok := out.Output.(*types.ConverseOutputMemberMessage); ok {
+		var sb strings.Builder
+		for _, b := range msg.Value.Content {
+			if t, ok := b.(*types.ContentBlockMemberText); ok {
+				sb.WriteString(t.Value)
+			}
+		}
+		resp.Text = sb.String()
+	}
+	return resp, nil
+}
+
+// converse translates a chat request to Bedrock's Converse input, filling in the
+// configured defaults. The same fields make a ConverseStream input.
+func (m *ChatModel) converse(req *genai.ChatRequest) (*bedrockruntime.ConverseInput, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	model := req.Model
+	if model == "" {
+		model = m.opts.DefaultModel
+	}
+	maxTokens := req.MaxTokens
+	if maxTokens == 0 {
+		maxTokens = m.opts.DefaultMaxTokens
+	}
+	in := &bedrockruntime.ConverseInput{
+		ModelId:  aws.String(model),
+		Messages: make([]types.Message, len(req.Messages)),
+		InferenceConfig: &types.InferenceConfiguration{
+			MaxTokens:     aws.Int32(int32(maxTokens)),
+			StopSequences: req.StopSequences,
+		},
+	}
+	if req.Temperature != nil {
+		in.InferenceConfig.Temperature = aws.Float32(float32(*req.Temperature))
+	}
+	if req.TopP != nil {
+		in.InferenceConfig.TopP = aws.Float32(float32(*req.TopP))
+	}
+	if req.System != "" {
+		in.System = []types.SystemContentBlock{&types.SystemContentBlockMemberText{Value: req.System}}
+	}
+	for i, msg := range req.Messages {
+		blocks := make([]types.ContentBlock, len(msg.Content))
+		for j, b := range msg.Content {
+			switch b.Type {
+			case genai.BlockText:
+				blocks[j] = &types.ContentBlockMemberText{Value: b.Text}
+			case genai.BlockImage:
+				format, ok := imageFormats[b.Image.Format]
+				if !ok {
+					return nil, genai.Errorf(genai.EMEDIATYPE, "messages[%d].content[%d]: image format %q is not png, jpeg, gif or webp", i, j, b.Image.Format)
+				}
+				blocks[j] = &types.ContentBlockMemberImage{Value: types.ImageBlock{
+					Format: format,
+					Source: &types.ImageSourceMemberBytes{Value: b.Image.Data},
+				}}
+			}
+		}
+		in.Messages[i] = types.Message{Role: types.ConversationRole(msg.Role), Content: blocks}
+	}
+	return in, nil
+}
+
+var imageFormats = map[string]types.ImageFormat{
+	"png":  types.ImageFormatPng,
+	"jpeg": types.ImageFormatJpeg,
+	"jpg":  types.ImageFormatJpeg,
+	"gif":  types.ImageFormatGif,
+	"webp": types.ImageFormatWebp,
+}
+
+func usage(u *types.TokenUsage) genai.Usage {
+	if u == nil {
+		return genai.Usage{}
+	}
+	return genai.Usage{
+		InputTokens:  int(aws.ToInt32(u.InputTokens)),
+		OutputTokens: int(aws.ToInt32(u.OutputTokens)),
+	}
+}
