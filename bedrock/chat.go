@@ -2,6 +2,7 @@ package bedrock
 
 import (
 	"context"
+	"io"
 	"iter"
 	"strings"
 
@@ -28,61 +29,60 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 			yield(genai.Event{}, err)
 			return
 		}
+		model := *c.ModelId
 		// Our own cancel, so that returning for any reason (the consumer stopped, an
 		// error) ends the HTTP request at once rather than when the caller's ctx ends.
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
+		taker := &bodyTaker{}
 		out, err := m.client.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{
 			ModelId:         c.ModelId,
 			Messages:        c.Messages,
 			System:          c.System,
 			InferenceConfig: c.InferenceConfig,
-		}, ownProtocol)
+		}, taker.register, ownProtocol)
 		if err != nil {
-			yield(genai.Event{}, upstreamError(ctx, "ConverseStream", *c.ModelId, err))
+			yield(genai.Event{}, upstreamError(ctx, "ConverseStream", model, err))
 			return
 		}
-		stream := out.GetStream()
-		defer stream.Close()
+		out.GetStream().Close() // it was handed an empty body; the events are read below
+		if taker.body == nil {
+			yield(genai.Event{}, genai.Errorf(genai.EUPSTREAM, "Bedrock ConverseStream for model %s: no response stream", model))
+			return
+		}
+		defer taker.body.Close()
 
+		r := newEventReader(taker.body)
 		done := genai.Event{Done: true}
 		stopped := false
 		for {
-			var ev types.ConverseStreamOutput
-			var ok bool
-			select {
-			case ev, ok = <-stream.Events():
-			case <-ctx.Done():
-				yield(genai.Event{}, upstreamError(ctx, "ConverseStream", *c.ModelId, ctx.Err()))
-				return
-			}
-			if !ok {
+			ev, err := r.next()
+			if err == io.EOF {
 				break
 			}
-			switch v := ev.(type) {
-			case *types.ConverseStreamOutputMemberContentBlockDelta:
-				if t, isText := v.Value.Delta.(*types.ContentBlockDeltaMemberText); isText && t.Value != "" {
-					if !yield(genai.Event{Text: t.Value}, nil) {
-						return
-					}
+			if err != nil {
+				yield(genai.Event{}, upstreamError(ctx, "ConverseStream", model, err))
+				return
+			}
+			switch ev.kind {
+			case "contentBlockDelta":
+				if ev.Delta.Text != "" && !yield(genai.Event{Text: ev.Delta.Text}, nil) {
+					return
 				}
-			case *types.ConverseStreamOutputMemberMessageStop:
-				done.StopReason = string(v.Value.StopReason)
+			case "messageStop":
+				done.StopReason = ev.StopReason
 				stopped = true
-			case *types.ConverseStreamOutputMemberMetadata:
-				done.Usage = usage(v.Value.Usage)
+			case "metadata":
+				done.Usage = genai.Usage{InputTokens: ev.Usage.InputTokens, OutputTokens: ev.Usage.OutputTokens}
 			}
 		}
-		// The events channel closes at the end of the stream, on an exception event, and
-		// on a read error. The SDK takes a connection cut between frames for a clean end,
-		// so an answer without messageStop is an error too.
-		switch err := stream.Err(); {
-		case err != nil:
-			yield(genai.Event{}, upstreamError(ctx, "ConverseStream", *c.ModelId, err))
+		// A connection cut between frames reads as a clean end, so an answer without
+		// messageStop is an error too.
+		switch {
 		case ctx.Err() != nil:
-			yield(genai.Event{}, upstreamError(ctx, "ConverseStream", *c.ModelId, ctx.Err()))
+			yield(genai.Event{}, upstreamError(ctx, "ConverseStream", model, ctx.Err()))
 		case !stopped:
-			yield(genai.Event{}, genai.Errorf(genai.EUPSTREAM, "Bedrock model %s: the stream ended before the answer was complete", *c.ModelId))
+			yield(genai.Event{}, genai.Errorf(genai.EUPSTREAM, "Bedrock model %s: the stream ended before the answer was complete", model))
 		default:
 			yield(done, nil)
 		}
@@ -91,7 +91,8 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 
 // ownProtocol gives a ConverseStream call a protocol instance of its own. smithy-go's
 // event-stream codec keeps decoding state in the protocol, which the client shares
-// between calls, so concurrent streams on one client race on it (caught by -race).
+// between calls, so concurrent streams on one client race on it (caught by -race) even
+// when, as here, the SDK's reader only meets the end of an empty body.
 func ownProtocol(o *bedrockruntime.Options) {
 	o.Protocol = restjson1.New(schemas.AmazonBedrockFrontendService)
 }

@@ -21,6 +21,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -60,6 +61,10 @@ type Options struct {
 
 	// NoRecord stops the server from keeping each request, for long load tests.
 	NoRecord bool
+
+	// TLS serves HTTPS with HTTP/2 offered by ALPN, as Bedrock does, so that clients
+	// multiplex streams on few connections. Clients must trust Server.CertPEM.
+	TLS bool
 }
 
 // Reply is the answer to one request.
@@ -174,6 +179,9 @@ type Stats struct {
 type Server struct {
 	// URL is the endpoint to give the SDK, such as "http://127.0.0.1:40123".
 	URL string
+	// CertPEM is the server's certificate in PEM when Options.TLS is set: a CA bundle
+	// for clients (AWS_CA_BUNDLE).
+	CertPEM []byte
 
 	opts    Options
 	srv     *httptest.Server
@@ -198,7 +206,14 @@ func NewServer(opts Options) *Server {
 		writeError(w, &APIError{Status: http.StatusNotFound, Type: "UnknownOperationException",
 			Message: fmt.Sprintf("bedrocktest: no operation for %s %s", r.Method, r.URL.EscapedPath())})
 	})
-	s.srv = httptest.NewServer(mux)
+	if opts.TLS {
+		s.srv = httptest.NewUnstartedServer(mux)
+		s.srv.EnableHTTP2 = true
+		s.srv.StartTLS()
+		s.CertPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})
+	} else {
+		s.srv = httptest.NewServer(mux)
+	}
 	s.URL = s.srv.URL
 	return s
 }
