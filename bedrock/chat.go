@@ -55,8 +55,14 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 		r := newEventReader(taker.body)
 		done := genai.Event{Done: true}
 		stopped := false
+		// Text deltas that arrived together are yielded as one event, so a consumer
+		// writes (and flushes) once for them; a delta that arrived alone goes at once.
+		var text strings.Builder
 		for {
 			ev, err := r.next()
+			if err != nil && text.Len() > 0 && !yield(genai.Event{Text: text.String()}, nil) {
+				return // the text that came before the error goes first
+			}
 			if err == io.EOF {
 				break
 			}
@@ -64,11 +70,19 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 				yield(genai.Event{}, upstreamError(ctx, "ConverseStream", model, err))
 				return
 			}
-			switch ev.kind {
-			case "contentBlockDelta":
-				if ev.Delta.Text != "" && !yield(genai.Event{Text: ev.Delta.Text}, nil) {
+			if ev.kind == "contentBlockDelta" {
+				text.WriteString(ev.Delta.Text)
+				if r.ready() || text.Len() == 0 {
+					continue
+				}
+			}
+			if text.Len() > 0 {
+				if !yield(genai.Event{Text: text.String()}, nil) {
 					return
 				}
+				text.Reset()
+			}
+			switch ev.kind {
 			case "messageStop":
 				done.StopReason = ev.StopReason
 				stopped = true

@@ -1,7 +1,9 @@
 package bedrock
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -54,13 +56,27 @@ type streamEvent struct {
 
 // eventReader decodes the AWS event-stream frames of a ConverseStream response.
 type eventReader struct {
-	r       io.Reader
+	r       *bufio.Reader
 	dec     *eventstream.Decoder
 	payload []byte
 }
 
+// eventReadBuffer holds several token frames (about 100 bytes each) so that frames
+// that arrived together are decoded without a read each, and can be merged.
+const eventReadBuffer = 1024
+
 func newEventReader(r io.Reader) *eventReader {
-	return &eventReader{r: r, dec: eventstream.NewDecoder()}
+	return &eventReader{r: bufio.NewReaderSize(r, eventReadBuffer), dec: eventstream.NewDecoder()}
+}
+
+// ready reports whether a whole frame is already buffered, so next would not wait.
+func (e *eventReader) ready() bool {
+	n := e.r.Buffered()
+	if n < 4 {
+		return false
+	}
+	head, _ := e.r.Peek(4)
+	return int(binary.BigEndian.Uint32(head)) <= n // a frame starts with its total length
 }
 
 // next returns the next event, io.EOF at the end of the stream, a smithy.APIError for
