@@ -116,7 +116,9 @@ func decodeError(t *testing.T, resp *http.Response) (code, msg string) {
 	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("error Content-Type = %q, want application/json", ct)
 	}
-	var e struct{ Error struct{ Code, Message string } }
+	var e struct {
+		Error struct{ Code, Message string }
+	}
 	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
 		t.Fatalf("error body is not JSON: %v", err)
 	}
@@ -157,12 +159,14 @@ func TestChatNotStreamed(t *testing.T) {
 	ts := newServer(t, server.Options{Chat: &scripted{}, ChatModel: "m"})
 	resp := post(t, ts.URL+"/api/chat", `{"stream":false,"messages":[{"role":"user","content":"hi"}]}`)
 	var got struct {
-		ID, Model, StopReason string `json:"stop_reason"`
-		Content               []struct{ Type, Text string }
-		Usage                 genai.Usage
+		ID, Model  string
+		StopReason string `json:"stop_reason"`
+		Content    []struct{ Type, Text string }
+		Usage      genai.Usage
 	}
 	json.NewDecoder(resp.Body).Decode(&got)
-	if resp.StatusCode != 200 || len(got.Content) != 1 || got.Content[0].Text != "whole answer" || got.Usage.OutputTokens != 2 {
+	if resp.StatusCode != 200 || len(got.Content) != 1 || got.Content[0].Text != "whole answer" || got.Usage.OutputTokens != 2 ||
+		got.Model != "m" || got.StopReason != "end_turn" || !strings.HasPrefix(got.ID, "chat_") {
 		t.Errorf("status %d body %+v", resp.StatusCode, got)
 	}
 }
@@ -248,8 +252,8 @@ func TestErrorsAreJSON(t *testing.T) {
 	ts := newServer(t, server.Options{Chat: &scripted{events: answer}})
 	for _, tc := range []struct {
 		name, method, path, ctype, body string
-		status                           int
-		code, msg                        string
+		status                          int
+		code, msg                       string
 	}{
 		{"unknown route", "GET", "/api/nope", "", "", 404, "not_found", "no route GET /api/nope"},
 		{"wrong method", "GET", "/api/chat", "", "", 405, "invalid_request", "method GET is not allowed"},
@@ -378,7 +382,10 @@ func TestCORSClosedUnlessConfigured(t *testing.T) {
 
 func TestReadyz(t *testing.T) {
 	ts := newServer(t, server.Options{Ready: func(context.Context) error { return io.ErrUnexpectedEOF }})
-	resp, _ := http.Get(ts.URL + "/readyz")
+	resp, err := http.Get(ts.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer resp.Body.Close()
 	if code, msg := decodeError(t, resp); resp.StatusCode != 503 || code != "unavailable" || !strings.Contains(msg, "unexpected EOF") {
 		t.Errorf("got %d %s %q", resp.StatusCode, code, msg)
