@@ -51,7 +51,7 @@ type wireSource struct {
 // field and the rule, such as "messages[0].content[1].source.data: not valid base64".
 func ParseChatRequest(data []byte) (req *ChatRequest, stream bool, err error) {
 	var w wireChatRequest
-	if err := decodeStrict(data, &w); err != nil {
+	if err := DecodeJSON(data, &w); err != nil {
 		return nil, false, err
 	}
 	req = &ChatRequest{StopSequences: w.StopSequences}
@@ -88,9 +88,10 @@ func ParseChatRequest(data []byte) (req *ChatRequest, stream bool, err error) {
 	return req, stream, nil
 }
 
-// decodeStrict unmarshals one JSON value and turns the decoder's errors into messages a
-// client can act on.
-func decodeStrict(data []byte, v any) error {
+// DecodeJSON unmarshals one JSON value from data into v. Its errors are *Error values
+// (EINVALID) that name the field and what was wrong, such as "k: expected a number, got
+// JSON string"; a body that is not valid UTF-8 or holds more than one value is refused.
+func DecodeJSON(data []byte, v any) error {
 	if !utf8.Valid(data) {
 		return Errorf(EINVALID, "body: not valid UTF-8")
 	}

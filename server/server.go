@@ -42,6 +42,10 @@ type Options struct {
 	MaxBodyBytes int64
 	// Ready reports whether dependencies are ready, for /readyz; nil means ready.
 	Ready func(ctx context.Context) error
+	// Notes is the vector database of notes; nil answers its routes with 503.
+	Notes *genai.NoteService
+	// Store names the store behind Notes ("sqlite" or "opensearch") for /api/config.
+	Store string
 	// UI serves the web pages and their assets; nil serves none.
 	UI http.Handler
 	// Logger receives access and error logs (default slog.Default()).
@@ -95,8 +99,21 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /bedrock-haiku", s.chatText)
 	m.HandleFunc("POST /claude-haiku-image", s.chatText)
 
+	m.HandleFunc("GET /v1/models", s.openAIModels)
+	m.HandleFunc("POST /v1/chat/completions", s.openAIChat)
+	m.HandleFunc("POST /v1/embeddings", s.openAIEmbeddings)
+
+	m.HandleFunc("POST /api/notes", s.createNote)
+	m.HandleFunc("POST /api/notes/bulk", s.bulkNotes)
+	m.HandleFunc("GET /api/notes", s.listNotes)
+	m.HandleFunc("GET /api/notes/{id}", s.getNote)
+	m.HandleFunc("DELETE /api/notes/{id}", s.deleteNote)
+	m.HandleFunc("POST /api/notes/search", s.searchNotes)
+	m.HandleFunc("POST /aoss-index-backend", s.aossIndex)
+	m.HandleFunc("POST /aoss-query-backend", s.aossQuery)
+
 	if s.opts.UI != nil {
-		for _, p := range []string{"GET /{$}", "GET /image", "GET /mirror", "GET /static/"} {
+		for _, p := range []string{"GET /{$}", "GET /image", "GET /mirror", "GET /notes", "GET /aoss-index", "GET /aoss-query", "GET /static/"} {
 			m.Handle(p, s.opts.UI)
 		}
 	}
@@ -277,14 +294,17 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 
 // configBody is the answer of GET /api/config: what the server offers, never a secret.
 type configBody struct {
-	Provider      string          `json:"provider"`
-	ChatModel     string          `json:"chat_model"`
-	ChatModels    []string        `json:"chat_models"`
-	MaxTokens     int             `json:"max_tokens"`
-	Auth          bool            `json:"auth"`
-	Features      map[string]bool `json:"features"`
-	Limits        configLimits    `json:"limits"`
-	NoProviderFix string          `json:"no_provider_fix,omitempty"`
+	Provider      string                `json:"provider"`
+	ChatModel     string                `json:"chat_model"`
+	ChatModels    []string              `json:"chat_models"`
+	MaxTokens     int                   `json:"max_tokens"`
+	Auth          bool                  `json:"auth"`
+	Features      map[string]bool       `json:"features"`
+	Limits        configLimits          `json:"limits"`
+	NoProviderFix string                `json:"no_provider_fix,omitempty"`
+	Store         string                `json:"store,omitempty"`
+	Embedder      *genai.EmbeddingSpace `json:"embedder,omitempty"`
+	EmbedModel    string                `json:"embed_model,omitempty"`
 }
 
 type configLimits struct {
@@ -301,7 +321,7 @@ func (s *Server) config(w http.ResponseWriter, r *http.Request) {
 		ChatModels: s.opts.ChatModels,
 		MaxTokens:  s.opts.MaxTokens,
 		Auth:       len(s.opts.APIKeys) > 0,
-		Features:   map[string]bool{"chat": chat, "vision": chat && s.opts.Vision},
+		Features:   map[string]bool{"chat": chat, "vision": chat && s.opts.Vision, "notes": s.opts.Notes != nil},
 		Limits:     configLimits{genai.MaxImageBytes, genai.MaxImages, s.opts.MaxBodyBytes},
 	}
 	if body.ChatModels == nil {
@@ -309,6 +329,10 @@ func (s *Server) config(w http.ResponseWriter, r *http.Request) {
 	}
 	if !chat {
 		body.NoProviderFix = noProviderMessage
+	}
+	if s.opts.Notes != nil {
+		space := s.opts.Notes.Embedder.Space()
+		body.Store, body.Embedder, body.EmbedModel = s.opts.Store, &space, space.Model
 	}
 	writeJSON(w, http.StatusOK, body)
 }

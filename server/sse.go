@@ -30,7 +30,30 @@ func (s *sseWriter) event(name string, v any) error {
 	}
 	s.buf = append(s.buf[:0], "event: "...)
 	s.buf = append(s.buf, name...)
-	s.buf = append(s.buf, "\ndata: "...)
+	s.buf = append(s.buf, '\n')
+	return s.write(data)
+}
+
+// data writes one unnamed event holding v as JSON, as OpenAI's streams do.
+func (s *sseWriter) data(v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	s.buf = s.buf[:0]
+	return s.write(data)
+}
+
+// raw writes one unnamed event whose data line is text.
+func (s *sseWriter) raw(text string) error {
+	s.buf = s.buf[:0]
+	return s.write([]byte(text))
+}
+
+// write appends a data line holding data to the event begun in s.buf, ends the event,
+// writes it and flushes.
+func (s *sseWriter) write(data []byte) error {
+	s.buf = append(s.buf, "data: "...)
 	s.buf = append(s.buf, data...)
 	s.buf = append(s.buf, "\n\n"...)
 	if _, err := s.w.Write(s.buf); err != nil {

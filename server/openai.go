@@ -1,0 +1,358 @@
+package server
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"genai"
+)
+
+// This file serves the OpenAI-compatible surface of API.md, so that the official OpenAI
+// SDKs work with their base URL pointed here: /v1/models, /v1/chat/completions (whole
+// and streamed) and /v1/embeddings. Requests are translated to the same domain
+// requests as /api/chat, with the same validation.
+
+type oaiMessage struct {
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+}
+
+type oaiPart struct {
+	Type     string `json:"type"`
+	Text     string `json:"text"`
+	ImageURL *struct {
+		URL string `json:"url"`
+	} `json:"image_url"`
+}
+
+type oaiChatRequest struct {
+	Model               string          `json:"model"`
+	Messages            []oaiMessage    `json:"messages"`
+	MaxTokens           *int            `json:"max_tokens"`
+	MaxCompletionTokens *int            `json:"max_completion_tokens"`
+	Temperature         *float64        `json:"temperature"`
+	TopP                *float64        `json:"top_p"`
+	Stop                json.RawMessage `json:"stop"`
+	Stream              bool            `json:"stream"`
+	StreamOptions       *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+}
+
+// parseOpenAIChat translates an OpenAI chat completion request into a ChatRequest.
+func parseOpenAIChat(data []byte) (*genai.ChatRequest, *oaiChatRequest, error) {
+	var in oaiChatRequest
+	if err := genai.DecodeJSON(data, &in); err != nil {
+		return nil, nil, err
+	}
+	req := &genai.ChatRequest{Model: in.Model, Temperature: in.Temperature, TopP: in.TopP}
+	switch {
+	case in.MaxCompletionTokens != nil:
+		req.MaxTokens = *in.MaxCompletionTokens
+	case in.MaxTokens != nil:
+		req.MaxTokens = *in.MaxTokens
+	}
+	if (in.MaxTokens != nil || in.MaxCompletionTokens != nil) && req.MaxTokens < 1 {
+		return nil, nil, genai.Errorf(genai.EINVALID, "max_tokens: must be at least 1")
+	}
+	if len(in.Stop) > 0 && string(in.Stop) != "null" {
+		var one string
+		if json.Unmarshal(in.Stop, &one) == nil {
+			req.StopSequences = []string{one}
+		} else if err := json.Unmarshal(in.Stop, &req.StopSequences); err != nil {
+			return nil, nil, genai.Errorf(genai.EINVALID, "stop: expected a string or an array of strings")
+		}
+	}
+	if len(in.Messages) == 0 {
+		return nil, nil, genai.Errorf(genai.EINVALID, "messages: must hold at least one message")
+	}
+	var system []string
+	for i, m := range in.Messages {
+		path := fmt.Sprintf("messages[%d]", i)
+		blocks, err := oaiContent(m.Content, path)
+		if err != nil {
+			return nil, nil, err
+		}
+		switch m.Role {
+		case "system", "developer":
+			for j, b := range blocks {
+				if b.Type != genai.BlockText {
+					return nil, nil, genai.Errorf(genai.EINVALID, "%s.content[%d]: a system message takes text only", path, j)
+				}
+				system = append(system, b.Text)
+			}
+		case "user", "assistant":
+			req.Messages = append(req.Messages, genai.Message{Role: genai.Role(m.Role), Content: blocks})
+		default:
+			return nil, nil, genai.Errorf(genai.EINVALID, "%s.role: %q is not system, user or assistant", path, m.Role)
+		}
+	}
+	req.System = strings.Join(system, "\n\n")
+	if err := req.Validate(); err != nil {
+		return nil, nil, err
+	}
+	return req, &in, nil
+}
+
+// oaiContent reads a message's content: a string, or an array of text and image_url
+// parts whose images are data URLs (URLs are never fetched).
+func oaiContent(raw json.RawMessage, path string) ([]genai.ContentBlock, error) {
+	var text string
+	if err := json.Unmarshal(raw, &text); err == nil {
+		return []genai.ContentBlock{{Type: genai.BlockText, Text: text}}, nil
+	}
+	var parts []oaiPart
+	if err := json.Unmarshal(raw, &parts); err != nil || len(parts) == 0 {
+		return nil, genai.Errorf(genai.EINVALID, "%s.content: expected a string or a non-empty array of content parts", path)
+	}
+	blocks := make([]genai.ContentBlock, len(parts))
+	for j, p := range parts {
+		pp := fmt.Sprintf("%s.content[%d]", path, j)
+		switch p.Type {
+		case "text":
+			blocks[j] = genai.ContentBlock{Type: genai.BlockText, Text: p.Text}
+		case "image_url":
+			if p.ImageURL == nil {
+				return nil, genai.Errorf(genai.EINVALID, "%s.image_url: required", pp)
+			}
+			im, err := dataURLImage(p.ImageURL.URL, pp+".image_url.url")
+			if err != nil {
+				return nil, err
+			}
+			blocks[j] = genai.ContentBlock{Type: genai.BlockImage, Image: im}
+		default:
+			return nil, genai.Errorf(genai.EINVALID, "%s.type: %q is not \"text\" or \"image_url\"", pp, p.Type)
+		}
+	}
+	return blocks, nil
+}
+
+// dataURLImage decodes a data:image/…;base64 URL and checks the image by its bytes.
+func dataURLImage(u, path string) (*genai.Image, error) {
+	rest, ok := strings.CutPrefix(u, "data:")
+	meta, data, found := strings.Cut(rest, ",")
+	if !ok || !found || !strings.HasSuffix(meta, ";base64") {
+		return nil, genai.Errorf(genai.EINVALID, "%s: must be a data URL (data:image/png;base64,…); this server does not fetch URLs", path)
+	}
+	if base64.StdEncoding.DecodedLen(len(data)) > genai.MaxImageBytes+3 {
+		return nil, genai.Errorf(genai.ETOOLARGE, "%s: image is over the limit of %d bytes", path, genai.MaxImageBytes)
+	}
+	b, err := base64.StdEncoding.DecodeString(data)
+	if err != nil {
+		return nil, genai.Errorf(genai.EINVALID, "%s: not valid base64", path)
+	}
+	format := genai.SniffImage(b)
+	if format == "" {
+		return nil, genai.Errorf(genai.EMEDIATYPE, "%s: bytes are not a png, jpeg, gif or webp image", path)
+	}
+	return &genai.Image{Format: format, Data: b}, nil
+}
+
+// finishReason maps a stop reason to OpenAI's finish_reason.
+func finishReason(stop string) string {
+	if stop == "max_tokens" {
+		return "length"
+	}
+	return "stop"
+}
+
+type oaiUsage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+func usageOAI(u genai.Usage) *oaiUsage {
+	return &oaiUsage{u.InputTokens, u.OutputTokens, u.InputTokens + u.OutputTokens}
+}
+
+type oaiChoice struct {
+	Index        int            `json:"index"`
+	Message      map[string]any `json:"message,omitempty"`
+	Delta        map[string]any `json:"delta,omitempty"`
+	FinishReason *string        `json:"finish_reason"`
+}
+
+type oaiCompletion struct {
+	ID      string      `json:"id"`
+	Object  string      `json:"object"`
+	Created int64       `json:"created"`
+	Model   string      `json:"model"`
+	Choices []oaiChoice `json:"choices"`
+	Usage   *oaiUsage   `json:"usage,omitempty"`
+}
+
+func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Chat == nil {
+		s.writeError(w, r, genai.Errorf(genai.ENOPROVIDER, "%s", noProviderMessage))
+		return
+	}
+	data, err := s.readBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	req, in, err := parseOpenAIChat(data)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.Model == "" {
+		req.Model = s.opts.ChatModel
+	}
+	if req.MaxTokens == 0 {
+		req.MaxTokens = s.opts.MaxTokens
+	}
+	base := oaiCompletion{ID: newID("chatcmpl-"), Created: time.Now().Unix(), Model: req.Model}
+	call := s.metrics.startCall(s.opts.Provider, s.modelLabel(req.Model))
+	if !in.Stream {
+		resp, err := s.opts.Chat.Chat(r.Context(), req)
+		call.finish(err, usageOf(resp))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		fr := finishReason(resp.StopReason)
+		base.Object = "chat.completion"
+		base.Choices = []oaiChoice{{Message: map[string]any{"role": "assistant", "content": resp.Text}, FinishReason: &fr}}
+		base.Usage = usageOAI(resp.Usage)
+		writeJSON(w, http.StatusOK, base)
+		return
+	}
+
+	base.Object = "chat.completion.chunk"
+	var sse *sseWriter
+	var usage genai.Usage
+	defer func() { call.finish(err, usage) }()
+	chunk := func(delta map[string]any, finish *string) error {
+		c := base
+		c.Choices = []oaiChoice{{Delta: delta, FinishReason: finish}}
+		return sse.data(c)
+	}
+	for ev, evErr := range s.opts.Chat.Stream(r.Context(), req) {
+		if evErr != nil {
+			err = evErr
+			break
+		}
+		if sse == nil {
+			sse = newSSEWriter(w)
+			if err = chunk(map[string]any{"role": "assistant", "content": ""}, nil); err != nil {
+				return
+			}
+		}
+		if ev.Done {
+			usage = ev.Usage
+			fr := finishReason(ev.StopReason)
+			if err = chunk(map[string]any{}, &fr); err != nil {
+				return
+			}
+			if in.StreamOptions != nil && in.StreamOptions.IncludeUsage {
+				c := base
+				c.Choices, c.Usage = []oaiChoice{}, usageOAI(ev.Usage)
+				if err = sse.data(c); err != nil {
+					return
+				}
+			}
+			err = sse.raw("[DONE]")
+			return
+		}
+		call.firstToken()
+		if err = chunk(map[string]any{"content": ev.Text}, nil); err != nil {
+			return
+		}
+	}
+	if err == nil {
+		err = genai.Errorf(genai.EUPSTREAM, "the model's stream ended without a stop event")
+	}
+	if sse == nil {
+		s.writeError(w, r, err)
+		return
+	}
+	sse.data(errorBody{Error: s.errorDetailOf(r, err)}) // OpenAI's clients read an error object in the stream
+}
+
+func (s *Server) openAIModels(w http.ResponseWriter, r *http.Request) {
+	type model struct {
+		ID      string `json:"id"`
+		Object  string `json:"object"`
+		Created int64  `json:"created"`
+		OwnedBy string `json:"owned_by"`
+	}
+	list := []model{}
+	for _, id := range s.opts.ChatModels {
+		list = append(list, model{id, "model", 0, s.opts.Provider})
+	}
+	if s.opts.Notes != nil {
+		list = append(list, model{s.opts.Notes.Embedder.Space().Model, "model", 0, "genai"})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": list})
+}
+
+func (s *Server) openAIEmbeddings(w http.ResponseWriter, r *http.Request) {
+	svc := s.notes(w, r)
+	if svc == nil {
+		return
+	}
+	var in struct {
+		Model          string          `json:"model"`
+		Input          json.RawMessage `json:"input"`
+		EncodingFormat string          `json:"encoding_format"`
+	}
+	if err := s.decode(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var texts []string
+	var one string
+	if json.Unmarshal(in.Input, &one) == nil {
+		texts = []string{one}
+	} else if err := json.Unmarshal(in.Input, &texts); err != nil {
+		s.writeError(w, r, genai.Errorf(genai.EINVALID, "input: expected a string or an array of strings"))
+		return
+	}
+	switch {
+	case len(texts) == 0:
+		s.writeError(w, r, genai.Errorf(genai.EINVALID, "input: must not be empty"))
+		return
+	case len(texts) > 2048:
+		s.writeError(w, r, genai.Errorf(genai.ETOOLARGE, "input: %d texts, at most 2048", len(texts)))
+		return
+	case in.EncodingFormat != "" && in.EncodingFormat != "float":
+		s.writeError(w, r, genai.Errorf(genai.EINVALID, "encoding_format: only \"float\" is supported"))
+		return
+	}
+	for i, t := range texts {
+		if strings.TrimSpace(t) == "" {
+			s.writeError(w, r, genai.Errorf(genai.EINVALID, "input[%d]: must not be empty", i))
+			return
+		}
+		if len(t) > genai.MaxNoteTextBytes {
+			s.writeError(w, r, genai.Errorf(genai.ETOOLARGE, "input[%d]: over the limit of %d bytes", i, genai.MaxNoteTextBytes))
+			return
+		}
+	}
+	vectors, err := svc.Embedder.Embed(r.Context(), texts)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	type item struct {
+		Object    string    `json:"object"`
+		Index     int       `json:"index"`
+		Embedding []float32 `json:"embedding"`
+	}
+	data := make([]item, len(vectors))
+	words := 0
+	for i, v := range vectors {
+		data[i] = item{"embedding", i, v}
+		words += len(strings.Fields(texts[i]))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"object": "list", "data": data, "model": svc.Embedder.Space().Model,
+		"usage": map[string]int{"prompt_tokens": words, "total_tokens": words},
+	})
+}
