@@ -1,0 +1,222 @@
+package sqlite
+
+import (
+	"container/heap"
+	"encoding/binary"
+	"math"
+	"runtime"
+	"sync"
+)
+
+// vectorIndex holds every note's vector in memory, in one flat slice (no per-vector
+// allocation, no second copy), and answers exact nearest-neighbour queries by a scan.
+// Vectors are unit length, so the dot product is the cosine similarity.
+//
+// Written by hand: an exact scan is a loop, and no library keeps vectors keyed by our
+// row IDs without a copy of its own.
+type vectorIndex struct {
+	dim int
+
+	mu     sync.RWMutex
+	data   []float32       // len(rowids)*dim floats, slot i at data[i*dim:]
+	rowids []int64         // the note row of each slot
+	slot   map[int64]int32 // rowid → slot
+}
+
+func newVectorIndex(dim, capacity int) *vectorIndex {
+	return &vectorIndex{
+		dim:    dim,
+		data:   make([]float32, 0, capacity*dim),
+		rowids: make([]int64, 0, capacity),
+		slot:   make(map[int64]int32, capacity),
+	}
+}
+
+// len returns the number of vectors.
+func (x *vectorIndex) len() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return len(x.rowids)
+}
+
+// put sets the vector of rowid.
+func (x *vectorIndex) put(rowid int64, v []float32) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if i, ok := x.slot[rowid]; ok {
+		copy(x.data[int(i)*x.dim:], v)
+		return
+	}
+	x.slot[rowid] = int32(len(x.rowids))
+	x.rowids = append(x.rowids, rowid)
+	x.data = append(x.data, v...)
+}
+
+// putBlob sets the vector of rowid from its stored bytes.
+func (x *vectorIndex) putBlob(rowid int64, blob []byte) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	off := len(x.data)
+	if i, ok := x.slot[rowid]; ok {
+		off = int(i) * x.dim
+	} else {
+		x.slot[rowid] = int32(len(x.rowids))
+		x.rowids = append(x.rowids, rowid)
+		x.data = append(x.data, make([]float32, x.dim)...)
+	}
+	decodeVector(x.data[off:off+x.dim], blob)
+}
+
+// remove deletes the vector of rowid, moving the last slot into its place.
+func (x *vectorIndex) remove(rowid int64) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	i, ok := x.slot[rowid]
+	if !ok {
+		return
+	}
+	last := len(x.rowids) - 1
+	if int(i) != last {
+		copy(x.data[int(i)*x.dim:int(i+1)*x.dim], x.data[last*x.dim:])
+		x.rowids[i] = x.rowids[last]
+		x.slot[x.rowids[i]] = i
+	}
+	x.rowids = x.rowids[:last]
+	x.data = x.data[:last*x.dim]
+	delete(x.slot, rowid)
+}
+
+// scored is a note row with its similarity to a query.
+type scored struct {
+	rowid int64
+	score float32
+}
+
+// search returns the k rows most similar to q, best first. Large sets are scanned by
+// several goroutines, each over its own part.
+func (x *vectorIndex) search(q []float32, k int) []scored {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	n := len(x.rowids)
+	if k <= 0 || n == 0 {
+		return nil
+	}
+	parts := 1
+	if n*x.dim >= 1<<20 {
+		parts = min(runtime.GOMAXPROCS(0), 8)
+	}
+	heaps := make([]topK, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		lo, hi := n*p/parts, n*(p+1)/parts
+		wg.Go(func() { heaps[p] = x.scan(q, k, lo, hi) })
+	}
+	wg.Wait()
+	all := heaps[0]
+	for _, h := range heaps[1:] {
+		for _, s := range h {
+			all.offer(s, k)
+		}
+	}
+	return all.sorted()
+}
+
+func (x *vectorIndex) scan(q []float32, k, lo, hi int) topK {
+	h := make(topK, 0, k+1)
+	for i := lo; i < hi; i++ {
+		h.offer(scored{x.rowids[i], dot(q, x.data[i*x.dim:(i+1)*x.dim])}, k)
+	}
+	return h
+}
+
+func dot(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return s0 + s1 + s2 + s3
+}
+
+// topK is a min-heap of the best k results so far; the worst is at the root.
+type topK []scored
+
+func (h topK) Len() int { return len(h) }
+func (h topK) Less(i, j int) bool {
+	if h[i].score != h[j].score {
+		return h[i].score < h[j].score
+	}
+	return h[i].rowid > h[j].rowid // ties: the older row wins, so results are stable
+}
+func (h topK) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *topK) Push(x any)   { *h = append(*h, x.(scored)) }
+func (h *topK) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+func (h *topK) offer(s scored, k int) {
+	if len(*h) < k {
+		heap.Push(h, s)
+		return
+	}
+	if (topK{s, (*h)[0]}).Less(1, 0) {
+		(*h)[0] = s
+		heap.Fix(h, 0)
+	}
+}
+
+// sorted empties the heap into a slice, best first.
+func (h *topK) sorted() []scored {
+	out := make([]scored, len(*h))
+	for i := len(out) - 1; i >= 0; i-- {
+		out[i] = heap.Pop(h).(scored)
+	}
+	return out
+}
+
+// encodeVector returns v as little-endian float32 bytes.
+func encodeVector(v []float32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, f := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
+	}
+	return b
+}
+
+// decodeVector fills v from little-endian float32 bytes.
+func decodeVector(v []float32, b []byte) {
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+}
+
+// normalize returns v scaled to unit length (a copy), or false if it has a value that
+// is not finite or is all zeros.
+func normalize(v []float32) ([]float32, bool) {
+	var sum float64
+	for _, f := range v {
+		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+			return nil, false
+		}
+		sum += float64(f) * float64(f)
+	}
+	out := make([]float32, len(v))
+	norm := math.Sqrt(sum)
+	if norm == 0 {
+		return nil, false
+	}
+	for i, f := range v {
+		out[i] = float32(float64(f) / norm)
+	}
+	return out, true
+}
