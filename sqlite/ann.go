@@ -3,6 +3,8 @@ package sqlite
 import (
 	"bufio"
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -172,3 +174,46 @@ func (db *DB) saveANN(ctx context.Context) error {
 // from a stale one.
 const countWrite = `INSERT INTO meta (key, value) VALUES ('writes', '1')
 	ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1`
+
+// bumpWrites counts a writing transaction and returns the new count.
+func bumpWrites(ctx context.Context, tx *sql.Tx) (int64, error) {
+	var n int64
+	err := tx.QueryRowContext(ctx, countWrite+` RETURNING CAST(value AS INTEGER)`).Scan(&n)
+	return n, err
+}
+
+// Another process (the genai notes command beside a running server, say) may write to
+// the store; its writes reach the in-memory vectors through the write count. DB.seen is
+// the count the vectors reflect, or -1 when they are known to be behind.
+
+// advance records that this process's write made the count n. Callers hold DB.mu.
+func (db *DB) advance(n int64) {
+	if !db.seen.CompareAndSwap(n-1, n) {
+		db.seen.Store(-1) // another process wrote in between
+	}
+}
+
+// writeCount reads the store's write count.
+func (db *DB) writeCount(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.reader.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'writes'`).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// refresh reloads the in-memory vectors when another process has written since they
+// were loaded.
+func (db *DB) refresh(ctx context.Context) error {
+	n, err := db.writeCount(ctx)
+	if err != nil || n == db.seen.Load() {
+		return err
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if n, err = db.writeCount(ctx); err != nil || n == db.seen.Load() {
+		return err
+	}
+	return db.loadVectors(ctx)
+}

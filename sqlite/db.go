@@ -11,8 +11,9 @@
 // and refuses to open in another, so vectors of two embedders are never compared;
 // OpenForReembed and DB.Reembed move a store to a new space.
 //
-// One process at a time serves a store: the in-memory vectors do not follow writes made
-// by another process.
+// Several processes may share a store (a server and the genai notes command): each
+// write bumps a counter, and a search first reloads the in-memory vectors when another
+// process has written since they were loaded.
 package sqlite
 
 import (
@@ -61,7 +62,8 @@ type DB struct {
 	// space: it then answers only GetNote, ListNotes and Reembed.
 	stale atomic.Pointer[genai.EmbeddingSpace]
 
-	vec atomic.Pointer[vectorSet] // replaced whole by Reembed
+	vec  atomic.Pointer[vectorSet] // replaced whole by Reembed
+	seen atomic.Int64              // the write count vec reflects; see refresh
 }
 
 // SpaceMismatchError is returned by Open for a store built in another embedding space
@@ -176,7 +178,16 @@ func (db *DB) init(ctx context.Context, forReembed bool) error {
 // loadVectors fills the in-memory vector search from the vectors table: an exact index
 // up to the threshold, else the HNSW graph saved at Close if it is current, else a
 // graph built now. Vectors are read straight into the index that keeps them.
-func (db *DB) loadVectors(ctx context.Context) error {
+func (db *DB) loadVectors(ctx context.Context) (err error) {
+	writes, err := db.writeCount(ctx) // before reading: a write meanwhile reloads again later
+	if err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", db.path, err)
+	}
+	defer func() {
+		if err == nil {
+			db.seen.Store(writes)
+		}
+	}()
 	dim := db.opts.Space.Dimensions
 	var n int
 	if err := db.reader.QueryRowContext(ctx, `SELECT count(*) FROM vectors`).Scan(&n); err != nil {

@@ -114,12 +114,14 @@ func (db *DB) putTx(ctx context.Context, notes []genai.Note, vectors [][]float32
 			return nil, fmt.Errorf("sqlite: put note %q: %w", n.ID, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, countWrite); err != nil {
+	writes, err := bumpWrites(ctx, tx)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: put notes: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("sqlite: put notes: commit: %w", err)
 	}
+	db.advance(writes)
 	return rowids, nil
 }
 
@@ -157,13 +159,15 @@ func (db *DB) DeleteNote(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: delete note %q: %w", id, err)
 	}
-	if _, err := tx.ExecContext(ctx, countWrite); err != nil {
+	writes, err := bumpWrites(ctx, tx)
+	if err != nil {
 		return fmt.Errorf("sqlite: delete note %q: %w", id, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: delete note %q: commit: %w", id, err)
 	}
 	db.vec.Load().remove(rowid)
+	db.advance(writes)
 	return nil
 }
 
@@ -242,6 +246,9 @@ func (db *DB) SearchNotes(ctx context.Context, q genai.NoteSearch, vector []floa
 	if q.Mode != genai.SearchTitle {
 		if err := db.usable(); err != nil {
 			return nil, err
+		}
+		if err := db.refresh(ctx); err != nil {
+			return nil, fmt.Errorf("sqlite: search: %w", err)
 		}
 		if err := db.checkDim(vector); err != nil {
 			return nil, genai.Errorf(genai.EINVALID, "sqlite: search: query %s", err)
