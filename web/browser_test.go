@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"genai"
 	"genai/bedrock"
 	"genai/bedrock/bedrocktest"
 	"genai/server"
@@ -43,6 +44,7 @@ type app struct {
 	t        *testing.T
 	url      string
 	upstream *bedrocktest.Server
+	notes    *genai.NoteService // nil unless appOptions.notes
 	tab      context.Context
 	console  *consoleLog
 }
@@ -52,7 +54,12 @@ type appOptions struct {
 	apiKeys    []string
 	windowSize [2]int
 	fakeCamera bool // Chromium's test camera, allowed without a prompt
+	notes      bool // a notes store (see newNotes)
 }
+
+// newNotes returns the note service of a test server and the name of its store. It is
+// set by notes_browser_test.go, which needs the store and embedder packages.
+var newNotes func(t *testing.T) (*genai.NoteService, string)
 
 func newApp(t *testing.T, o appOptions) *app {
 	t.Helper()
@@ -77,6 +84,13 @@ func newApp(t *testing.T, o appOptions) *app {
 		opts.Provider = "bedrock"
 		opts.ChatModel = bedrock.DefaultModel
 		opts.Vision = true
+	}
+	if o.notes {
+		if newNotes == nil {
+			t.Fatal("this test needs a notes store, and notes_browser_test.go is not in the build")
+		}
+		a.notes, opts.Store = newNotes(t)
+		opts.Notes = a.notes
 	}
 	srv := httptest.NewServer(server.New(opts))
 	t.Cleanup(srv.Close)
@@ -432,11 +446,27 @@ func TestBrowserAsksForAPIKey(t *testing.T) {
 func TestBrowserPagesOnPhone(t *testing.T) {
 	a := newApp(t, appOptions{upstream: &bedrocktest.Options{}, windowSize: [2]int{390, 844}})
 	a.do("emulate a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
-	for _, page := range []string{"/", "/image", "/mirror"} {
+	for _, page := range []string{"/", "/image", "/mirror", "/notes", "/aoss-index", "/aoss-query"} {
 		a.do("open "+page, chromedp.Navigate(a.url+page), chromedp.WaitVisible(chromedp.CSS("nav")))
 		if w := eval[int](a, `document.documentElement.scrollWidth - document.documentElement.clientWidth`); w > 0 {
 			t.Errorf("%s is %dpx wider than a 390px phone screen", page, w)
 		}
+		checkTopbarOnPhone(a, page)
+	}
+}
+
+// checkTopbarOnPhone checks that every link and button of the top bar can be seen and
+// tapped: nothing hides it, and it is inside the screen.
+func checkTopbarOnPhone(a *app, page string) {
+	a.t.Helper()
+	hidden := eval[[]string](a, `[...document.querySelectorAll('.topbar a, .topbar button')].filter(e => {
+		const r = e.getBoundingClientRect();
+		if (r.width === 0) return false; // display: none, as the brand is on phones
+		const x = r.left + r.width / 2, y = r.top + r.height / 2;
+		return r.left < 0 || r.right > document.documentElement.clientWidth || !e.contains(document.elementFromPoint(x, y));
+	}).map(e => e.textContent.trim())`)
+	if len(hidden) > 0 {
+		a.t.Errorf("%s on a phone: top bar items hidden or cut off: %q", page, hidden)
 	}
 }
 

@@ -1,11 +1,13 @@
-// Package web is the browser UI of genai: a chat page, an image-analysis page and a
-// webcam "magic mirror", as static HTML, CSS and JavaScript embedded in the binary.
+// Package web is the browser UI of genai: a chat page, an image-analysis page, a
+// webcam "magic mirror", a Notes page (the vector database) and the Bedrock workshop's
+// two vector-database pages, as static HTML, CSS and JavaScript embedded in the binary.
 //
-// The pages talk to the JSON API only (/api/config, /api/chat); the server owns every
-// decision. Nothing here runs inline: the server's Content-Security-Policy allows
-// scripts and styles from 'self' only, so every script and style is a file under
-// /static/. Model output is untrusted: the pages render it as Markdown with raw HTML
-// escaped, then sanitise the result with DOMPurify before it reaches the DOM.
+// The pages talk to the JSON API only (/api/config, /api/chat, /api/notes and the
+// workshop backends); the server owns every decision. Nothing here runs inline: the
+// server's Content-Security-Policy allows scripts and styles from 'self' only, so every
+// script and style is a file under /static/. Model output is untrusted: the pages render
+// it as Markdown with raw HTML escaped, then sanitise the result with DOMPurify before it
+// reaches the DOM. Stored notes are untrusted too: they go into the DOM as text nodes.
 //
 // The third-party libraries under static/vendor/ are pinned in package.json and copied
 // by vendor.sh; node_modules is not needed to build or run.
@@ -31,9 +33,12 @@ var files embed.FS
 
 // pages maps each page's path to its file under pages/.
 var pages = map[string]string{
-	"/":       "pages/chat.html",
-	"/image":  "pages/image.html",
-	"/mirror": "pages/mirror.html",
+	"/":           "pages/chat.html",
+	"/image":      "pages/image.html",
+	"/mirror":     "pages/mirror.html",
+	"/notes":      "pages/notes.html",
+	"/aoss-index": "pages/aoss-index.html",
+	"/aoss-query": "pages/aoss-query.html",
 }
 
 // contentTypes are set explicitly rather than from the system's MIME table, which
@@ -59,8 +64,9 @@ type asset struct {
 }
 
 // Handler returns the handler of the UI. It serves GET and HEAD of the pages "/",
-// "/image" and "/mirror" and of the files under "/static/"; any other path is a 404
-// and any other method a 405, both with the API's JSON error body.
+// "/image", "/mirror", "/notes", "/aoss-index" and "/aoss-query" and of the files under
+// "/static/"; any other path is a 404 and any other method a 405, both with the API's
+// JSON error body.
 //
 // Pages and the UI's own files are revalidated on every use (Cache-Control: no-cache
 // with a content-hash ETag), so an upgraded binary takes effect at once; the vendored

@@ -33,6 +33,11 @@ func TestHandlerServesPagesAndAssets(t *testing.T) {
 		{"/", "text/html; charset=utf-8", "no-cache", `src="/static/js/chat.js"`},
 		{"/image", "text/html; charset=utf-8", "no-cache", `src="/static/js/image.js"`},
 		{"/mirror", "text/html; charset=utf-8", "no-cache", `src="/static/js/mirror.js"`},
+		{"/notes", "text/html; charset=utf-8", "no-cache", `src="/static/js/notes.js"`},
+		{"/aoss-index", "text/html; charset=utf-8", "no-cache", `src="/static/js/aoss-index.js"`},
+		{"/aoss-query", "text/html; charset=utf-8", "no-cache", `src="/static/js/aoss-query.js"`},
+		{"/static/js/notes.js", "text/javascript; charset=utf-8", "no-cache", "/api/notes/search"},
+		{"/static/js/notecard.js", "text/javascript; charset=utf-8", "no-cache", "noopener noreferrer"},
 		{"/static/js/api.js", "text/javascript; charset=utf-8", "no-cache", "export async function streamChat"},
 		{"/static/css/app.css", "text/css; charset=utf-8", "no-cache", "prefers-color-scheme"},
 		{"/static/favicon.svg", "image/svg+xml", "no-cache", "<svg"},
@@ -83,7 +88,7 @@ func TestHandlerRevalidatesWithETag(t *testing.T) {
 func TestHandlerNotFound(t *testing.T) {
 	h := web.Handler()
 	for _, path := range []string{
-		"/nope", "/index.html", "/image/", "/static/", "/static/js", "/static/js/nope.js",
+		"/nope", "/index.html", "/image/", "/notes/", "/aoss-index-backend", "/static/", "/static/js", "/static/js/nope.js",
 		"/static/../web.go", "/static//js/api.js", "/static/js/../js/api.js", "/pages/chat.html",
 	} {
 		w := get(t, h, "GET", path, nil)
@@ -117,8 +122,8 @@ func TestPagesFollowCSP(t *testing.T) {
 		regexp.MustCompile(`javascript:`),
 	}
 	pages, _ := filepath.Glob("pages/*.html")
-	if len(pages) != 3 {
-		t.Fatalf("found %d pages, want 3", len(pages))
+	if len(pages) != 6 {
+		t.Fatalf("found %d pages, want 6", len(pages))
 	}
 	for _, p := range pages {
 		b, err := os.ReadFile(p)
@@ -163,6 +168,31 @@ func TestModelTextNeverParsedAsHTML(t *testing.T) {
 	for _, want := range []string{"RETURN_DOM_FRAGMENT: true", "html(token)", "escapeHTML(token.raw"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("markdown.js lacks %q: raw HTML must be escaped and output sanitised into a fragment", want)
+		}
+	}
+}
+
+// TestEveryPageLinksEveryMainPage keeps the navigation bar the same on every page.
+func TestEveryPageLinksEveryMainPage(t *testing.T) {
+	pages, _ := filepath.Glob("pages/*.html")
+	nav := regexp.MustCompile(`(?s)<nav aria-label="Pages">(.*?)</nav>`)
+	for _, p := range pages {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := nav.FindSubmatch(b)
+		if m == nil {
+			t.Errorf("%s: no navigation bar", p)
+			continue
+		}
+		for _, link := range []string{`>Chat</a>`, `href="/image"`, `href="/mirror"`, `href="/notes"`} {
+			if !strings.Contains(string(m[1]), link) {
+				t.Errorf("%s: the navigation bar lacks %s", p, link)
+			}
+		}
+		if n := strings.Count(string(m[1]), `aria-current="page"`); n > 1 {
+			t.Errorf("%s: %d links marked as the current page", p, n)
 		}
 	}
 }

@@ -1,5 +1,5 @@
-// The client of the genai HTTP API: API-key handling, JSON errors, /api/config and the
-// Server-Sent Events stream of /api/chat read over fetch (EventSource cannot POST).
+// The client of the genai HTTP API: API-key handling, JSON errors, JSON calls, /api/config
+// and the Server-Sent Events stream of /api/chat read over fetch (EventSource cannot POST).
 
 const KEY_STORAGE = 'genai.apiKey';
 
@@ -161,6 +161,29 @@ export async function apiFetch(path, init = {}) {
       if (await askForAPIKey(reason)) continue;
     }
     throw err;
+  }
+}
+
+/**
+ * apiJSON sends body (when given) as JSON to path and resolves to the decoded answer, or
+ * to null for an answer without a body (204). Errors are APIErrors, as with apiFetch.
+ */
+export async function apiJSON(path, { method = 'GET', body, signal } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await apiFetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal,
+  });
+  if (res.status === 204) return null;
+  const text = await res.text();
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new APIError(res.status, 'bad_response', `The server answered ${method} ${path} with something that is not JSON.`);
   }
 }
 

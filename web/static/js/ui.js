@@ -77,10 +77,11 @@ export function stopNote(reason) {
 
 /**
  * initPage wires the navigation's API-key button and loads /api/config. It shows the
- * no-provider banner when chat is off, and a vision banner when needVision and the
- * model cannot see images. It resolves to the config, or null when it failed to load.
+ * no-provider banner when needChat (the default) and chat is off, a vision banner when
+ * needVision and the model cannot see images, and a notes banner when needNotes and the
+ * server has no notes store. It resolves to the config, or null when it failed to load.
  */
-export async function initPage({ needVision = false } = {}) {
+export async function initPage({ needChat = true, needVision = false, needNotes = false } = {}) {
   const keyButton = document.getElementById('key-button');
   keyButton?.addEventListener('click', () => askForAPIKey('Change or forget the API key this browser sends.'));
   let config = null;
@@ -91,7 +92,9 @@ export async function initPage({ needVision = false } = {}) {
     return null;
   }
   if (keyButton) keyButton.hidden = !(config.auth || apiKey());
-  if (config.features && config.features.chat === false) {
+  if (needNotes && config.features && config.features.notes === false) {
+    showBanner('This server has no notes store, so notes cannot be added or searched here.');
+  } else if (needChat && config.features && config.features.chat === false) {
     showBanner(config.no_provider_fix || NO_PROVIDER_FIX);
   } else if (needVision && config.features && config.features.vision === false) {
     showBanner(`The configured model (${config.chat_model || 'unknown'}) does not accept images.`);
