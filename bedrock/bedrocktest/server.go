@@ -6,6 +6,8 @@
 //     the AWS event-stream binary framing, one message per event (messageStart,
 //     contentBlockDelta…, contentBlockStop, messageStop, metadata), and exceptions as
 //     messages of type "exception";
+//   - POST /model/{modelId}/invoke answers InvokeModel for the Titan text embeddings
+//     models (invoke.go), with deterministic pseudo-random vectors;
 //   - errors before a stream are a JSON body with the X-Amzn-ErrorType header.
 //
 // Point a client at it with aws.Config.BaseEndpoint, bedrockruntime.Options.BaseEndpoint,
@@ -191,6 +193,7 @@ type Server struct {
 	stats    Stats
 	changed  chan struct{} // closed and replaced whenever stats change
 	requests []*Request
+	invokes  []*InvokeRequest
 }
 
 // NewServer starts a Server with the given options.
@@ -202,6 +205,7 @@ func NewServer(opts Options) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /model/{modelId}/converse-stream", s.handleConverseStream)
 	mux.HandleFunc("POST /model/{modelId}/converse", s.handleConverse)
+	mux.HandleFunc("POST /model/{modelId}/invoke", s.handleInvoke)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &APIError{Status: http.StatusNotFound, Type: "UnknownOperationException",
 			Message: fmt.Sprintf("bedrocktest: no operation for %s %s", r.Method, r.URL.EscapedPath())})

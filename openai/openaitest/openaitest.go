@@ -1,5 +1,5 @@
 // Package openaitest runs an in-process server that speaks OpenAI's chat completions
-// protocol on the wire — JSON answers, server-sent-event streams ending in "data: [DONE]",
+// and embeddings protocols on the wire — JSON answers, server-sent-event streams ending in "data: [DONE]",
 // a final usage chunk, OpenAI-shaped errors — so that tests can drive the official
 // client, or anything else that talks to Ollama, vLLM or OpenAI, without a model.
 //
@@ -54,7 +54,8 @@ type Config struct {
 	FirstTokenDelay time.Duration
 	TokenDelay      time.Duration
 
-	// Throttle fails the first Throttle chat requests with 429 Too Many Requests, with
+	// Throttle fails the first Throttle chat requests, and the first Throttle embeddings
+	// requests (counted apart), with 429 Too Many Requests, with
 	// headers Retry-After (whole seconds, rounded up) and Retry-After-Ms carrying
 	// RetryAfter, which defaults to 10ms so that clients retry quickly in tests.
 	Throttle   int
@@ -74,6 +75,15 @@ type Config struct {
 
 	// Models are listed by GET /v1/models; nil lists "test-model".
 	Models []string
+
+	// EmbeddingDimensions is the length of the vectors POST /v1/embeddings answers
+	// when a request sets no dimensions; zero means DefaultEmbeddingDimensions.
+	EmbeddingDimensions int
+	// Embed, when set, makes the vector of each input instead of Embedding.
+	Embed func(req *EmbeddingRequest, input string) []float32
+	// EmbeddingsReversed answers the data of an embeddings request last input first,
+	// each with its right index, as the protocol allows: clients must go by the index.
+	EmbeddingsReversed bool
 }
 
 // Server is a running test server. Its methods are safe for concurrent use.
@@ -81,14 +91,16 @@ type Server struct {
 	// URL is the API root to configure clients with, such as "http://127.0.0.1:4321/v1".
 	URL string
 
-	cfg       Config
-	http      *httptest.Server
-	chatCalls atomic.Int64
-	ids       atomic.Int64
-	canceled  chan struct{}
+	cfg            Config
+	http           *httptest.Server
+	chatCalls      atomic.Int64
+	embeddingCalls atomic.Int64
+	ids            atomic.Int64
+	canceled       chan struct{}
 
-	mu       sync.Mutex
-	requests []*ChatRequest
+	mu                sync.Mutex
+	requests          []*ChatRequest
+	embeddingRequests []*EmbeddingRequest
 }
 
 // New starts a Server with cfg. Call Close when done.
@@ -99,10 +111,14 @@ func New(cfg Config) *Server {
 	if cfg.Models == nil {
 		cfg.Models = []string{"test-model"}
 	}
+	if cfg.EmbeddingDimensions <= 0 {
+		cfg.EmbeddingDimensions = DefaultEmbeddingDimensions
+	}
 	s := &Server{cfg: cfg, canceled: make(chan struct{}, 64)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.handleChat)
 	mux.HandleFunc("GET /v1/models", s.handleModels)
+	mux.HandleFunc("POST /v1/embeddings", s.handleEmbeddings)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "invalid_request_error", "unknown_url",
 			fmt.Sprintf("Unknown request URL: %s %s", r.Method, r.URL.Path))

@@ -111,3 +111,60 @@ func TestStopDecodesStringOrArray(t *testing.T) {
 		t.Errorf("stop = %q, %q", a.Stop, b.Stop)
 	}
 }
+
+func TestEmbeddingsWire(t *testing.T) {
+	srv := New(Config{EmbeddingDimensions: 8})
+	defer srv.Close()
+	for _, body := range []string{
+		`{"model":"m","input":"one text"}`,
+		`{"model":"m","input":["one text"],"encoding_format":"base64"}`,
+	} {
+		res, err := http.Post(srv.URL+"/embeddings", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct {
+			Object string `json:"object"`
+			Data   []struct {
+				Index     int             `json:"index"`
+				Embedding json.RawMessage `json:"embedding"`
+			} `json:"data"`
+			Usage struct {
+				PromptTokens int `json:"prompt_tokens"`
+			} `json:"usage"`
+		}
+		err = json.NewDecoder(res.Body).Decode(&out)
+		res.Body.Close()
+		if err != nil || res.StatusCode != http.StatusOK || out.Object != "list" || len(out.Data) != 1 || out.Usage.PromptTokens != 2 {
+			t.Fatalf("%s: status %d, %+v, %v", body, res.StatusCode, out, err)
+		}
+		var floats []float32
+		var b64 string
+		switch {
+		case json.Unmarshal(out.Data[0].Embedding, &floats) == nil:
+			if !slices.Equal(floats, Embedding("m", "one text", 8)) {
+				t.Errorf("%s: embedding %v", body, floats)
+			}
+		case json.Unmarshal(out.Data[0].Embedding, &b64) == nil:
+			if len(b64) != base64Len(8*4) {
+				t.Errorf("%s: base64 embedding %q", body, b64)
+			}
+		default:
+			t.Errorf("%s: embedding %s", body, out.Data[0].Embedding)
+		}
+	}
+	reqs := srv.EmbeddingRequests()
+	if len(reqs) != 2 || !reqs[0].InputIsString || reqs[1].InputIsString || reqs[1].EncodingFormat != "base64" {
+		t.Errorf("recorded %+v", reqs)
+	}
+	res, err := http.Post(srv.URL+"/embeddings", "application/json", strings.NewReader(`{"model":"m","input":[""]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest {
+		t.Errorf("empty input: status %d, want 400", res.StatusCode)
+	}
+}
+
+func base64Len(n int) int { return (n + 2) / 3 * 4 }
