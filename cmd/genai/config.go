@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -24,6 +25,16 @@ type Config struct {
 	CORSOrigins   []string
 	MetricsPublic bool
 	LogLevel      string
+
+	Embedder           string
+	EmbedModel         string
+	EmbedDimensions    int
+	Store              string
+	OpenSearchURL      string
+	OpenSearchIndex    string
+	OpenSearchAuth     string
+	OpenSearchUsername string
+	OpenSearchPassword string
 }
 
 // DefaultBedrockModel is the chat model used on Bedrock when none is configured.
@@ -38,6 +49,15 @@ type setting struct {
 func settings() []setting {
 	str := func(p func(*Config) *string) func(*Config, string) error {
 		return func(c *Config, v string) error { *p(c) = v; return nil }
+	}
+	oneOf := func(p func(*Config) *string, values ...string) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			if !slices.Contains(values, v) {
+				return fmt.Errorf("must be %s, got %q", strings.Join(values, ", "), v)
+			}
+			*p(c) = v
+			return nil
+		}
 	}
 	list := func(p func(*Config) *[]string) func(*Config, string) error {
 		return func(c *Config, v string) error { *p(c) = splitList(v); return nil }
@@ -76,6 +96,22 @@ func settings() []setting {
 			c.MetricsPublic = b
 			return nil
 		}},
+		{"embedder", "GENAI_EMBEDDER", "local", "embedder of notes and documents: local (offline), bedrock (Titan) or openai", oneOf(func(c *Config) *string { return &c.Embedder }, "local", "bedrock", "openai")},
+		{"embed-model", "GENAI_EMBED_MODEL", "", "embedding model (Bedrock: amazon.titan-embed-text-v2:0 by default, or amazon.titan-embed-text-v1; OpenAI-compatible: required, e.g. nomic-embed-text)", str(func(c *Config) *string { return &c.EmbedModel })},
+		{"embed-dimensions", "GENAI_EMBED_DIMENSIONS", "0", "embedding dimensions where the model offers a choice (Titan v2: 256, 512 or 1024; 0 = the model's default)", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("must be a whole number, 0 for the default, got %q", v)
+			}
+			c.EmbedDimensions = n
+			return nil
+		}},
+		{"store", "GENAI_STORE", "sqlite", "store of notes and documents: sqlite (embedded, in GENAI_DATA_DIR) or opensearch", oneOf(func(c *Config) *string { return &c.Store }, "sqlite", "opensearch")},
+		{"opensearch-url", "GENAI_OPENSEARCH_URL", "", "OpenSearch or Amazon OpenSearch Serverless endpoint, such as https://xyz.us-east-1.aoss.amazonaws.com", str(func(c *Config) *string { return &c.OpenSearchURL })},
+		{"opensearch-index", "GENAI_OPENSEARCH_INDEX", "genai-notes", "OpenSearch index of notes", str(func(c *Config) *string { return &c.OpenSearchIndex })},
+		{"opensearch-auth", "GENAI_OPENSEARCH_AUTH", "sigv4-aoss", "OpenSearch authentication: sigv4-aoss, sigv4-es, basic or none", oneOf(func(c *Config) *string { return &c.OpenSearchAuth }, "sigv4-aoss", "sigv4-es", "basic", "none")},
+		{"opensearch-username", "GENAI_OPENSEARCH_USERNAME", "", "user name for basic authentication", str(func(c *Config) *string { return &c.OpenSearchUsername })},
+		{"opensearch-password", "GENAI_OPENSEARCH_PASSWORD", "", "password for basic authentication", str(func(c *Config) *string { return &c.OpenSearchPassword })},
 		{"log-level", "GENAI_LOG_LEVEL", "info", "log level: debug, info, warn or error", func(c *Config, v string) error {
 			switch v {
 			case "debug", "info", "warn", "error":
@@ -87,11 +123,28 @@ func settings() []setting {
 	}
 }
 
-// parseConfig reads the environment, then the flags in args.
+// parseConfig reads the environment, then the flags in args, which must hold no
+// other arguments.
 func parseConfig(name string, args []string, getenv func(string) string) (*Config, error) {
-	c := &Config{}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.Usage = func() { usage(fs) }
+	c, err := configFlags(fs, getenv)
+	if err != nil {
+		return nil, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return c, c.validate()
+}
+
+// configFlags returns a Config holding the environment's settings (or the defaults)
+// and registers on fs a flag for each, which overrides it when parsed.
+func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, error) {
+	c := &Config{}
 	for _, s := range settings() {
 		v := s.def
 		if e := getenv(s.env); e != "" {
@@ -102,13 +155,7 @@ func parseConfig(name string, args []string, getenv func(string) string) (*Confi
 		}
 		fs.Func(s.name, s.usage+" (env "+s.env+")", func(v string) error { return s.set(c, v) })
 	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	return c, c.validate()
+	return c, nil
 }
 
 // validate checks rules that span fields.
@@ -122,6 +169,18 @@ func (c *Config) validate() error {
 	}
 	if c.Provider == "openai" && c.OpenAIBaseURL == "" {
 		return fmt.Errorf("GENAI_PROVIDER=openai needs GENAI_OPENAI_BASE_URL (for Ollama: http://localhost:11434/v1)")
+	}
+	if c.Store == "opensearch" && c.OpenSearchURL == "" {
+		return fmt.Errorf("GENAI_STORE=opensearch needs GENAI_OPENSEARCH_URL")
+	}
+	if c.Embedder == "openai" && c.OpenAIBaseURL == "" {
+		return fmt.Errorf("GENAI_EMBEDDER=openai needs GENAI_OPENAI_BASE_URL")
+	}
+	if c.Embedder == "openai" && c.EmbedModel == "" {
+		return fmt.Errorf("GENAI_EMBEDDER=openai needs GENAI_EMBED_MODEL, such as nomic-embed-text for Ollama")
+	}
+	if c.OpenSearchAuth == "basic" && c.Store == "opensearch" && c.OpenSearchUsername == "" {
+		return fmt.Errorf("GENAI_OPENSEARCH_AUTH=basic needs GENAI_OPENSEARCH_USERNAME and GENAI_OPENSEARCH_PASSWORD")
 	}
 	for _, k := range c.APIKeys {
 		if len(k) < 16 {
@@ -154,11 +213,15 @@ func usage(fs *flag.FlagSet) {
 	fmt.Fprintf(w, `genai serves chat, image analysis and retrieval over HTTP, with a web UI.
 
 Usage:
-  genai [serve] [flags]   run the server (the default)
-  genai version           print the version
-  genai help              print this help
+  genai [serve] [flags]                  run the server (the default)
+  genai notes add [flags] TEXT           add a note (-title, -link)
+  genai notes import [flags] FILE.jsonl  add notes, one JSON object {"title","link","text"} a line
+  genai notes search [flags] QUERY       search notes (-mode semantic|title|hybrid, -k)
+  genai notes reembed [flags]            re-embed every note with the configured embedder
+  genai version                          print the version
+  genai help                             print this help
 
-Flags of serve (each also an environment variable):
+Flags of every command (each also an environment variable):
 `)
 	fs.PrintDefaults()
 }

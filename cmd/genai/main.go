@@ -60,6 +60,8 @@ func run(ctx context.Context, args []string) error {
 		<-ctx.Done()
 		m.Logger.Info("shutting down")
 		return m.Close()
+	case "notes":
+		return notesCommand(ctx, args, os.Getenv, os.Stdout, os.Stderr)
 	case "version":
 		fmt.Println("genai", version)
 		return nil
@@ -79,6 +81,7 @@ type Main struct {
 	Listener net.Listener // set by Run; its Addr is the address served
 	httpSrv  *http.Server
 	server   *server.Server
+	notes    *genai.NoteService
 }
 
 // NewMain returns a Main that logs to stderr.
@@ -110,6 +113,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if m.notes, err = m.openNotes(ctx); err != nil {
+		return err
+	}
 	m.server = server.New(server.Options{
 		Chat:          chat,
 		Provider:      provider,
@@ -120,12 +126,15 @@ func (m *Main) Run(ctx context.Context) error {
 		APIKeys:       c.APIKeys,
 		MetricsPublic: c.MetricsPublic,
 		CORSOrigins:   c.CORSOrigins,
+		Notes:         m.notes,
+		Store:         c.Store,
 		Ready:         m.ready,
 		UI:            web.Handler(),
 		Logger:        m.Logger,
 	})
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
+		m.notes.Store.Close()
 		return fmt.Errorf("GENAI_ADDR: %w", err)
 	}
 	m.Listener = ln
@@ -143,7 +152,8 @@ func (m *Main) Run(ctx context.Context) error {
 			m.Logger.Error("serve", "err", err)
 		}
 	}()
-	m.Logger.Info("genai serving", "url", "http://"+ln.Addr().String(), "provider", provider, "chat_model", model, "data_dir", c.DataDir)
+	m.Logger.Info("genai serving", "url", "http://"+ln.Addr().String(), "provider", provider, "chat_model", model,
+		"store", c.Store, "embedder", m.notes.Embedder.Space().String(), "data_dir", c.DataDir)
 	if chat == nil {
 		m.Logger.Warn("chat is off: " + noProviderHint)
 	}
@@ -152,18 +162,26 @@ func (m *Main) Run(ctx context.Context) error {
 
 const noProviderHint = "no model provider found; set GENAI_PROVIDER=bedrock with AWS credentials, or GENAI_OPENAI_BASE_URL for an OpenAI-compatible endpoint such as Ollama"
 
-// Close stops the server, giving streams in flight up to 30 seconds to finish.
+// Close stops the server, giving streams in flight up to 30 seconds to finish, then
+// closes the store.
 func (m *Main) Close() error {
-	if m.httpSrv == nil {
-		return nil
+	var err error
+	if m.httpSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err = m.httpSrv.Shutdown(ctx)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return m.httpSrv.Shutdown(ctx)
+	if m.notes != nil {
+		err = errors.Join(err, m.notes.Store.Close())
+	}
+	return err
 }
 
-// ready reports whether the data directory is usable.
+// ready reports whether the store answers and the data directory is usable.
 func (m *Main) ready(ctx context.Context) error {
+	if _, _, err := m.notes.Store.ListNotes(ctx, 1, ""); err != nil {
+		return fmt.Errorf("the %s store does not answer: %w", m.Config.Store, err)
+	}
 	f, err := os.CreateTemp(m.Config.DataDir, ".ready-*")
 	if err != nil {
 		return fmt.Errorf("data directory %s is not writable: %w", m.Config.DataDir, err)

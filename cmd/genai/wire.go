@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/schollz/progressbar/v3"
+
+	"genai"
+	"genai/bedrock"
+	"genai/localembed"
+	"genai/openai"
+	"genai/opensearch"
+	"genai/sqlite"
+)
+
+// sqliteFile is the embedded store's file in GENAI_DATA_DIR.
+const sqliteFile = "genai.db"
+
+// embedder builds the configured embedder. An OpenAI-compatible endpoint is asked for
+// one embedding when no dimension is configured, so the store knows its space.
+func (m *Main) embedder(ctx context.Context) (genai.Embedder, error) {
+	c := m.Config
+	switch c.Embedder {
+	case "bedrock":
+		cfg, err := bedrock.LoadConfig(ctx, c.AWSRegion)
+		if err != nil {
+			return nil, fmt.Errorf("GENAI_EMBEDDER=bedrock: %w", err)
+		}
+		return bedrock.NewEmbedder(cfg, bedrock.EmbedOptions{Model: c.EmbedModel, Dimensions: c.EmbedDimensions})
+	case "openai":
+		e := openai.NewEmbedder(openai.EmbedOptions{BaseURL: c.OpenAIBaseURL, APIKey: c.OpenAIAPIKey, Model: c.EmbedModel, Dimensions: c.EmbedDimensions})
+		if e.Space().Dimensions == 0 {
+			if _, err := e.Embed(ctx, []string{"dimension probe"}); err != nil {
+				return nil, fmt.Errorf("GENAI_EMBEDDER=openai: embedding a probe to learn the dimensions of %s: %w", c.EmbedModel, err)
+			}
+		}
+		return e, nil
+	default:
+		return localembed.New(localembed.Options{Dimensions: c.EmbedDimensions})
+	}
+}
+
+// noteStore opens the configured store in the embedder's space.
+func (m *Main) noteStore(ctx context.Context, space genai.EmbeddingSpace) (genai.NoteStore, error) {
+	c := m.Config
+	if c.Store == "opensearch" {
+		opts := opensearch.Options{
+			URL: c.OpenSearchURL, Index: c.OpenSearchIndex, Auth: c.OpenSearchAuth,
+			Username: c.OpenSearchUsername, Password: c.OpenSearchPassword, Space: space,
+		}
+		if c.OpenSearchAuth == "sigv4-aoss" || c.OpenSearchAuth == "sigv4-es" {
+			cfg, err := bedrock.LoadConfig(ctx, c.AWSRegion)
+			if err != nil {
+				return nil, fmt.Errorf("GENAI_OPENSEARCH_AUTH=%s: %w", c.OpenSearchAuth, err)
+			}
+			opts.AWSConfig = &cfg
+		}
+		return opensearch.Open(ctx, opts)
+	}
+	return sqlite.Open(ctx, filepath.Join(c.DataDir, sqliteFile), sqlite.Options{Space: space})
+}
+
+// openNotes wires the note service: embedder and store.
+func (m *Main) openNotes(ctx context.Context) (*genai.NoteService, error) {
+	e, err := m.embedder(ctx)
+	if err != nil {
+		return nil, err
+	}
+	store, err := m.noteStore(ctx, e.Space())
+	if err != nil {
+		return nil, err
+	}
+	return &genai.NoteService{Store: store, Embedder: e}, nil
+}
+
+// reembed re-embeds every note of the embedded store with the configured embedder.
+func (m *Main) reembed(ctx context.Context, progress io.Writer) error {
+	if m.Config.Store != "sqlite" {
+		return fmt.Errorf("notes reembed: works on the embedded store; for OpenSearch, create a new index (GENAI_OPENSEARCH_INDEX) and import the notes again")
+	}
+	e, err := m.embedder(ctx)
+	if err != nil {
+		return err
+	}
+	db, err := sqlite.OpenForReembed(ctx, filepath.Join(m.Config.DataDir, sqliteFile), sqlite.Options{Space: e.Space()})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var bar *progressbar.ProgressBar
+	err = db.Reembed(ctx, e, func(done, total int) {
+		if bar == nil {
+			bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(progress), progressbar.OptionSetDescription("re-embedding"))
+		}
+		bar.Set(done)
+	})
+	if err != nil {
+		return fmt.Errorf("notes reembed: %w", err)
+	}
+	fmt.Fprintf(progress, "\nre-embedded every note in %s\n", e.Space())
+	return nil
+}
