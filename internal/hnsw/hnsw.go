@@ -188,8 +188,14 @@ func (x *Index) AddBatch(ids []uint32, vecs [][]float32) error {
 				x.vecs = slices.Grow(x.vecs, grow)
 			}
 		}
+		linked := x.live
 		plan := x.place(ids[start:end], vecs[start:end], scale[start:end])
-		x.link(plan, workers)
+		// Parallel inserts into a small graph race to link to the same few nodes and
+		// can leave a node unreachable; a graph is grown one node at a time up to
+		// sequentialBelow nodes (a few milliseconds), and in parallel beyond.
+		seq := min(len(plan), max(0, sequentialBelow-linked))
+		x.link(plan[:seq], 1)
+		x.link(plan[seq:], workers)
 		x.mu.Unlock()
 	}
 	return nil
@@ -263,6 +269,9 @@ func (x *Index) newSlot() uint32 {
 }
 
 // link inserts the placed slots into the graph on up to workers goroutines.
+// sequentialBelow is the graph size up to which AddBatch links nodes one at a time.
+const sequentialBelow = 2048
+
 func (x *Index) link(plan []uint32, workers int) {
 	workers = min(workers, len(plan))
 	if workers <= 1 {
