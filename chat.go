@@ -99,6 +99,9 @@ type Event struct {
 	Done       bool
 	StopReason string // "end_turn", "max_tokens", "stop_sequence", … when Done
 	Usage      Usage  // when Done
+	// Citations are sources found while answering, for answers whose sources are not
+	// all known before the text (a managed knowledge base reports them as it goes).
+	Citations []Citation
 }
 
 // ChatResponse is a whole answer, as returned by ChatModel.Chat.
