@@ -22,9 +22,10 @@ func notesCLI(t *testing.T, env map[string]string, args ...string) (string, stri
 
 func TestNotesCommandLine(t *testing.T) {
 	isolateAWS(t)
-	dir := t.TempDir()
+	tmp := t.TempDir()
+	dir := filepath.Join(tmp, "not", "yet") // the command makes the data directory
 	env := map[string]string{"GENAI_DATA_DIR": dir}
-	file := filepath.Join(dir, "notes.jsonl")
+	file := filepath.Join(tmp, "notes.jsonl")
 	var lines []string
 	for i := 0; i < 250; i++ {
 		lines = append(lines, fmt.Sprintf(`{"title":"Note %d","text":"ordinary filler text number %d"}`, i, i))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/schollz/progressbar/v3"
@@ -59,6 +60,9 @@ func (m *Main) noteStore(ctx context.Context, space genai.EmbeddingSpace) (genai
 			opts.AWSConfig = &cfg
 		}
 		return opensearch.Open(ctx, opts)
+	}
+	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("GENAI_DATA_DIR: %w", err)
 	}
 	return sqlite.Open(ctx, filepath.Join(c.DataDir, sqliteFile), sqlite.Options{Space: space})
 }
