@@ -2,12 +2,14 @@ package main
 
 import (
 	"debug/elf"
+	"encoding/json"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -137,4 +139,85 @@ func waitHealthy(t testing.TB, base string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("%s/healthz did not answer within 30s", base)
+}
+
+// TestECSTemplate checks deploy/ecs.json against the binary it runs: every GENAI_*
+// variable it sets is a setting genai knows, the address beyond loopback comes with API
+// keys from a secret, the health check is a route genai serves, the container port is
+// the one it listens on, and the load balancer does not cut streams at its default 60 s.
+func TestECSTemplate(t *testing.T) {
+	data, err := os.ReadFile("../../deploy/ecs.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tmpl struct {
+		Resources map[string]struct {
+			Type       string
+			Properties json.RawMessage
+		}
+	}
+	if err := json.Unmarshal(data, &tmpl); err != nil {
+		t.Fatalf("deploy/ecs.json is not valid JSON: %v", err)
+	}
+	var task struct {
+		ContainerDefinitions []struct {
+			PortMappings []struct{ ContainerPort int }
+			Environment  []struct {
+				Name  string
+				Value any
+			}
+			Secrets []struct{ Name string }
+		}
+	}
+	json.Unmarshal(tmpl.Resources["TaskDefinition"].Properties, &task)
+	if len(task.ContainerDefinitions) != 1 {
+		t.Fatal("want one container")
+	}
+	c := task.ContainerDefinitions[0]
+	known := map[string]bool{}
+	for _, s := range settings() {
+		known[s.env] = true
+	}
+	env := map[string]any{}
+	for _, e := range c.Environment {
+		env[e.Name] = e.Value
+		if strings.HasPrefix(e.Name, "GENAI_") && !known[e.Name] {
+			t.Errorf("the template sets %s, which genai does not read", e.Name)
+		}
+	}
+	secretKeys := false
+	for _, s := range c.Secrets {
+		secretKeys = secretKeys || s.Name == "GENAI_API_KEYS"
+	}
+	if env["GENAI_ADDR"] != "0.0.0.0:3000" || !secretKeys {
+		t.Errorf("GENAI_ADDR %v beyond loopback needs GENAI_API_KEYS from a secret (found: %v)", env["GENAI_ADDR"], secretKeys)
+	}
+	if len(c.PortMappings) != 1 || c.PortMappings[0].ContainerPort != 3000 {
+		t.Errorf("port mappings %+v, want 3000", c.PortMappings)
+	}
+	var tg struct{ HealthCheckPath string }
+	json.Unmarshal(tmpl.Resources["TargetGroup"].Properties, &tg)
+	if tg.HealthCheckPath != "/readyz" && tg.HealthCheckPath != "/healthz" {
+		t.Errorf("health check %q is not /readyz or /healthz", tg.HealthCheckPath)
+	}
+	var lb struct{ LoadBalancerAttributes []struct{ Key, Value string } }
+	json.Unmarshal(tmpl.Resources["LoadBalancer"].Properties, &lb)
+	idle := 60
+	for _, a := range lb.LoadBalancerAttributes {
+		if a.Key == "idle_timeout.timeout_seconds" {
+			idle, _ = strconv.Atoi(a.Value)
+		}
+	}
+	if idle < 300 {
+		t.Errorf("load balancer idle timeout %d s would cut long streams; want at least 300", idle)
+	}
+	for _, action := range []string{"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream", "bedrock:Retrieve", "bedrock:RetrieveAndGenerate"} {
+		if !strings.Contains(string(tmpl.Resources["TaskRole"].Properties), `"`+action+`"`) {
+			t.Errorf("the task role lacks %s, which genai calls", action)
+		}
+	}
+	var dash struct{ Widgets []any }
+	if b, err := os.ReadFile("../../deploy/dashboard.json"); err != nil || json.Unmarshal(b, &dash) != nil || len(dash.Widgets) == 0 {
+		t.Errorf("deploy/dashboard.json is missing or not a dashboard: %v", err)
+	}
 }
