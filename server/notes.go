@@ -38,22 +38,30 @@ type noteInput struct {
 func (n noteInput) note() genai.Note { return genai.Note{Title: n.Title, Link: n.Link, Text: n.Text} }
 
 func (s *Server) createNote(w http.ResponseWriter, r *http.Request) {
+	if n := s.addNote(w, r); n != nil {
+		w.Header().Set("Location", "/api/notes/"+n.ID)
+		writeJSON(w, http.StatusCreated, n)
+	}
+}
+
+// addNote decodes one note from the body and adds it; on failure it has answered the
+// error and returns nil.
+func (s *Server) addNote(w http.ResponseWriter, r *http.Request) *genai.Note {
 	svc := s.notes(w, r)
 	if svc == nil {
-		return
+		return nil
 	}
 	var in noteInput
 	if err := s.decode(w, r, &in); err != nil {
 		s.writeError(w, r, err)
-		return
+		return nil
 	}
 	added, err := svc.Add(r.Context(), []genai.Note{in.note()})
 	if err != nil {
 		s.writeError(w, r, err)
-		return
+		return nil
 	}
-	w.Header().Set("Location", "/api/notes/"+added[0].ID)
-	writeJSON(w, http.StatusCreated, added[0])
+	return &added[0]
 }
 
 func (s *Server) bulkNotes(w http.ResponseWriter, r *http.Request) {
@@ -190,21 +198,9 @@ func (s *Server) searchNotes(w http.ResponseWriter, r *http.Request) {
 // aossIndex serves the workshop's /aoss-index-backend: index one note, answer
 // {"Result": {"_id", "result"}} as the workshop's OpenSearch call did.
 func (s *Server) aossIndex(w http.ResponseWriter, r *http.Request) {
-	svc := s.notes(w, r)
-	if svc == nil {
-		return
+	if n := s.addNote(w, r); n != nil {
+		writeJSON(w, http.StatusOK, map[string]any{"Result": map[string]string{"_id": n.ID, "result": "created"}})
 	}
-	var in noteInput
-	if err := s.decode(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	added, err := svc.Add(r.Context(), []genai.Note{in.note()})
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"Result": map[string]string{"_id": added[0].ID, "result": "created"}})
 }
 
 // aossQuery serves the workshop's /aoss-query-backend: notes found by title.
