@@ -1,9 +1,12 @@
 // Package bedrock implements genai.ChatModel on Amazon Bedrock Runtime, with the Converse
-// and ConverseStream APIs of the official aws-sdk-go-v2 client.
+// and ConverseStream APIs of the official aws-sdk-go-v2 client; genai.Embedder on Titan
+// Text Embeddings (InvokeModel); and genai.KnowledgeBase on Amazon Bedrock Knowledge
+// Bases, with Bedrock Agent Runtime's Retrieve and RetrieveAndGenerate[Stream] (kb.go).
 //
 // Configuration is the SDK's own chain, used as is: AWS_REGION, profiles, IAM roles, and
-// AWS_ENDPOINT_URL_BEDROCK_RUNTIME or AWS_ENDPOINT_URL to point the client at another
-// endpoint (as the tests do, at bedrocktest).
+// AWS_ENDPOINT_URL_BEDROCK_RUNTIME, AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME or
+// AWS_ENDPOINT_URL to point the clients at another endpoint (as the tests do, at
+// bedrocktest and agentruntimetest).
 package bedrock
 
 import (

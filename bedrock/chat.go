@@ -42,7 +42,7 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 			InferenceConfig: c.InferenceConfig,
 		}, taker.register, ownProtocol)
 		if err != nil {
-			yield(genai.Event{}, upstreamError(ctx, "ConverseStream", model, err))
+			yield(genai.Event{}, upstreamError(ctx, "ConverseStream", "model "+model, err))
 			return
 		}
 		out.GetStream().Close() // it was handed an empty body; the events are read below
@@ -67,7 +67,7 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 				break
 			}
 			if err != nil {
-				yield(genai.Event{}, upstreamError(ctx, "ConverseStream", model, err))
+				yield(genai.Event{}, upstreamError(ctx, "ConverseStream", "model "+model, err))
 				return
 			}
 			if ev.kind == "contentBlockDelta" {
@@ -94,7 +94,7 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 		// messageStop is an error too.
 		switch {
 		case ctx.Err() != nil:
-			yield(genai.Event{}, upstreamError(ctx, "ConverseStream", model, ctx.Err()))
+			yield(genai.Event{}, upstreamError(ctx, "ConverseStream", "model "+model, ctx.Err()))
 		case !stopped:
 			yield(genai.Event{}, genai.Errorf(genai.EUPSTREAM, "Bedrock model %s: the stream ended before the answer was complete", model))
 		default:
@@ -119,7 +119,7 @@ func (m *ChatModel) Chat(ctx context.Context, req *genai.ChatRequest) (*genai.Ch
 	}
 	out, err := m.client.Converse(ctx, c)
 	if err != nil {
-		return nil, upstreamError(ctx, "Converse", *c.ModelId, err)
+		return nil, upstreamError(ctx, "Converse", "model "+*c.ModelId, err)
 	}
 	resp := &genai.ChatResponse{
 		Model:      *c.ModelId,

@@ -183,7 +183,7 @@ func (e *Embedder) embedOne(ctx, gctx context.Context, text string) ([]float32, 
 		if ctx.Err() == nil && gctx.Err() != nil {
 			return nil, gctx.Err() // another call failed first; its error is returned
 		}
-		return nil, upstreamError(ctx, "InvokeModel", e.opts.Model, err)
+		return nil, upstreamError(ctx, "InvokeModel", "model "+e.opts.Model, err)
 	}
 	var resp titanResponse
 	if err := json.Unmarshal(out.Body, &resp); err != nil {

@@ -22,13 +22,14 @@ const throttledRetryAfter = 5 * time.Second
 // upstreamError maps an error of the SDK to the application's: the context's own error,
 // wrapped, when ctx ended; ETHROTTLED for throttling that outlasted the retries;
 // EINVALID for a request Bedrock rejected; EUPSTREAM, naming Bedrock's error code, for
-// anything else. The messages are safe to show to a client.
-func upstreamError(ctx context.Context, op, model string, err error) error {
+// anything else. target names what was called, such as "model X" or "knowledge base Y".
+// The messages are safe to show to a client.
+func upstreamError(ctx context.Context, op, target string, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		return fmt.Errorf("bedrock: %s %s: %w", op, model, ctxErr)
+		return fmt.Errorf("bedrock: %s for %s: %w", op, target, ctxErr)
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("bedrock: %s %s: %w", op, model, err)
+		return fmt.Errorf("bedrock: %s for %s: %w", op, target, err)
 	}
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
@@ -37,16 +38,16 @@ func upstreamError(ctx context.Context, op, model string, err error) error {
 		case strings.EqualFold(code, "ThrottlingException") || statusCode(err) == http.StatusTooManyRequests:
 			return &genai.Error{
 				Code:       genai.ETHROTTLED,
-				Message:    fmt.Sprintf("Bedrock is throttling requests for model %s (%s: %s); try again later", model, code, msg),
+				Message:    fmt.Sprintf("Bedrock is throttling requests for %s (%s: %s); try again later", target, code, msg),
 				RetryAfter: retryAfter(err),
 			}
 		case strings.EqualFold(code, "ValidationException"):
-			return genai.Errorf(genai.EINVALID, "Bedrock rejected the request for model %s: %s", model, msg)
+			return genai.Errorf(genai.EINVALID, "Bedrock rejected the request for %s: %s", target, msg)
 		default:
-			return genai.Errorf(genai.EUPSTREAM, "Bedrock %s for model %s failed with %s: %s", op, model, code, msg)
+			return genai.Errorf(genai.EUPSTREAM, "Bedrock %s for %s failed with %s: %s", op, target, code, msg)
 		}
 	}
-	return genai.Errorf(genai.EUPSTREAM, "Bedrock %s for model %s failed: %v", op, model, err)
+	return genai.Errorf(genai.EUPSTREAM, "Bedrock %s for %s failed: %v", op, target, err)
 }
 
 // statusCode returns the HTTP status of the response an error came with, or 0.
