@@ -45,6 +45,7 @@ type app struct {
 	url      string
 	upstream *bedrocktest.Server
 	notes    *genai.NoteService // nil unless appOptions.notes
+	docs     server.KBDocuments // nil unless appOptions.kb is "local"
 	tab      context.Context
 	console  *consoleLog
 }
@@ -53,13 +54,18 @@ type appOptions struct {
 	upstream   *bedrocktest.Options // nil: no model provider
 	apiKeys    []string
 	windowSize [2]int
-	fakeCamera bool // Chromium's test camera, allowed without a prompt
-	notes      bool // a notes store (see newNotes)
+	fakeCamera bool   // Chromium's test camera, allowed without a prompt
+	notes      bool   // a notes store (see newNotes)
+	kb         string // "local": a knowledge base with uploads; "managed": one without (see newKB)
 }
 
 // newNotes returns the note service of a test server and the name of its store. It is
 // set by notes_browser_test.go, which needs the store and embedder packages.
 var newNotes func(t *testing.T) (*genai.NoteService, string)
+
+// newKB returns a local knowledge base with its document service. It is set by
+// kb_store_test.go, which needs the rag, store and embedder packages.
+var newKB func(t *testing.T) (genai.KnowledgeBase, server.KBDocuments)
 
 func newApp(t *testing.T, o appOptions) *app {
 	t.Helper()
@@ -91,6 +97,19 @@ func newApp(t *testing.T, o appOptions) *app {
 		}
 		a.notes, opts.Store = newNotes(t)
 		opts.Notes = a.notes
+	}
+	if o.kb != "" {
+		if newKB == nil {
+			t.Fatal("this test needs a knowledge base, and kb_store_test.go is not in the build")
+		}
+		var docs server.KBDocuments
+		opts.KB, docs = newKB(t)
+		opts.KBName = "local"
+		if o.kb == "local" {
+			a.docs, opts.Ingest = docs, docs
+		} else {
+			opts.KBName = "bedrock" // documents managed elsewhere: no uploads
+		}
 	}
 	srv := httptest.NewServer(server.New(opts))
 	t.Cleanup(srv.Close)
@@ -446,7 +465,7 @@ func TestBrowserAsksForAPIKey(t *testing.T) {
 func TestBrowserPagesOnPhone(t *testing.T) {
 	a := newApp(t, appOptions{upstream: &bedrocktest.Options{}, windowSize: [2]int{390, 844}})
 	a.do("emulate a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
-	for _, page := range []string{"/", "/image", "/mirror", "/notes", "/aoss-index", "/aoss-query"} {
+	for _, page := range web.Pages() {
 		a.do("open "+page, chromedp.Navigate(a.url+page), chromedp.WaitVisible(chromedp.CSS("nav")))
 		if w := eval[int](a, `document.documentElement.scrollWidth - document.documentElement.clientWidth`); w > 0 {
 			t.Errorf("%s is %dpx wider than a 390px phone screen", page, w)
@@ -483,4 +502,17 @@ func testPNG(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// TestServerMountsEveryPage checks that the server routes every page of web.Pages to
+// the UI; a page added here must be mounted in server.routes too.
+func TestServerMountsEveryPage(t *testing.T) {
+	h := server.New(server.Options{UI: web.Handler(), Logger: slog.New(slog.DiscardHandler)})
+	for _, p := range web.Pages() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", p, nil))
+		if w.Code != 200 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") {
+			t.Errorf("GET %s: status %d (%s); server.routes must mount every path of web.Pages() (\"GET %s\") to Options.UI", p, w.Code, strings.TrimSpace(w.Body.String()), p)
+		}
+	}
 }

@@ -1,13 +1,16 @@
 // Package web is the browser UI of genai: a chat page, an image-analysis page, a
-// webcam "magic mirror", a Notes page (the vector database) and the Bedrock workshop's
-// two vector-database pages, as static HTML, CSS and JavaScript embedded in the binary.
+// webcam "magic mirror", a Notes page (the vector database), a Knowledge page (upload
+// documents, ask questions answered with cited sources) and the Bedrock workshop's
+// vector-database and knowledge-base pages, as static HTML, CSS and JavaScript embedded
+// in the binary.
 //
-// The pages talk to the JSON API only (/api/config, /api/chat, /api/notes and the
-// workshop backends); the server owns every decision. Nothing here runs inline: the
+// The pages talk to the JSON API only (/api/config, /api/chat, /api/notes, /api/kb and
+// the workshop backends); the server owns every decision. Nothing here runs inline: the
 // server's Content-Security-Policy allows scripts and styles from 'self' only, so every
 // script and style is a file under /static/. Model output is untrusted: the pages render
 // it as Markdown with raw HTML escaped, then sanitise the result with DOMPurify before it
-// reaches the DOM. Stored notes are untrusted too: they go into the DOM as text nodes.
+// reaches the DOM. Stored notes and documents are untrusted too: they go into the DOM as
+// text nodes.
 //
 // The third-party libraries under static/vendor/ are pinned in package.json and copied
 // by vendor.sh; node_modules is not needed to build or run.
@@ -20,8 +23,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io/fs"
+	"maps"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,6 +44,10 @@ var pages = map[string]string{
 	"/notes":      "pages/notes.html",
 	"/aoss-index": "pages/aoss-index.html",
 	"/aoss-query": "pages/aoss-query.html",
+
+	"/knowledge":         "pages/knowledge.html",
+	"/retrieve":          "pages/retrieve.html",
+	"/retrieve-generate": "pages/retrieve-generate.html",
 }
 
 // contentTypes are set explicitly rather than from the system's MIME table, which
@@ -63,10 +72,9 @@ type asset struct {
 	cacheCtl    string
 }
 
-// Handler returns the handler of the UI. It serves GET and HEAD of the pages "/",
-// "/image", "/mirror", "/notes", "/aoss-index" and "/aoss-query" and of the files under
-// "/static/"; any other path is a 404 and any other method a 405, both with the API's
-// JSON error body.
+// Handler returns the handler of the UI. It serves GET and HEAD of the pages listed by
+// Pages and of the files under "/static/"; any other path is a 404 and any other method
+// a 405, both with the API's JSON error body.
 //
 // Pages and the UI's own files are revalidated on every use (Cache-Control: no-cache
 // with a content-hash ETag), so an upgraded binary takes effect at once; the vendored
@@ -103,6 +111,13 @@ func Handler() http.Handler {
 		panic("web: reading embedded files: " + err.Error())
 	}
 	return &handler{assets: assets}
+}
+
+// Pages returns the paths of the pages Handler serves, sorted: "/", "/aoss-index",
+// "/aoss-query", "/image", "/knowledge", "/mirror", "/notes", "/retrieve" and
+// "/retrieve-generate". A server mounts these and "/static/".
+func Pages() []string {
+	return slices.Sorted(maps.Keys(pages))
 }
 
 type handler struct {

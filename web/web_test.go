@@ -36,6 +36,13 @@ func TestHandlerServesPagesAndAssets(t *testing.T) {
 		{"/notes", "text/html; charset=utf-8", "no-cache", `src="/static/js/notes.js"`},
 		{"/aoss-index", "text/html; charset=utf-8", "no-cache", `src="/static/js/aoss-index.js"`},
 		{"/aoss-query", "text/html; charset=utf-8", "no-cache", `src="/static/js/aoss-query.js"`},
+		{"/knowledge", "text/html; charset=utf-8", "no-cache", `src="/static/js/knowledge.js"`},
+		{"/retrieve", "text/html; charset=utf-8", "no-cache", `src="/static/js/retrieve.js"`},
+		{"/retrieve-generate", "text/html; charset=utf-8", "no-cache", `src="/static/js/retrieve-generate.js"`},
+		{"/static/js/knowledge.js", "text/javascript; charset=utf-8", "no-cache", "/api/kb/documents"},
+		{"/static/js/sources.js", "text/javascript; charset=utf-8", "no-cache", "export function linkCitations"},
+		{"/static/js/retrieve.js", "text/javascript; charset=utf-8", "no-cache", "/knowledge-base-retrieve"},
+		{"/static/js/retrieve-generate.js", "text/javascript; charset=utf-8", "no-cache", "/knowledge-base-retrieve-and-generate"},
 		{"/static/js/notes.js", "text/javascript; charset=utf-8", "no-cache", "/api/notes/search"},
 		{"/static/js/notecard.js", "text/javascript; charset=utf-8", "no-cache", "noopener noreferrer"},
 		{"/static/js/api.js", "text/javascript; charset=utf-8", "no-cache", "export async function streamChat"},
@@ -88,7 +95,7 @@ func TestHandlerRevalidatesWithETag(t *testing.T) {
 func TestHandlerNotFound(t *testing.T) {
 	h := web.Handler()
 	for _, path := range []string{
-		"/nope", "/index.html", "/image/", "/notes/", "/aoss-index-backend", "/static/", "/static/js", "/static/js/nope.js",
+		"/nope", "/index.html", "/image/", "/notes/", "/knowledge/", "/retrieve/", "/knowledge-base-retrieve", "/aoss-index-backend", "/static/", "/static/js", "/static/js/nope.js",
 		"/static/../web.go", "/static//js/api.js", "/static/js/../js/api.js", "/pages/chat.html",
 	} {
 		w := get(t, h, "GET", path, nil)
@@ -122,8 +129,8 @@ func TestPagesFollowCSP(t *testing.T) {
 		regexp.MustCompile(`javascript:`),
 	}
 	pages, _ := filepath.Glob("pages/*.html")
-	if len(pages) != 6 {
-		t.Fatalf("found %d pages, want 6", len(pages))
+	if len(pages) != len(web.Pages()) {
+		t.Fatalf("found %d pages, want %d, one for each of web.Pages()", len(pages), len(web.Pages()))
 	}
 	for _, p := range pages {
 		b, err := os.ReadFile(p)
@@ -186,13 +193,29 @@ func TestEveryPageLinksEveryMainPage(t *testing.T) {
 			t.Errorf("%s: no navigation bar", p)
 			continue
 		}
-		for _, link := range []string{`>Chat</a>`, `href="/image"`, `href="/mirror"`, `href="/notes"`} {
+		for _, link := range []string{`>Chat</a>`, `href="/image"`, `href="/mirror"`, `href="/notes"`, `href="/knowledge"`} {
 			if !strings.Contains(string(m[1]), link) {
 				t.Errorf("%s: the navigation bar lacks %s", p, link)
 			}
 		}
 		if n := strings.Count(string(m[1]), `aria-current="page"`); n > 1 {
 			t.Errorf("%s: %d links marked as the current page", p, n)
+		}
+	}
+}
+
+// TestPagesListsEveryPage keeps web.Pages, which the server mounts, in step with the
+// pages Handler serves: every listed path is a page, and every page file is listed.
+func TestPagesListsEveryPage(t *testing.T) {
+	h := web.Handler()
+	want := []string{"/", "/aoss-index", "/aoss-query", "/image", "/knowledge", "/mirror", "/notes", "/retrieve", "/retrieve-generate"}
+	if got := web.Pages(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("Pages() = %q, want %q", got, want)
+	}
+	for _, p := range web.Pages() {
+		w := get(t, h, "GET", p, nil)
+		if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `<nav aria-label="Pages">`) {
+			t.Errorf("GET %s: status %d, want a page", p, w.Code)
 		}
 	}
 }

@@ -284,3 +284,100 @@ export async function streamChat(body, { signal, onStart, onDelta, onDone } = {}
   if (signal?.aborted) throw new DOMException('The answer was stopped.', 'AbortError');
   throw new APIError(res.status, 'incomplete', 'The connection closed before the answer was complete.');
 }
+
+/**
+ * streamKBAnswer posts body to /api/kb/answer and calls onCitations(list, data) for each
+ * citations event and onDelta(text) for each piece of the answer. It resolves to the done
+ * event's data ({session_id, stop_reason, usage, extractive}) and rejects as streamChat
+ * does. A server that answers with one JSON object ({answer, citations, session_id}) is
+ * read the same way.
+ */
+export async function streamKBAnswer(body, { signal, onCitations, onDelta } = {}) {
+  const res = await apiFetch('/api/kb/answer', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
+    body: JSON.stringify({ ...body, stream: true }),
+    signal,
+  });
+  if (!(res.headers.get('Content-Type') || '').startsWith('text/event-stream')) {
+    const whole = await res.json();
+    if (Array.isArray(whole.citations)) onCitations?.(whole.citations, whole);
+    if (typeof whole.answer === 'string' && whole.answer) onDelta?.(whole.answer);
+    return { session_id: whole.session_id, stop_reason: whole.stop_reason, usage: whole.usage, extractive: whole.extractive };
+  }
+  for await (const ev of readEvents(res.body)) {
+    let data;
+    try {
+      data = JSON.parse(ev.data);
+    } catch {
+      throw new APIError(res.status, 'bad_stream', 'The server sent a stream event that is not JSON.');
+    }
+    switch (ev.event) {
+      case 'citations':
+        if (Array.isArray(data.citations)) onCitations?.(data.citations, data);
+        break;
+      case 'delta':
+        if (typeof data.text === 'string' && data.text) onDelta?.(data.text);
+        break;
+      case 'done':
+        return data;
+      case 'error':
+        throw new APIError(res.status, data.error?.code || 'upstream_error', data.error?.message || 'The answer failed.');
+    }
+  }
+  if (signal?.aborted) throw new DOMException('The answer was stopped.', 'AbortError');
+  throw new APIError(res.status, 'incomplete', 'The connection closed before the answer was complete.');
+}
+
+/**
+ * uploadFiles posts files as multipart "file" parts to path and resolves to the decoded
+ * answer. It uses XMLHttpRequest, the one browser API that reports upload progress:
+ * onProgress(fraction) is called as the bytes leave, and onSent() once they all have (the
+ * server is then reading them). Errors are APIErrors; on 401 it asks for a key and tries
+ * again, as apiFetch does. When signal aborts, it rejects with an AbortError.
+ */
+export async function uploadFiles(path, files, { signal, onProgress, onSent } = {}) {
+  for (let attempt = 0; ; attempt++) {
+    const key = currentKey();
+    const { status, statusText, text } = await new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', path);
+      xhr.setRequestHeader('Accept', 'application/json');
+      if (key) xhr.setRequestHeader('Authorization', 'Bearer ' + key);
+      xhr.upload.addEventListener('progress', (e) => {
+        if (e.lengthComputable && e.total > 0) onProgress?.(e.loaded / e.total);
+      });
+      xhr.upload.addEventListener('load', () => onSent?.());
+      xhr.addEventListener('load', () => resolve({ status: xhr.status, statusText: xhr.statusText, text: xhr.responseText }));
+      xhr.addEventListener('error', () =>
+        reject(new APIError(0, 'network', 'Could not reach the server. Is it running?')),
+      );
+      xhr.addEventListener('abort', () => reject(new DOMException('The upload was stopped.', 'AbortError')));
+      if (signal?.aborted) {
+        reject(new DOMException('The upload was stopped.', 'AbortError'));
+        return;
+      }
+      signal?.addEventListener('abort', () => xhr.abort(), { once: true });
+      const form = new FormData();
+      for (const f of files) form.append('file', f, f.name);
+      xhr.send(form);
+    });
+    let body = null;
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch {
+      // Not JSON: a proxy's error page, say.
+    }
+    if (status >= 200 && status < 300) return body;
+    const e = body?.error;
+    const err =
+      e && typeof e.message === 'string'
+        ? new APIError(status, String(e.code || 'error'), e.message)
+        : new APIError(status, 'http_' + status, `The server answered ${status} ${statusText}`.trim());
+    if (status === 401 && attempt < 3) {
+      const reason = key ? 'The server rejected the API key. Enter a valid key.' : 'This server requires an API key.';
+      if (await askForAPIKey(reason)) continue;
+    }
+    throw err;
+  }
+}

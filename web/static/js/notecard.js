@@ -160,14 +160,17 @@ export function noteElement(note, { query = '', onDelete = null } = {}) {
   return li;
 }
 
-// deleteControl is a Delete button that asks for confirmation in place.
-function deleteControl(note, li, onDelete) {
+/**
+ * deleteControl is a Delete button that asks for confirmation in place, then calls
+ * onDelete(item, li), which resolves to whether the item is gone.
+ */
+export function deleteControl(item, li, onDelete, { noun = 'note' } = {}) {
   const box = el('span', 'delete-control');
   const del = el('button', 'link-button delete', 'Delete');
   del.type = 'button';
-  del.setAttribute('aria-label', 'Delete ' + (note.title ? `“${note.title}”` : 'this note'));
+  del.setAttribute('aria-label', 'Delete ' + (item.title ? `“${item.title}”` : 'this ' + noun));
   const ask = () => {
-    const question = el('span', 'confirm-question', 'Delete this note?');
+    const question = el('span', 'confirm-question', `Delete this ${noun}?`);
     const yes = el('button', 'danger confirm-delete', 'Delete');
     yes.type = 'button';
     const no = el('button', 'confirm-cancel', 'Cancel');
@@ -179,7 +182,7 @@ function deleteControl(note, li, onDelete) {
     yes.addEventListener('click', async () => {
       yes.disabled = no.disabled = true;
       yes.textContent = 'Deleting…';
-      const ok = await onDelete(note, li);
+      const ok = await onDelete(item, li);
       if (!ok && box.isConnected) box.replaceChildren(del);
     });
     box.replaceChildren(question, yes, no);

@@ -78,10 +78,11 @@ export function stopNote(reason) {
 /**
  * initPage wires the navigation's API-key button and loads /api/config. It shows the
  * no-provider banner when needChat (the default) and chat is off, a vision banner when
- * needVision and the model cannot see images, and a notes banner when needNotes and the
- * server has no notes store. It resolves to the config, or null when it failed to load.
+ * needVision and the model cannot see images, a notes banner when needNotes and the
+ * server has no notes store, and a knowledge-base banner when needKB and the server has
+ * none. It resolves to the config, or null when it failed to load.
  */
-export async function initPage({ needChat = true, needVision = false, needNotes = false } = {}) {
+export async function initPage({ needChat = true, needVision = false, needNotes = false, needKB = false } = {}) {
   const keyButton = document.getElementById('key-button');
   keyButton?.addEventListener('click', () => askForAPIKey('Change or forget the API key this browser sends.'));
   let config = null;
@@ -92,7 +93,9 @@ export async function initPage({ needChat = true, needVision = false, needNotes 
     return null;
   }
   if (keyButton) keyButton.hidden = !(config.auth || apiKey());
-  if (needNotes && config.features && config.features.notes === false) {
+  if (needKB && config.features && config.features.kb === false) {
+    showBanner('This server has no knowledge base, so documents cannot be added or asked here.');
+  } else if (needNotes && config.features && config.features.notes === false) {
     showBanner('This server has no notes store, so notes cannot be added or searched here.');
   } else if (needChat && config.features && config.features.chat === false) {
     showBanner(config.no_provider_fix || NO_PROVIDER_FIX);

@@ -1,0 +1,60 @@
+package web_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"genai"
+	"genai/localembed"
+	"genai/rag"
+	"genai/server"
+	"genai/sqlite"
+)
+
+func init() {
+	newKB = func(t *testing.T) (genai.KnowledgeBase, server.KBDocuments) {
+		emb, err := localembed.New(localembed.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "kb.db"), sqlite.Options{Space: emb.Space()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		// No chat model: answers are extractive, which makes them deterministic.
+		kb := &rag.Local{Retriever: &rag.Retriever{Store: db, Embedder: emb}, Sessions: &rag.Sessions{}}
+		return kb, kbDocs{&rag.Ingester{Store: db, Embedder: emb}, db}
+	}
+}
+
+// kbDocs is the document service of the server over the rag ingester and the store.
+type kbDocs struct {
+	in    *rag.Ingester
+	store genai.ChunkStore
+}
+
+func (d kbDocs) IngestFile(ctx context.Context, name string, data []byte) (*genai.Document, error) {
+	r, err := d.in.Ingest(ctx, name, data)
+	if err != nil {
+		return nil, err
+	}
+	return &r.Document, nil
+}
+
+func (d kbDocs) IngestText(ctx context.Context, title, uri, text string) (*genai.Document, error) {
+	r, err := d.in.IngestText(ctx, title, uri, text)
+	if err != nil {
+		return nil, err
+	}
+	return &r.Document, nil
+}
+
+func (d kbDocs) ListDocuments(ctx context.Context) ([]genai.Document, error) {
+	return d.store.ListDocuments(ctx)
+}
+
+func (d kbDocs) DeleteDocument(ctx context.Context, id string) error {
+	return d.store.DeleteDocument(ctx, id)
+}
