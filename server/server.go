@@ -46,6 +46,18 @@ type Options struct {
 	Notes *genai.NoteService
 	// Store names the store behind Notes ("sqlite" or "opensearch") for /api/config.
 	Store string
+	// KB is the knowledge base behind /api/kb/* and the workshop's knowledge-base
+	// backends; nil answers them with 503.
+	KB genai.KnowledgeBase
+	// KBName names the knowledge base ("local" or "bedrock") for /api/config.
+	KBName string
+	// Ingest adds, lists and deletes the knowledge base's documents; nil with a managed
+	// knowledge base, whose documents live in Amazon Bedrock.
+	Ingest KBDocuments
+	// MaxFileBytes caps one uploaded file (default DefaultMaxFileBytes); MaxUploadBytes
+	// a whole upload of many files (default DefaultMaxUploadBytes).
+	MaxFileBytes   int64
+	MaxUploadBytes int64
 	// UI serves the web pages and their assets; nil serves none.
 	UI http.Handler
 	// Logger receives access and error logs (default slog.Default()).
@@ -72,6 +84,12 @@ func New(opts Options) *Server {
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.MaxFileBytes <= 0 {
+		opts.MaxFileBytes = DefaultMaxFileBytes
+	}
+	if opts.MaxUploadBytes <= 0 {
+		opts.MaxUploadBytes = DefaultMaxUploadBytes
 	}
 	if opts.Provider == "" {
 		opts.Provider = "none"
@@ -112,8 +130,17 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /aoss-index-backend", s.aossIndex)
 	m.HandleFunc("POST /aoss-query-backend", s.aossQuery)
 
+	m.HandleFunc("POST /api/kb/documents", s.uploadDocuments)
+	m.HandleFunc("GET /api/kb/documents", s.listDocuments)
+	m.HandleFunc("DELETE /api/kb/documents/{id}", s.deleteDocument)
+	m.HandleFunc("POST /api/kb/retrieve", s.kbRetrieve)
+	m.HandleFunc("POST /api/kb/answer", s.kbAnswer)
+	m.HandleFunc("POST /knowledge-base-retrieve", s.workshopRetrieve)
+	m.HandleFunc("POST /knowledge-base-retrieve-and-generate", s.workshopRetrieveAndGenerate)
+
 	if s.opts.UI != nil {
-		for _, p := range []string{"GET /{$}", "GET /image", "GET /mirror", "GET /notes", "GET /aoss-index", "GET /aoss-query", "GET /static/"} {
+		for _, p := range []string{"GET /{$}", "GET /image", "GET /mirror", "GET /notes", "GET /aoss-index", "GET /aoss-query",
+			"GET /knowledge", "GET /retrieve", "GET /retrieve-generate", "GET /static/"} {
 			m.Handle(p, s.opts.UI)
 		}
 	}
@@ -305,12 +332,15 @@ type configBody struct {
 	Store         string                `json:"store,omitempty"`
 	Embedder      *genai.EmbeddingSpace `json:"embedder,omitempty"`
 	EmbedModel    string                `json:"embed_model,omitempty"`
+	KnowledgeBase string                `json:"knowledge_base,omitempty"`
 }
 
 type configLimits struct {
-	MaxImageBytes int   `json:"max_image_bytes"`
-	MaxImages     int   `json:"max_images"`
-	MaxBodyBytes  int64 `json:"max_body_bytes"`
+	MaxImageBytes  int   `json:"max_image_bytes"`
+	MaxImages      int   `json:"max_images"`
+	MaxBodyBytes   int64 `json:"max_body_bytes"`
+	MaxFileBytes   int64 `json:"max_file_bytes"`
+	MaxUploadBytes int64 `json:"max_upload_bytes"`
 }
 
 func (s *Server) config(w http.ResponseWriter, r *http.Request) {
@@ -321,8 +351,12 @@ func (s *Server) config(w http.ResponseWriter, r *http.Request) {
 		ChatModels: s.opts.ChatModels,
 		MaxTokens:  s.opts.MaxTokens,
 		Auth:       len(s.opts.APIKeys) > 0,
-		Features:   map[string]bool{"chat": chat, "vision": chat && s.opts.Vision, "notes": s.opts.Notes != nil},
-		Limits:     configLimits{genai.MaxImageBytes, genai.MaxImages, s.opts.MaxBodyBytes},
+		Features: map[string]bool{"chat": chat, "vision": chat && s.opts.Vision, "notes": s.opts.Notes != nil,
+			"kb": s.opts.KB != nil, "kb_upload": s.opts.Ingest != nil},
+		Limits: configLimits{genai.MaxImageBytes, genai.MaxImages, s.opts.MaxBodyBytes, s.opts.MaxFileBytes, s.opts.MaxUploadBytes},
+	}
+	if s.opts.KB != nil {
+		body.KnowledgeBase = s.opts.KBName
 	}
 	if body.ChatModels == nil {
 		body.ChatModels = []string{}

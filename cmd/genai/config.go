@@ -35,6 +35,10 @@ type Config struct {
 	OpenSearchAuth     string
 	OpenSearchUsername string
 	OpenSearchPassword string
+
+	KB             string
+	BedrockKBID    string
+	BedrockKBModel string
 }
 
 // DefaultBedrockModel is the chat model used on Bedrock when none is configured.
@@ -112,6 +116,9 @@ func settings() []setting {
 		{"opensearch-auth", "GENAI_OPENSEARCH_AUTH", "sigv4-aoss", "OpenSearch authentication: sigv4-aoss, sigv4-es, basic or none", oneOf(func(c *Config) *string { return &c.OpenSearchAuth }, "sigv4-aoss", "sigv4-es", "basic", "none")},
 		{"opensearch-username", "GENAI_OPENSEARCH_USERNAME", "", "user name for basic authentication", str(func(c *Config) *string { return &c.OpenSearchUsername })},
 		{"opensearch-password", "GENAI_OPENSEARCH_PASSWORD", "", "password for basic authentication", str(func(c *Config) *string { return &c.OpenSearchPassword })},
+		{"kb", "GENAI_KB", "local", "knowledge base: local (documents ingested here) or bedrock (an Amazon Bedrock Knowledge Base)", oneOf(func(c *Config) *string { return &c.KB }, "local", "bedrock")},
+		{"bedrock-kb-id", "GENAI_BEDROCK_KB_ID", "", "Amazon Bedrock Knowledge Base id, with GENAI_KB=bedrock", str(func(c *Config) *string { return &c.BedrockKBID })},
+		{"bedrock-kb-model-arn", "GENAI_BEDROCK_KB_MODEL_ARN", "", "model ARN that writes the answers of the Bedrock Knowledge Base, e.g. arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0", str(func(c *Config) *string { return &c.BedrockKBModel })},
 		{"log-level", "GENAI_LOG_LEVEL", "info", "log level: debug, info, warn or error", func(c *Config, v string) error {
 			switch v {
 			case "debug", "info", "warn", "error":
@@ -182,6 +189,9 @@ func (c *Config) validate() error {
 	if c.OpenSearchAuth == "basic" && c.Store == "opensearch" && c.OpenSearchUsername == "" {
 		return fmt.Errorf("GENAI_OPENSEARCH_AUTH=basic needs GENAI_OPENSEARCH_USERNAME and GENAI_OPENSEARCH_PASSWORD")
 	}
+	if c.KB == "bedrock" && c.BedrockKBID == "" {
+		return fmt.Errorf("GENAI_KB=bedrock needs GENAI_BEDROCK_KB_ID")
+	}
 	for _, k := range c.APIKeys {
 		if len(k) < 16 {
 			return fmt.Errorf("GENAI_API_KEYS: each key must be at least 16 characters")
@@ -218,6 +228,8 @@ Usage:
   genai notes import [flags] FILE.jsonl  add notes, one JSON object {"title","link","text"} a line
   genai notes search [flags] QUERY       search notes (-mode semantic|title|hybrid, -k)
   genai notes reembed [flags]            re-embed every note with the configured embedder
+  genai ingest [flags] PATH...           add files and folders to the knowledge base
+  genai eval [flags] DIR                 measure retrieval on a BEIR data set (-split, -json)
   genai version                          print the version
   genai help                             print this help
 

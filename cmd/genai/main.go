@@ -62,6 +62,10 @@ func run(ctx context.Context, args []string) error {
 		return m.Close()
 	case "notes":
 		return notesCommand(ctx, args, os.Getenv, os.Stdout, os.Stderr)
+	case "ingest":
+		return ingestCommand(ctx, args, os.Getenv, os.Stdout, os.Stderr)
+	case "eval":
+		return evalCommand(ctx, args, os.Getenv, os.Stdout, os.Stderr)
 	case "version":
 		fmt.Println("genai", version)
 		return nil
@@ -116,6 +120,11 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.notes, err = m.openNotes(ctx); err != nil {
 		return err
 	}
+	kb, docs, err := m.knowledgeBase(ctx, m.notes, chat, model)
+	if err != nil {
+		m.notes.Store.Close()
+		return err
+	}
 	m.server = server.New(server.Options{
 		Chat:          chat,
 		Provider:      provider,
@@ -128,6 +137,9 @@ func (m *Main) Run(ctx context.Context) error {
 		CORSOrigins:   c.CORSOrigins,
 		Notes:         m.notes,
 		Store:         c.Store,
+		KB:            kb,
+		KBName:        c.KB,
+		Ingest:        docs,
 		Ready:         m.ready,
 		UI:            web.Handler(),
 		Logger:        m.Logger,

@@ -14,6 +14,8 @@ import (
 	"genai/localembed"
 	"genai/openai"
 	"genai/opensearch"
+	"genai/rag"
+	"genai/server"
 	"genai/sqlite"
 )
 
@@ -44,8 +46,19 @@ func (m *Main) embedder(ctx context.Context) (genai.Embedder, error) {
 	}
 }
 
-// noteStore opens the configured store in the embedder's space.
-func (m *Main) noteStore(ctx context.Context, space genai.EmbeddingSpace) (genai.NoteStore, error) {
+// store is what each store offers: the notes and the knowledge base's chunks.
+type store interface {
+	genai.NoteStore
+	genai.ChunkStore
+}
+
+// openChunkStore opens the configured store for the knowledge base.
+func (m *Main) openChunkStore(ctx context.Context, space genai.EmbeddingSpace) (genai.ChunkStore, error) {
+	return m.openStore(ctx, space)
+}
+
+// openStore opens the configured store in the embedder's space.
+func (m *Main) openStore(ctx context.Context, space genai.EmbeddingSpace) (store, error) {
 	c := m.Config
 	if c.Store == "opensearch" {
 		opts := opensearch.Options{
@@ -73,11 +86,11 @@ func (m *Main) openNotes(ctx context.Context) (*genai.NoteService, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := m.noteStore(ctx, e.Space())
+	st, err := m.openStore(ctx, e.Space())
 	if err != nil {
 		return nil, err
 	}
-	return &genai.NoteService{Store: store, Embedder: e}, nil
+	return &genai.NoteService{Store: st, Embedder: e}, nil
 }
 
 // reembed re-embeds every note of the embedded store with the configured embedder.
@@ -106,4 +119,34 @@ func (m *Main) reembed(ctx context.Context, progress io.Writer) error {
 	}
 	fmt.Fprintf(progress, "\nre-embedded every note in %s\n", e.Space())
 	return nil
+}
+
+// knowledgeBase builds the configured knowledge base: Amazon Bedrock's, whose documents
+// are managed in Bedrock, or the local one on the store of notes, answering with chat
+// (extractively when chat is nil).
+func (m *Main) knowledgeBase(ctx context.Context, notes *genai.NoteService, chat genai.ChatModel, model string) (genai.KnowledgeBase, server.KBDocuments, error) {
+	c := m.Config
+	if c.KB == "bedrock" {
+		cfg, err := bedrock.LoadConfig(ctx, c.AWSRegion)
+		if err != nil {
+			return nil, nil, fmt.Errorf("GENAI_KB=bedrock: %w", err)
+		}
+		kb, err := bedrock.NewKnowledgeBase(cfg, bedrock.KBOptions{KnowledgeBaseID: c.BedrockKBID, ModelARN: c.BedrockKBModel})
+		if err != nil {
+			return nil, nil, fmt.Errorf("GENAI_KB=bedrock: %w", err)
+		}
+		return kb, nil, nil
+	}
+	chunks, ok := notes.Store.(genai.ChunkStore)
+	if !ok {
+		return nil, nil, fmt.Errorf("the %s store does not hold knowledge-base documents", c.Store)
+	}
+	local := &rag.Local{
+		Retriever: &rag.Retriever{Store: chunks, Embedder: notes.Embedder},
+		Chat:      chat,
+		Model:     model,
+		Sessions:  &rag.Sessions{},
+	}
+	docs := &rag.Documents{Ingester: &rag.Ingester{Store: chunks, Embedder: notes.Embedder}}
+	return local, docs, nil
 }
