@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -74,7 +75,7 @@ func TestStreamYieldsTextThenDone(t *testing.T) {
 		t.Errorf("texts = %q, want %q", texts, tokens)
 	}
 	want := genai.Event{Done: true, StopReason: "end_turn", Usage: genai.Usage{InputTokens: 5, OutputTokens: len(tokens)}}
-	if done != want {
+	if !reflect.DeepEqual(done, want) {
 		t.Errorf("final event = %+v, want %+v", done, want)
 	}
 	reqs := srv.Requests()
