@@ -1,8 +1,8 @@
-// Package opensearch is a genai.NoteStore on OpenSearch: a self-managed cluster, an
-// Amazon OpenSearch Service domain, or an Amazon OpenSearch Serverless (AOSS) vector
-// search collection. It talks to the cluster with the official opensearch-go client and
-// signs requests with AWS SigV4 (service "aoss" or "es") from the AWS SDK's default
-// credential chain, or uses HTTP basic auth, or none.
+// Package opensearch is a genai.NoteStore and a genai.ChunkStore on OpenSearch: a
+// self-managed cluster, an Amazon OpenSearch Service domain, or an Amazon OpenSearch
+// Serverless (AOSS) vector search collection. It talks to the cluster with the
+// official opensearch-go client and signs requests with AWS SigV4 (service "aoss" or
+// "es") from the AWS SDK's default credential chain, or uses HTTP basic auth, or none.
 //
 // One index holds the notes: each document is a note and its embedding, in a
 // knn_vector field searched with HNSW by cosine similarity. The index records the
@@ -100,13 +100,16 @@ type Options struct {
 	Transport http.RoundTripper
 }
 
-// Store is a genai.NoteStore on one OpenSearch index. It is safe for concurrent use.
+// Store is a genai.NoteStore on one OpenSearch index, and a genai.ChunkStore on two
+// more beside it (see chunks.go). It is safe for concurrent use.
 type Store struct {
 	client     *opensearchapi.Client
 	url        string // without credentials, for messages
 	index      string
 	space      genai.EmbeddingSpace
 	serverless bool // AOSS: no refresh, eventual visibility of writes in searches
+	engine     string
+	kb         chunkIndexes // the indexes of documents and chunks, made on first use
 }
 
 var _ genai.NoteStore = (*Store)(nil)
@@ -143,7 +146,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 
 	cfg := opensearch.Config{Addresses: []string{opts.URL}, Transport: opts.Transport}
-	s := &Store{url: redact(opts.URL), index: opts.Index, space: opts.Space}
+	s := &Store{url: redact(opts.URL), index: opts.Index, space: opts.Space, engine: opts.Engine}
 	switch opts.Auth {
 	case AuthSigV4AOSS, AuthSigV4ES:
 		service := "es"

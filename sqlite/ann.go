@@ -98,7 +98,7 @@ func (s *vectorSet) search(q []float32, k int) []scored {
 	return s.search(q, k) // swapped between the two loads
 }
 
-// annIDs converts row IDs to HNSW IDs; putTx refuses rows beyond uint32.
+// annIDs converts row IDs to HNSW IDs; writers refuse rows beyond uint32.
 func annIDs(rowids []int64) []uint32 {
 	out := make([]uint32, len(rowids))
 	for i, r := range rowids {
@@ -107,18 +107,34 @@ func annIDs(rowids []int64) []uint32 {
 	return out
 }
 
-// annPath is the file beside the database where Close saves the HNSW graph.
-func (db *DB) annPath() string { return db.path + ".hnsw" }
+// vectorTable is one kind of row with vectors, notes or chunks: the table its vectors
+// are stored in, the meta keys of its write count and of its saved graph, and the
+// in-memory vectorSet loaded from it. Each kind counts its own writes, so that a write
+// of notes neither reloads the chunks' vectors nor outdates their saved graph.
+type vectorTable struct {
+	name      string // "notes" or "chunks", for messages
+	table     string // the table of vectors: (rowCol INTEGER PRIMARY KEY, vector BLOB)
+	rowCol    string
+	writesKey string // meta key of the write count
+	annKey    string // meta key of the write count the saved graph was saved at
+	annSuffix string // added to the database's path: the file of the saved graph
 
-// loadANN reads the saved HNSW graph if it was saved at the store's current write
-// count with n vectors of the store's dimension; otherwise it returns nil and the
-// caller builds one.
-func (db *DB) loadANN(ctx context.Context, n int) *hnsw.Index {
+	vec  atomic.Pointer[vectorSet] // replaced whole by loadVectors
+	seen atomic.Int64              // the write count vec reflects; see refresh
+}
+
+// annPath is the file beside the database where Close saves the HNSW graph of t.
+func (db *DB) annPath(t *vectorTable) string { return db.path + t.annSuffix }
+
+// loadANN reads the saved HNSW graph of t if it was saved at t's current write count
+// with n vectors of the store's dimension; otherwise it returns nil and the caller
+// builds one.
+func (db *DB) loadANN(ctx context.Context, t *vectorTable, n int) *hnsw.Index {
 	var saved, writes string
-	if db.reader.QueryRowContext(ctx, `SELECT (SELECT value FROM meta WHERE key = 'ann_writes'), (SELECT value FROM meta WHERE key = 'writes')`).Scan(&saved, &writes) != nil || saved != writes {
+	if db.reader.QueryRowContext(ctx, `SELECT (SELECT value FROM meta WHERE key = ?), (SELECT value FROM meta WHERE key = ?)`, t.annKey, t.writesKey).Scan(&saved, &writes) != nil || saved != writes {
 		return nil
 	}
-	f, err := os.Open(db.annPath())
+	f, err := os.Open(db.annPath(t))
 	if err != nil {
 		return nil
 	}
@@ -130,10 +146,11 @@ func (db *DB) loadANN(ctx context.Context, n int) *hnsw.Index {
 	return &a
 }
 
-// saveANN writes the HNSW graph beside the database, if one is in use, and records the
-// write count it matches. Callers hold DB.mu, so no write happens meanwhile.
-func (db *DB) saveANN(ctx context.Context) error {
-	set := db.vec.Load()
+// saveANN writes the HNSW graph of t beside the database, if one is in use, and
+// records the write count it matches. Callers hold DB.mu, so no write happens
+// meanwhile.
+func (db *DB) saveANN(ctx context.Context, t *vectorTable) error {
+	set := t.vec.Load()
 	if set == nil {
 		return nil
 	}
@@ -141,7 +158,7 @@ func (db *DB) saveANN(ctx context.Context) error {
 	if a == nil {
 		return nil
 	}
-	tmp := db.annPath() + ".tmp"
+	tmp := db.annPath(t) + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
 		return err
@@ -158,62 +175,63 @@ func (db *DB) saveANN(ctx context.Context) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, db.annPath())
+		err = os.Rename(tmp, db.annPath(t))
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("save the vector index: %w", err)
+		return fmt.Errorf("save the vector index of %s: %w", t.name, err)
 	}
 	var writes int64
-	db.writer.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'writes'`).Scan(&writes)
-	_, err = db.writer.ExecContext(ctx, `INSERT OR REPLACE INTO meta (key, value) VALUES ('ann_writes', ?)`, strconv.FormatInt(writes, 10))
+	db.writer.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?`, t.writesKey).Scan(&writes)
+	_, err = db.writer.ExecContext(ctx, `INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)`, t.annKey, strconv.FormatInt(writes, 10))
 	return err
 }
 
-// countWrite is run in every writing transaction, so that a saved graph can be told
-// from a stale one.
-const countWrite = `INSERT INTO meta (key, value) VALUES ('writes', '1')
+// countWrite is run in every writing transaction with the write-count key of the
+// table written, so that a saved graph can be told from a stale one.
+const countWrite = `INSERT INTO meta (key, value) VALUES (?, '1')
 	ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1`
 
-// bumpWrites counts a writing transaction and returns the new count.
-func bumpWrites(ctx context.Context, tx *sql.Tx) (int64, error) {
+// bumpWrites counts a writing transaction of t and returns the new count.
+func bumpWrites(ctx context.Context, tx *sql.Tx, t *vectorTable) (int64, error) {
 	var n int64
-	err := tx.QueryRowContext(ctx, countWrite+` RETURNING CAST(value AS INTEGER)`).Scan(&n)
+	err := tx.QueryRowContext(ctx, countWrite+` RETURNING CAST(value AS INTEGER)`, t.writesKey).Scan(&n)
 	return n, err
 }
 
 // Another process (the genai notes command beside a running server, say) may write to
-// the store; its writes reach the in-memory vectors through the write count. DB.seen is
-// the count the vectors reflect, or -1 when they are known to be behind.
+// the store; its writes reach the in-memory vectors through the write count.
+// vectorTable.seen is the count the vectors reflect, or -1 when they are known to be
+// behind.
 
 // advance records that this process's write made the count n. Callers hold DB.mu.
-func (db *DB) advance(n int64) {
-	if !db.seen.CompareAndSwap(n-1, n) {
-		db.seen.Store(-1) // another process wrote in between
+func (t *vectorTable) advance(n int64) {
+	if !t.seen.CompareAndSwap(n-1, n) {
+		t.seen.Store(-1) // another process wrote in between
 	}
 }
 
-// writeCount reads the store's write count.
-func (db *DB) writeCount(ctx context.Context) (int64, error) {
+// writeCount reads the write count of t.
+func (db *DB) writeCount(ctx context.Context, t *vectorTable) (int64, error) {
 	var n int64
-	err := db.reader.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'writes'`).Scan(&n)
+	err := db.reader.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?`, t.writesKey).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
 	return n, err
 }
 
-// refresh reloads the in-memory vectors when another process has written since they
-// were loaded.
-func (db *DB) refresh(ctx context.Context) error {
-	n, err := db.writeCount(ctx)
-	if err != nil || n == db.seen.Load() {
+// refresh reloads the in-memory vectors of t when another process has written them
+// since they were loaded.
+func (db *DB) refresh(ctx context.Context, t *vectorTable) error {
+	n, err := db.writeCount(ctx, t)
+	if err != nil || n == t.seen.Load() {
 		return err
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	if n, err = db.writeCount(ctx); err != nil || n == db.seen.Load() {
+	if n, err = db.writeCount(ctx, t); err != nil || n == t.seen.Load() {
 		return err
 	}
-	return db.loadVectors(ctx)
+	return db.loadVectors(ctx, t)
 }

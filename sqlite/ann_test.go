@@ -43,7 +43,7 @@ func TestANN(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if db.vec.Load().ann.Load() == nil {
+	if db.notes.vec.Load().ann.Load() == nil {
 		t.Fatal("300 notes past a threshold of 100 are not in the HNSW graph")
 	}
 	if err := db.DeleteNote(ctx, "n007"); err != nil {
@@ -76,7 +76,7 @@ func TestANN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if db.loadANN(ctx, 299) == nil {
+	if db.loadANN(ctx, &db.notes, 299) == nil {
 		t.Error("the graph saved at Close does not load")
 	}
 	checkSelf(db, "after reopening")
@@ -92,10 +92,10 @@ func TestANN(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if db.loadANN(ctx, 300) != nil {
+	if db.loadANN(ctx, &db.notes, 300) != nil {
 		t.Error("a stale saved graph loads")
 	}
-	if n := db.vec.Load().len(); n != 300 {
+	if n := db.notes.vec.Load().len(); n != 300 {
 		t.Errorf("rebuilt graph has %d vectors, want 300", n)
 	}
 	hits, err := db.SearchNotes(ctx, genai.NoteSearch{Query: "q", Mode: genai.SearchSemantic, K: 1}, vecs[7])

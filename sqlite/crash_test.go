@@ -27,8 +27,12 @@ const (
 var crashSpace = genai.EmbeddingSpace{Model: "crash-test", Dimensions: crashDim}
 
 func TestMain(m *testing.M) {
-	if path := os.Getenv(crashChildEnv); path != "" {
-		if err := crashChild(path); err != nil {
+	for env, child := range map[string]func(string) error{crashChildEnv: crashChild, chunkCrashChildEnv: chunkCrashChild} {
+		path := os.Getenv(env)
+		if path == "" {
+			continue
+		}
+		if err := child(path); err != nil {
 			fmt.Fprintln(os.Stderr, "crash child:", err)
 			os.Exit(1)
 		}
@@ -95,17 +99,18 @@ func TestCrashDuringImport(t *testing.T) {
 	for _, killAfter := range killPoints {
 		t.Run(fmt.Sprintf("after%dBatches", killAfter), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "notes.db")
-			acked := runAndKill(t, path, killAfter)
+			acked := runAndKill(t, crashChildEnv, path, killAfter)
 			checkAfterCrash(t, path, acked)
 		})
 	}
 }
 
-// runAndKill runs the importing child and kills it once it has acknowledged
-// killAfter batches, a moment into the next; it returns the acknowledged IDs.
-func runAndKill(t *testing.T, path string, killAfter int) []string {
+// runAndKill runs the importing child that env names and kills it once it has
+// acknowledged killAfter batches, a moment into the next; it returns the acknowledged
+// IDs.
+func runAndKill(t *testing.T, env, path string, killAfter int) []string {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
+	cmd.Env = append(os.Environ(), env+"="+path)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -143,7 +148,7 @@ func runAndKill(t *testing.T, path string, killAfter int) []string {
 	if batches < killAfter {
 		t.Fatalf("the child ended after %d batches, before the kill: %v", batches, err)
 	}
-	t.Logf("killed after %d acknowledged notes (%v)", len(acked), err)
+	t.Logf("killed after %d acknowledged (%v)", len(acked), err)
 	return acked
 }
 
@@ -176,7 +181,7 @@ func checkAfterCrash(t *testing.T, path string, acked []string) {
 	if notes%crashBatch != 0 || notes < len(acked) || notes > len(acked)+crashBatch {
 		t.Errorf("the store has %d notes after %d were acknowledged in batches of %d", notes, len(acked), crashBatch)
 	}
-	if n := db.vec.Load().len(); n != notes {
+	if n := db.notes.vec.Load().len(); n != notes {
 		t.Errorf("%d vectors in memory, %d notes", n, notes)
 	}
 	for i, id := range acked {

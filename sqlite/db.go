@@ -1,6 +1,7 @@
-// Package sqlite is the embedded store of genai: notes with their vectors in one SQLite
-// file (modernc.org/sqlite, pure Go), found by vector similarity, by FTS5 BM25 over
-// their words, or by both fused by reciprocal rank.
+// Package sqlite is the embedded store of genai: notes, and the knowledge base's
+// documents with their chunks, with their vectors in one SQLite file
+// (modernc.org/sqlite, pure Go), found by vector similarity, by FTS5 BM25 over their
+// words, or by both fused by reciprocal rank.
 //
 // The file is in WAL mode with synchronous=FULL, so a write that returned nil survives
 // kill -9 and power loss. Writes go through one connection; reads use a pool of
@@ -44,12 +45,17 @@ type Options struct {
 	// ExactThreshold is the number of notes up to which vector search is exact (a scan
 	// of every vector); beyond it an approximate index answers. 0 means 20,000.
 	ExactThreshold int
+	// ChunkBM25Weights weigh the columns of a chunk in BM25: its document's title, its
+	// heading path and its text. The zero value means 1, 1, 1: BM25 over the three
+	// as one field, as BEIR's BM25 baseline indexes title and text together.
+	ChunkBM25Weights [3]float64
 }
 
 // DefaultExactThreshold is the default of Options.ExactThreshold.
 const DefaultExactThreshold = 20_000
 
-// DB is an open store. It implements genai.NoteStore and is safe for concurrent use.
+// DB is an open store. It implements genai.NoteStore and genai.ChunkStore and is safe
+// for concurrent use.
 type DB struct {
 	path   string
 	opts   Options
@@ -62,8 +68,8 @@ type DB struct {
 	// space: it then answers only GetNote, ListNotes and Reembed.
 	stale atomic.Pointer[genai.EmbeddingSpace]
 
-	vec  atomic.Pointer[vectorSet] // replaced whole by Reembed
-	seen atomic.Int64              // the write count vec reflects; see refresh
+	notes  vectorTable // the vectors of notes
+	chunks vectorTable // the vectors of document chunks
 }
 
 // SpaceMismatchError is returned by Open for a store built in another embedding space
@@ -106,7 +112,12 @@ func open(ctx context.Context, path string, opts Options, forReembed bool) (*DB,
 	if opts.ExactThreshold <= 0 {
 		opts.ExactThreshold = DefaultExactThreshold
 	}
+	if opts.ChunkBM25Weights == [3]float64{} {
+		opts.ChunkBM25Weights = [3]float64{1, 1, 1}
+	}
 	db := &DB{path: path, opts: opts}
+	db.notes = vectorTable{name: "notes", table: "vectors", rowCol: "note_rowid", writesKey: "writes", annKey: "ann_writes", annSuffix: ".hnsw"}
+	db.chunks = vectorTable{name: "chunks", table: "chunk_vectors", rowCol: "chunk_rowid", writesKey: "chunk_writes", annKey: "chunk_ann_writes", annSuffix: ".chunks.hnsw"}
 	var err error
 	// _txlock=immediate: a write transaction takes the write lock at BEGIN, so it never
 	// fails half-way with SQLITE_BUSY on upgrading a read lock.
@@ -169,29 +180,34 @@ func (db *DB) init(ctx context.Context, forReembed bool) error {
 		return &SpaceMismatchError{Path: db.path, Stored: stored, Want: db.opts.Space}
 	case stored != db.opts.Space:
 		db.stale.Store(&stored)
-		db.vec.Store(newVectorSet(db.opts.Space.Dimensions, db.opts.ExactThreshold, newVectorIndex(db.opts.Space.Dimensions, 0)))
+		for _, t := range []*vectorTable{&db.notes, &db.chunks} {
+			t.vec.Store(newVectorSet(db.opts.Space.Dimensions, db.opts.ExactThreshold, newVectorIndex(db.opts.Space.Dimensions, 0)))
+		}
 		return nil
 	}
-	return db.loadVectors(ctx)
+	if err := db.loadVectors(ctx, &db.notes); err != nil {
+		return err
+	}
+	return db.loadVectors(ctx, &db.chunks)
 }
 
-// loadVectors fills the in-memory vector search from the vectors table: an exact index
+// loadVectors fills the in-memory vector search of t from its table: an exact index
 // up to the threshold, else the HNSW graph saved at Close if it is current, else a
 // graph built now. Vectors are read straight into the index that keeps them.
-func (db *DB) loadVectors(ctx context.Context) (err error) {
-	writes, err := db.writeCount(ctx) // before reading: a write meanwhile reloads again later
+func (db *DB) loadVectors(ctx context.Context, t *vectorTable) (err error) {
+	writes, err := db.writeCount(ctx, t) // before reading: a write meanwhile reloads again later
 	if err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", db.path, err)
 	}
 	defer func() {
 		if err == nil {
-			db.seen.Store(writes)
+			t.seen.Store(writes)
 		}
 	}()
 	dim := db.opts.Space.Dimensions
 	var n int
-	if err := db.reader.QueryRowContext(ctx, `SELECT count(*) FROM vectors`).Scan(&n); err != nil {
-		return fmt.Errorf("sqlite: open %s: count vectors: %w", db.path, err)
+	if err := db.reader.QueryRowContext(ctx, `SELECT count(*) FROM `+t.table).Scan(&n); err != nil {
+		return fmt.Errorf("sqlite: open %s: count vectors of %s: %w", db.path, t.name, err)
 	}
 	set := newVectorSet(dim, db.opts.ExactThreshold, nil)
 	var exact *vectorIndex
@@ -200,16 +216,16 @@ func (db *DB) loadVectors(ctx context.Context) (err error) {
 	case n <= db.opts.ExactThreshold:
 		exact = newVectorIndex(dim, n)
 	default:
-		if ann = db.loadANN(ctx, n); ann != nil {
+		if ann = db.loadANN(ctx, t, n); ann != nil {
 			set.ann.Store(ann)
-			db.vec.Store(set)
+			t.vec.Store(set)
 			return nil
 		}
 		ann = hnsw.New(dim, hnsw.Options{})
 	}
-	rows, err := db.reader.QueryContext(ctx, `SELECT note_rowid, vector FROM vectors`)
+	rows, err := db.reader.QueryContext(ctx, `SELECT `+t.rowCol+`, vector FROM `+t.table)
 	if err != nil {
-		return fmt.Errorf("sqlite: open %s: load vectors: %w", db.path, err)
+		return fmt.Errorf("sqlite: open %s: load vectors of %s: %w", db.path, t.name, err)
 	}
 	defer rows.Close()
 	const chunk = 4096 // vectors per AddBatch while building the graph
@@ -227,10 +243,10 @@ func (db *DB) loadVectors(ctx context.Context) (err error) {
 		var rowid int64
 		var blob []byte
 		if err := rows.Scan(&rowid, &blob); err != nil {
-			return fmt.Errorf("sqlite: open %s: load vectors: %w", db.path, err)
+			return fmt.Errorf("sqlite: open %s: load vectors of %s: %w", db.path, t.name, err)
 		}
 		if len(blob) != 4*dim {
-			return fmt.Errorf("sqlite: open %s: vector of note row %d has %d bytes, want %d", db.path, rowid, len(blob), 4*dim)
+			return fmt.Errorf("sqlite: open %s: vector of %s row %d has %d bytes, want %d", db.path, t.name, rowid, len(blob), 4*dim)
 		}
 		if exact != nil {
 			exact.putBlob(rowid, blob)
@@ -246,7 +262,7 @@ func (db *DB) loadVectors(ctx context.Context) (err error) {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("sqlite: open %s: load vectors: %w", db.path, err)
+		return fmt.Errorf("sqlite: open %s: load vectors of %s: %w", db.path, t.name, err)
 	}
 	if exact != nil {
 		set.exact.Store(exact)
@@ -256,7 +272,7 @@ func (db *DB) loadVectors(ctx context.Context) (err error) {
 		}
 		set.ann.Store(ann)
 	}
-	db.vec.Store(set)
+	t.vec.Store(set)
 	return nil
 }
 
@@ -267,7 +283,7 @@ func (db *DB) Close() error {
 	defer db.mu.Unlock()
 	var err error
 	if db.stale.Load() == nil {
-		err = db.saveANN(context.Background())
+		err = errors.Join(db.saveANN(context.Background(), &db.notes), db.saveANN(context.Background(), &db.chunks))
 	}
 	return errors.Join(err, db.reader.Close(), db.writer.Close())
 }
@@ -311,12 +327,67 @@ var migrations = []string{
 		INSERT INTO notes_fts (notes_fts, rowid, title, text) VALUES ('delete', old.rowid, old.title, old.text);
 		INSERT INTO notes_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text);
 	END;`,
+	// 2: documents and their chunks, the chunks' vectors (and Reembed's shadow table),
+	// and FTS5 over each chunk's document title, headings and text with the Porter
+	// stemmer. The FTS table is contentless with contentless_delete, so the triggers
+	// delete by rowid without the old values; a document's chunks go with it by
+	// cascade. An empty URI is stored as NULL: UNIQUE lets NULLs repeat. Chunk rows are
+	// never reused, so a search racing a replace never scores a new chunk by the
+	// in-memory vector of an old one.
+	`CREATE TABLE documents (
+		id         TEXT PRIMARY KEY,
+		title      TEXT NOT NULL,
+		uri        TEXT UNIQUE,
+		hash       TEXT NOT NULL,
+		format     TEXT NOT NULL,
+		bytes      INTEGER NOT NULL,
+		chunks     INTEGER NOT NULL, -- the number of its chunks, set with them
+		created_at INTEGER NOT NULL  -- Unix milliseconds
+	);
+	CREATE INDEX documents_created ON documents (created_at DESC, id DESC);
+	CREATE TABLE chunks (
+		rowid       INTEGER PRIMARY KEY AUTOINCREMENT,
+		id          TEXT NOT NULL UNIQUE,
+		document_id TEXT NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+		idx         INTEGER NOT NULL,
+		headings    TEXT NOT NULL, -- JSON array of strings, outermost first
+		text        TEXT NOT NULL
+	);
+	CREATE INDEX chunks_document ON chunks (document_id, idx);
+	CREATE TABLE chunk_vectors (
+		chunk_rowid INTEGER PRIMARY KEY REFERENCES chunks (rowid) ON DELETE CASCADE,
+		vector      BLOB NOT NULL
+	);
+	CREATE TABLE chunk_vectors_reembed (
+		chunk_rowid INTEGER PRIMARY KEY REFERENCES chunks (rowid) ON DELETE CASCADE,
+		vector      BLOB NOT NULL
+	);
+	CREATE VIRTUAL TABLE chunks_fts USING fts5 (
+		title, headings, text, content = '', contentless_delete = 1,
+		tokenize = 'porter unicode61 remove_diacritics 2'
+	);
+	CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+		INSERT INTO chunks_fts (rowid, title, headings, text) VALUES (new.rowid,
+			(SELECT title FROM documents WHERE id = new.document_id),
+			(SELECT group_concat(value, ' ') FROM json_each(new.headings)),
+			new.text);
+	END;
+	CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+		DELETE FROM chunks_fts WHERE rowid = old.rowid;
+	END;`,
 }
 
 // vectorsTable is the schema of vectors and vectors_reembed, for Reembed's swap.
 const vectorsTable = `CREATE TABLE vectors_reembed (
 		note_rowid INTEGER PRIMARY KEY REFERENCES notes (rowid) ON DELETE CASCADE,
 		vector     BLOB NOT NULL
+	)`
+
+// chunkVectorsTable is the schema of chunk_vectors and chunk_vectors_reembed, for
+// Reembed's swap.
+const chunkVectorsTable = `CREATE TABLE chunk_vectors_reembed (
+		chunk_rowid INTEGER PRIMARY KEY REFERENCES chunks (rowid) ON DELETE CASCADE,
+		vector      BLOB NOT NULL
 	)`
 
 // migrate creates the meta table and applies the migrations not yet applied, each in

@@ -62,7 +62,7 @@ func (db *DB) PutNotes(ctx context.Context, notes []genai.Note, vectors [][]floa
 	if err != nil {
 		return err
 	}
-	if err := db.vec.Load().put(rowids, unit); err != nil {
+	if err := db.notes.vec.Load().put(rowids, unit); err != nil {
 		return fmt.Errorf("sqlite: put notes: stored, but not indexed until the next open: %w", err)
 	}
 	return nil
@@ -114,14 +114,14 @@ func (db *DB) putTx(ctx context.Context, notes []genai.Note, vectors [][]float32
 			return nil, fmt.Errorf("sqlite: put note %q: %w", n.ID, err)
 		}
 	}
-	writes, err := bumpWrites(ctx, tx)
+	writes, err := bumpWrites(ctx, tx, &db.notes)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: put notes: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("sqlite: put notes: commit: %w", err)
 	}
-	db.advance(writes)
+	db.notes.advance(writes)
 	return rowids, nil
 }
 
@@ -159,15 +159,15 @@ func (db *DB) DeleteNote(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: delete note %q: %w", id, err)
 	}
-	writes, err := bumpWrites(ctx, tx)
+	writes, err := bumpWrites(ctx, tx, &db.notes)
 	if err != nil {
 		return fmt.Errorf("sqlite: delete note %q: %w", id, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: delete note %q: commit: %w", id, err)
 	}
-	db.vec.Load().remove(rowid)
-	db.advance(writes)
+	db.notes.vec.Load().remove(rowid)
+	db.notes.advance(writes)
 	return nil
 }
 
@@ -247,7 +247,7 @@ func (db *DB) SearchNotes(ctx context.Context, q genai.NoteSearch, vector []floa
 		if err := db.usable(); err != nil {
 			return nil, err
 		}
-		if err := db.refresh(ctx); err != nil {
+		if err := db.refresh(ctx, &db.notes); err != nil {
 			return nil, fmt.Errorf("sqlite: search: %w", err)
 		}
 		if err := db.checkDim(vector); err != nil {
@@ -261,7 +261,7 @@ func (db *DB) SearchNotes(ctx context.Context, q genai.NoteSearch, vector []floa
 	switch q.Mode {
 	case genai.SearchSemantic:
 		var hits []scored
-		hits = db.vec.Load().search(vector, q.K)
+		hits = db.notes.vec.Load().search(vector, q.K)
 		return db.hits(ctx, hits)
 	case genai.SearchTitle:
 		hits, err := db.bm25(ctx, q.Query, true, q.K)
@@ -274,7 +274,7 @@ func (db *DB) SearchNotes(ctx context.Context, q genai.NoteSearch, vector []floa
 		if err != nil {
 			return nil, err
 		}
-		return db.hits(ctx, fuse(q.K, words, db.vec.Load().search(vector, hybridFetch*q.K)))
+		return db.hits(ctx, fuse(q.K, words, db.notes.vec.Load().search(vector, hybridFetch*q.K)))
 	}
 	return nil, genai.Errorf(genai.EINVALID, "mode: %q is not \"semantic\", \"title\" or \"hybrid\"", q.Mode)
 }

@@ -2,24 +2,28 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"genai"
 )
 
-// reembedBatch is the number of notes embedded and written per transaction.
+// reembedBatch is the number of notes or chunks embedded and written per transaction.
 const reembedBatch = 128
 
-// Reembed computes every note's vector again with e, whose space must be the store's
-// Options.Space, and makes the store use them; progress, if not nil, is called after
-// each batch with the notes done and the total.
+// Reembed computes the vector of every note and every document chunk again with e,
+// whose space must be the store's Options.Space, and makes the store use them;
+// progress, if not nil, is called after each batch with the notes and chunks done and
+// their total. A chunk is embedded from ChunkEmbeddingText.
 //
 // New vectors go to a shadow table, a transaction per batch, while searches keep using
 // the old ones; a last transaction swaps the tables and records the new space, so no
 // reader ever sees vectors of two spaces. If Reembed is interrupted (error, cancel,
 // kill -9), the store stays in its old space and the next Reembed into the same space
-// resumes where it stopped. Notes written meanwhile are embedded again before the swap.
+// resumes where it stopped. Notes and chunks written meanwhile are embedded again before
+// the swap.
 func (db *DB) Reembed(ctx context.Context, e genai.Embedder, progress func(done, total int)) error {
 	target := e.Space()
 	if target != db.opts.Space {
@@ -30,14 +34,18 @@ func (db *DB) Reembed(ctx context.Context, e genai.Embedder, progress func(done,
 	}
 	for {
 		var total, done int
-		err := db.writer.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM notes), (SELECT count(*) FROM vectors_reembed)`).Scan(&total, &done)
+		err := db.writer.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM notes) + (SELECT count(*) FROM chunks),
+			(SELECT count(*) FROM vectors_reembed) + (SELECT count(*) FROM chunk_vectors_reembed)`).Scan(&total, &done)
 		if err != nil {
-			return fmt.Errorf("sqlite: reembed: count notes: %w", err)
+			return fmt.Errorf("sqlite: reembed: count notes and chunks: %w", err)
 		}
 		if progress != nil {
 			progress(done, total)
 		}
 		n, err := db.reembedBatch(ctx, e)
+		if err == nil && n == 0 {
+			n, err = db.reembedChunks(ctx, e)
+		}
 		if err != nil {
 			return fmt.Errorf("sqlite: reembed: %w", err)
 		}
@@ -70,8 +78,10 @@ func (db *DB) startReembed(ctx context.Context, target genai.EmbeddingSpace) err
 		return err
 	}
 	if !ok || prev != target {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM vectors_reembed`); err != nil {
-			return fmt.Errorf("clear the shadow vectors: %w", err)
+		for _, table := range []string{"vectors_reembed", "chunk_vectors_reembed"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table); err != nil {
+				return fmt.Errorf("clear the shadow vectors: %w", err)
+			}
 		}
 		if err := writeMeta(ctx, tx, "reembed_space", target); err != nil {
 			return fmt.Errorf("record the target space: %w", err)
@@ -155,7 +165,8 @@ func (db *DB) finishReembed(ctx context.Context, target genai.EmbeddingSpace) (b
 	}
 	defer tx.Rollback()
 	var missing int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM notes WHERE rowid NOT IN (SELECT note_rowid FROM vectors_reembed)`).Scan(&missing); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM notes WHERE rowid NOT IN (SELECT note_rowid FROM vectors_reembed))
+		+ (SELECT count(*) FROM chunks WHERE rowid NOT IN (SELECT chunk_rowid FROM chunk_vectors_reembed))`).Scan(&missing); err != nil {
 		return false, err
 	}
 	if missing > 0 {
@@ -165,10 +176,17 @@ func (db *DB) finishReembed(ctx context.Context, target genai.EmbeddingSpace) (b
 		`DROP TABLE vectors`,
 		`ALTER TABLE vectors_reembed RENAME TO vectors`,
 		vectorsTable,
+		`DROP TABLE chunk_vectors`,
+		`ALTER TABLE chunk_vectors_reembed RENAME TO chunk_vectors`,
+		chunkVectorsTable,
 		`DELETE FROM meta WHERE key = 'reembed_space'`,
-		countWrite,
 	} {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return false, fmt.Errorf("swap in the new vectors: %w", err)
+		}
+	}
+	for _, t := range []*vectorTable{&db.notes, &db.chunks} {
+		if _, err := bumpWrites(ctx, tx, t); err != nil {
 			return false, fmt.Errorf("swap in the new vectors: %w", err)
 		}
 	}
@@ -178,9 +196,88 @@ func (db *DB) finishReembed(ctx context.Context, target genai.EmbeddingSpace) (b
 	if err := tx.Commit(); err != nil {
 		return false, fmt.Errorf("swap in the new vectors: %w", err)
 	}
-	if err := db.loadVectors(ctx); err != nil {
-		return true, errors.Join(errors.New("the store is re-embedded but its vectors did not load; open it again"), err)
+	for _, t := range []*vectorTable{&db.notes, &db.chunks} {
+		if err := db.loadVectors(ctx, t); err != nil {
+			return true, errors.Join(errors.New("the store is re-embedded but its vectors did not load; open it again"), err)
+		}
 	}
 	db.stale.Store(nil)
 	return true, nil
+}
+
+// reembedChunks embeds up to reembedBatch chunks that have no shadow vector and stores
+// theirs, and returns how many it took. Chunks never change (a new version of a
+// document has new chunk rows), so a chunk deleted meanwhile is all that can happen.
+func (db *DB) reembedChunks(ctx context.Context, e genai.Embedder) (int, error) {
+	rows, err := db.writer.QueryContext(ctx, `SELECT rowid, headings, text FROM chunks
+		WHERE rowid NOT IN (SELECT chunk_rowid FROM chunk_vectors_reembed) ORDER BY rowid LIMIT ?`, reembedBatch)
+	if err != nil {
+		return 0, fmt.Errorf("read chunks: %w", err)
+	}
+	var (
+		rowids []int64
+		texts  []string
+	)
+	for rows.Next() {
+		var rowid int64
+		var headings string
+		var c genai.Chunk
+		if err := rows.Scan(&rowid, &headings, &c.Text); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("read chunks: %w", err)
+		}
+		if err := json.Unmarshal([]byte(headings), &c.Headings); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("read chunk row %d: headings: %w", rowid, err)
+		}
+		rowids, texts = append(rowids, rowid), append(texts, ChunkEmbeddingText(c))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("read chunks: %w", err)
+	}
+	if len(rowids) == 0 {
+		return 0, nil
+	}
+	vectors, err := e.Embed(ctx, texts)
+	if err != nil {
+		return 0, fmt.Errorf("embed: %w", err)
+	}
+	if len(vectors) != len(texts) {
+		return 0, fmt.Errorf("embed: %d vectors for %d texts", len(vectors), len(texts))
+	}
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO chunk_vectors_reembed (chunk_rowid, vector) SELECT rowid, ? FROM chunks WHERE rowid = ?`)
+	if err != nil {
+		return 0, err
+	}
+	defer stmt.Close()
+	for i, v := range vectors {
+		if err := db.checkDim(v); err != nil {
+			return 0, fmt.Errorf("embed chunk row %d: %w", rowids[i], err)
+		}
+		unit, ok := normalize(v)
+		if !ok {
+			return 0, fmt.Errorf("embed chunk row %d: a value is not a finite number", rowids[i])
+		}
+		if _, err := stmt.ExecContext(ctx, encodeVector(unit), rowids[i]); err != nil {
+			return 0, fmt.Errorf("store vector of chunk row %d: %w", rowids[i], err)
+		}
+	}
+	return len(rowids), tx.Commit()
+}
+
+// ChunkEmbeddingText is the text Reembed makes a chunk's vector from: its heading
+// path joined by " > ", a blank line, and its text; just the text without headings.
+// It must stay the text ingestion embeds (rag.EmbeddingText), so that a re-embedded
+// store searches as a freshly ingested one.
+func ChunkEmbeddingText(c genai.Chunk) string {
+	if len(c.Headings) == 0 {
+		return c.Text
+	}
+	return strings.Join(c.Headings, " > ") + "\n\n" + c.Text
 }

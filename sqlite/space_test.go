@@ -116,7 +116,7 @@ func TestSpaceMismatch(t *testing.T) {
 	// The store is now in the new space, and only in it.
 	db2 := openTest(t, path, newE.space)
 	defer db2.Close()
-	if n := db2.vec.Load().len(); n != 4 {
+	if n := db2.notes.vec.Load().len(); n != 4 {
 		t.Errorf("vectors after reopening = %d, want 4", n)
 	}
 	if _, err := Open(ctx, path, Options{Space: oldE.space}); !errors.As(err, &mismatch) {
@@ -172,8 +172,8 @@ func TestReembedResumes(t *testing.T) {
 	}
 	var n int
 	db.writer.QueryRow(`SELECT count(*) FROM vectors`).Scan(&n)
-	if n != 300 || db.vec.Load().len() != 300 {
-		t.Errorf("vectors after Reembed: %d stored, %d in memory; want 300", n, db.vec.Load().len())
+	if n != 300 || db.notes.vec.Load().len() != 300 {
+		t.Errorf("vectors after Reembed: %d stored, %d in memory; want 300", n, db.notes.vec.Load().len())
 	}
 }
 

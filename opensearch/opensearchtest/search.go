@@ -374,6 +374,8 @@ func (ix *index) score(q map[string]any, docs []*document) (map[*document]float6
 			}
 		case "knn":
 			return ix.knn(args, docs)
+		case "bool":
+			return ix.boolQuery(args, docs)
 		case "term", "terms":
 			return ix.terms(kind, args, docs)
 		case "match":
@@ -545,6 +547,11 @@ func (ix *index) knn(args map[string]any, docs []*document) (map[*document]float
 				}
 				k = n
 			case "boost":
+			case "filter":
+				var e *osError
+				if docs, e = ix.knnFilter(val, docs); e != nil {
+					return nil, e
+				}
 			default:
 				return nil, parsingError("[knn] unknown token [%s] after [%s]", key, name)
 			}

@@ -1,0 +1,550 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"genai"
+)
+
+var _ genai.ChunkStore = (*DB)(nil)
+
+// PutDocument stores doc with its chunks and one vector per chunk in one durable
+// transaction, replacing the document of the same ID, and the document of the same
+// URI if another has it, with all their old chunks. Document.Chunks is set to the
+// number of chunks. A chunk with an empty DocumentID belongs to doc. It returns an
+// EINVALID error, and stores nothing, for a document without an ID, a chunk without an
+// ID or of another document, a chunk ID twice or taken by another document, a vector
+// count other than the chunk count, or a vector of the wrong dimension, all zeros or
+// not finite. Vectors are stored scaled to unit length.
+func (db *DB) PutDocument(ctx context.Context, doc genai.Document, chunks []genai.Chunk, vectors [][]float32) error {
+	return db.PutDocuments(ctx, []genai.Document{doc}, [][]genai.Chunk{chunks}, [][][]float32{vectors})
+}
+
+// PutDocuments stores docs[i] with chunks[i] and vectors[i] for every i as PutDocument
+// does, all in one transaction: either every document is stored or none is. One
+// durable commit for many small documents is much faster than one each.
+func (db *DB) PutDocuments(ctx context.Context, docs []genai.Document, chunks [][]genai.Chunk, vectors [][][]float32) error {
+	if err := db.usable(); err != nil {
+		return err
+	}
+	if len(chunks) != len(docs) || len(vectors) != len(docs) {
+		return genai.Errorf(genai.EINVALID, "sqlite: put documents: %d documents with %d chunk lists and %d vector lists", len(docs), len(chunks), len(vectors))
+	}
+	unit := make([][][]float32, len(docs))
+	for i, doc := range docs {
+		var err error
+		if unit[i], err = db.checkDocument(doc, chunks[i], vectors[i]); err != nil {
+			return err
+		}
+	}
+	if len(docs) == 0 {
+		return nil
+	}
+
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	old, rowids, err := db.putDocumentsTx(ctx, docs, chunks, unit)
+	if err != nil {
+		return err
+	}
+	set := db.chunks.vec.Load()
+	for _, r := range old {
+		set.remove(r)
+	}
+	if err := set.put(rowids, slices.Concat(unit...)); err != nil {
+		return fmt.Errorf("sqlite: put documents: stored, but not indexed until the next open: %w", err)
+	}
+	return nil
+}
+
+// checkDocument checks a document for PutDocuments and returns its vectors at unit
+// length.
+func (db *DB) checkDocument(doc genai.Document, chunks []genai.Chunk, vectors [][]float32) ([][]float32, error) {
+	if doc.ID == "" {
+		return nil, genai.Errorf(genai.EINVALID, "sqlite: put document: id is required")
+	}
+	if len(chunks) != len(vectors) {
+		return nil, genai.Errorf(genai.EINVALID, "sqlite: put document %q: %d chunks but %d vectors", doc.ID, len(chunks), len(vectors))
+	}
+	unit := make([][]float32, len(vectors))
+	seen := make(map[string]bool, len(chunks))
+	for i, c := range chunks {
+		switch {
+		case c.ID == "":
+			return nil, genai.Errorf(genai.EINVALID, "sqlite: put document %q: chunks[%d]: id is required", doc.ID, i)
+		case c.DocumentID != "" && c.DocumentID != doc.ID:
+			return nil, genai.Errorf(genai.EINVALID, "sqlite: put document %q: chunk %q is of document %q", doc.ID, c.ID, c.DocumentID)
+		case seen[c.ID]:
+			return nil, genai.Errorf(genai.EINVALID, "sqlite: put document %q: chunk id %q twice", doc.ID, c.ID)
+		}
+		seen[c.ID] = true
+		if err := db.checkDim(vectors[i]); err != nil {
+			return nil, genai.Errorf(genai.EINVALID, "sqlite: put document %q: chunk %q: %s", doc.ID, c.ID, err)
+		}
+		var ok bool
+		if unit[i], ok = normalize(vectors[i]); !ok {
+			return nil, genai.Errorf(genai.EINVALID, "sqlite: put document %q: chunk %q: vector is all zeros or has a value that is not a finite number", doc.ID, c.ID)
+		}
+	}
+	return unit, nil
+}
+
+// putDocumentsTx writes the documents and returns the rows of the chunks they
+// replaced and of their new chunks, in order.
+func (db *DB) putDocumentsTx(ctx context.Context, docs []genai.Document, chunks [][]genai.Chunk, vectors [][][]float32) (old, rowids []int64, err error) {
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlite: put documents: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if space, _, err := readSpace(ctx, tx, "space"); err != nil {
+		return nil, nil, fmt.Errorf("sqlite: put documents: %w", err)
+	} else if space != db.opts.Space {
+		return nil, nil, genai.Errorf(genai.EUNAVAILABLE, "sqlite: put documents: the store now holds vectors of %s, not %s; restart with the embedder of %s", space, db.opts.Space, space)
+	}
+	insert, err := tx.PrepareContext(ctx, `INSERT INTO chunks (id, document_id, idx, headings, text) VALUES (?, ?, ?, ?, ?) RETURNING rowid`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlite: put documents: %w", err)
+	}
+	defer insert.Close()
+	setVector, err := tx.PrepareContext(ctx, `INSERT INTO chunk_vectors (chunk_rowid, vector) VALUES (?, ?)`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlite: put documents: %w", err)
+	}
+	defer setVector.Close()
+	for d, doc := range docs {
+		uri := sql.NullString{String: doc.URI, Valid: doc.URI != ""}
+		replaced, err := rowsOf(ctx, tx, `SELECT c.rowid FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.id = ? OR d.uri = ?`, doc.ID, uri)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sqlite: put document %q: %w", doc.ID, err)
+		}
+		old = append(old, replaced...)
+		// The old chunks go by cascade, with their vectors and FTS rows (by trigger).
+		if _, err := tx.ExecContext(ctx, `DELETE FROM documents WHERE id = ? OR uri = ?`, doc.ID, uri); err != nil {
+			return nil, nil, fmt.Errorf("sqlite: put document %q: delete the old version: %w", doc.ID, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO documents (id, title, uri, hash, format, bytes, chunks, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			doc.ID, doc.Title, uri, doc.Hash, doc.Format, doc.Bytes, len(chunks[d]), doc.CreatedAt.UnixMilli()); err != nil {
+			return nil, nil, fmt.Errorf("sqlite: put document %q: %w", doc.ID, err)
+		}
+		for i, c := range chunks[d] {
+			headings, err := json.Marshal(nonNil(c.Headings))
+			if err != nil {
+				return nil, nil, fmt.Errorf("sqlite: put chunk %q: %w", c.ID, err)
+			}
+			var rowid int64
+			if err := insert.QueryRowContext(ctx, c.ID, doc.ID, c.Index, string(headings), c.Text).Scan(&rowid); err != nil {
+				if strings.Contains(err.Error(), "UNIQUE constraint failed: chunks.id") {
+					return nil, nil, genai.Errorf(genai.EINVALID, "sqlite: put document %q: chunk id %q is taken by another document", doc.ID, c.ID)
+				}
+				return nil, nil, fmt.Errorf("sqlite: put chunk %q: %w", c.ID, err)
+			}
+			if rowid > math.MaxUint32 { // the vector index keys rows by uint32
+				return nil, nil, fmt.Errorf("sqlite: put chunk %q: row %d is beyond the vector index's range", c.ID, rowid)
+			}
+			if _, err := setVector.ExecContext(ctx, rowid, encodeVector(vectors[d][i])); err != nil {
+				return nil, nil, fmt.Errorf("sqlite: put chunk %q: vector: %w", c.ID, err)
+			}
+			rowids = append(rowids, rowid)
+		}
+	}
+	writes, err := bumpWrites(ctx, tx, &db.chunks)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlite: put documents: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, nil, fmt.Errorf("sqlite: put documents: commit: %w", err)
+	}
+	db.chunks.advance(writes)
+	return old, rowids, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// rowsOf returns the int64s the query selects.
+func rowsOf(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, args ...any) ([]int64, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var r int64
+		if err := rows.Scan(&r); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+const documentColumns = `id, title, coalesce(uri, ''), hash, format, bytes, chunks, created_at`
+
+func scanDocument(r scanner) (genai.Document, error) {
+	var d genai.Document
+	var at int64
+	err := r.Scan(&d.ID, &d.Title, &d.URI, &d.Hash, &d.Format, &d.Bytes, &d.Chunks, &at)
+	d.CreatedAt = time.UnixMilli(at).UTC()
+	return d, err
+}
+
+// GetDocument returns the document of id, or an ENOTFOUND error.
+func (db *DB) GetDocument(ctx context.Context, id string) (*genai.Document, error) {
+	d, err := scanDocument(db.reader.QueryRowContext(ctx, `SELECT `+documentColumns+` FROM documents WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, genai.Errorf(genai.ENOTFOUND, "document %q not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get document %q: %w", id, err)
+	}
+	return &d, nil
+}
+
+// DocumentByURI returns the document of uri, or an ENOTFOUND error.
+func (db *DB) DocumentByURI(ctx context.Context, uri string) (*genai.Document, error) {
+	d, err := scanDocument(db.reader.QueryRowContext(ctx, `SELECT `+documentColumns+` FROM documents WHERE uri = ?`, uri))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, genai.Errorf(genai.ENOTFOUND, "no document of uri %q", uri)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: document of uri %q: %w", uri, err)
+	}
+	return &d, nil
+}
+
+// ListDocuments returns every document, newest first.
+func (db *DB) ListDocuments(ctx context.Context) ([]genai.Document, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT `+documentColumns+` FROM documents ORDER BY created_at DESC, id DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list documents: %w", err)
+	}
+	defer rows.Close()
+	docs := []genai.Document{}
+	for rows.Next() {
+		d, err := scanDocument(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list documents: %w", err)
+		}
+		docs = append(docs, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list documents: %w", err)
+	}
+	return docs, nil
+}
+
+// DeleteDocument deletes the document of id with its chunks, their vectors and their
+// words, in one transaction, or returns an ENOTFOUND error.
+func (db *DB) DeleteDocument(ctx context.Context, id string) error {
+	if err := db.usable(); err != nil {
+		return err
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete document %q: %w", id, err)
+	}
+	defer tx.Rollback()
+	old, err := rowsOf(ctx, tx, `SELECT rowid FROM chunks WHERE document_id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete document %q: %w", id, err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM documents WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete document %q: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: delete document %q: %w", id, err)
+	} else if n == 0 {
+		return genai.Errorf(genai.ENOTFOUND, "document %q not found", id)
+	}
+	writes, err := bumpWrites(ctx, tx, &db.chunks)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete document %q: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: delete document %q: commit: %w", id, err)
+	}
+	set := db.chunks.vec.Load()
+	for _, r := range old {
+		set.remove(r)
+	}
+	db.chunks.advance(writes)
+	return nil
+}
+
+// SearchChunks answers q: by BM25 over each chunk's words, its headings' and its
+// document title's (RetrieveBM25; vector unused), by cosine similarity to vector
+// (RetrieveVector), or by both fused by reciprocal rank (RetrieveHybrid: k=60 over
+// 4×K candidates of each). Hits are best first with their score in the mode's scale.
+// The query's words are matched as words only: FTS5 syntax in them has no effect. A
+// missing vector or one of the wrong dimension gets an EINVALID error.
+//
+// The candidates and the chunks they name are read in one transaction, so a search
+// never mixes two versions of a document, and a search filtered by document sees
+// all of one version's chunks.
+func (db *DB) SearchChunks(ctx context.Context, q genai.RetrieveQuery, vector []float32) ([]genai.ChunkHit, error) {
+	if q.K <= 0 {
+		q.K = genai.DefaultRetrieveK
+	}
+	q.K = min(q.K, genai.MaxRetrieveK)
+	if q.Mode == "" {
+		q.Mode = genai.RetrieveHybrid
+	}
+	switch q.Mode {
+	case genai.RetrieveBM25:
+		return db.SearchChunksBM25(ctx, q.Query, q.K, q.DocumentID)
+	case genai.RetrieveVector:
+		return db.SearchChunksVector(ctx, vector, q.K, q.DocumentID)
+	case genai.RetrieveHybrid:
+		vector, err := db.queryVector(ctx, vector)
+		if err != nil {
+			return nil, err
+		}
+		return db.readChunks(ctx, func(tx *sql.Tx) ([]scored, error) {
+			words, err := db.bm25Chunks(ctx, tx, q.Query, hybridFetch*q.K, q.DocumentID)
+			if err != nil {
+				return nil, err
+			}
+			near, err := db.nearestChunks(ctx, tx, vector, hybridFetch*q.K, q.DocumentID)
+			if err != nil {
+				return nil, err
+			}
+			return fuse(q.K, words, near), nil
+		})
+	}
+	return nil, genai.Errorf(genai.EINVALID, "mode: %q is not \"bm25\", \"vector\" or \"hybrid\"", q.Mode)
+}
+
+// SearchChunksBM25 returns up to n chunks matching the words of query by BM25, best
+// first, each with its BM25 score (higher is better), only of the document documentID
+// when it is not "". It is the word half of SearchChunks' hybrid mode, for callers that
+// fuse candidates themselves.
+func (db *DB) SearchChunksBM25(ctx context.Context, query string, n int, documentID string) ([]genai.ChunkHit, error) {
+	return db.readChunks(ctx, func(tx *sql.Tx) ([]scored, error) {
+		return db.bm25Chunks(ctx, tx, query, n, documentID)
+	})
+}
+
+// SearchChunksVector returns up to n chunks nearest vector, best first, each with its
+// cosine similarity, only of the document documentID when it is not "". Unfiltered it
+// is exact up to Options.ExactThreshold chunks and approximate (HNSW) beyond; filtered
+// by document it is exact. A missing vector or one of the wrong dimension gets an
+// EINVALID error. It is the vector half of SearchChunks' hybrid mode.
+func (db *DB) SearchChunksVector(ctx context.Context, vector []float32, n int, documentID string) ([]genai.ChunkHit, error) {
+	vector, err := db.queryVector(ctx, vector)
+	if err != nil {
+		return nil, err
+	}
+	return db.readChunks(ctx, func(tx *sql.Tx) ([]scored, error) {
+		return db.nearestChunks(ctx, tx, vector, n, documentID)
+	})
+}
+
+// queryVector checks a query vector, returns it at unit length, and brings the
+// in-memory chunk vectors up to date with writes of other processes.
+func (db *DB) queryVector(ctx context.Context, vector []float32) ([]float32, error) {
+	if err := db.usable(); err != nil {
+		return nil, err
+	}
+	if err := db.checkDim(vector); err != nil {
+		return nil, genai.Errorf(genai.EINVALID, "sqlite: search chunks: query %s", err)
+	}
+	unit, ok := normalize(vector)
+	if !ok {
+		return nil, genai.Errorf(genai.EINVALID, "sqlite: search chunks: query vector is all zeros or has a value that is not a finite number")
+	}
+	if err := db.refresh(ctx, &db.chunks); err != nil {
+		return nil, fmt.Errorf("sqlite: search chunks: %w", err)
+	}
+	return unit, nil
+}
+
+// readChunks runs rank in a read transaction and loads the chunks it ranks in the
+// same one, keeping the order and the scores.
+func (db *DB) readChunks(ctx context.Context, rank func(tx *sql.Tx) ([]scored, error)) ([]genai.ChunkHit, error) {
+	tx, err := db.reader.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: search chunks: %w", err)
+	}
+	defer tx.Rollback()
+	ranked, err := rank(tx)
+	if err != nil {
+		return nil, err
+	}
+	out := []genai.ChunkHit{}
+	if len(ranked) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(ranked))
+	for i, s := range ranked {
+		args[i] = s.rowid
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT c.rowid, c.id, c.document_id, c.idx, c.headings, c.text, d.title, coalesce(d.uri, '')
+		FROM chunks c JOIN documents d ON d.id = c.document_id
+		WHERE c.rowid IN (?`+strings.Repeat(", ?", len(ranked)-1)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: search chunks: load chunks: %w", err)
+	}
+	defer rows.Close()
+	byRow := make(map[int64]genai.ChunkHit, len(ranked))
+	for rows.Next() {
+		var rowid int64
+		var h genai.ChunkHit
+		var headings string
+		if err := rows.Scan(&rowid, &h.ID, &h.DocumentID, &h.Index, &headings, &h.Text, &h.Title, &h.URI); err != nil {
+			return nil, fmt.Errorf("sqlite: search chunks: load chunks: %w", err)
+		}
+		if err := json.Unmarshal([]byte(headings), &h.Headings); err != nil {
+			return nil, fmt.Errorf("sqlite: search chunks: headings of chunk %q: %w", h.ID, err)
+		}
+		if len(h.Headings) == 0 {
+			h.Headings = nil
+		}
+		byRow[rowid] = h
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: search chunks: load chunks: %w", err)
+	}
+	for _, s := range ranked {
+		// A row the in-memory vectors still had but the transaction does not (deleted
+		// meanwhile) is left out.
+		if h, ok := byRow[s.rowid]; ok {
+			h.Score = float64(s.score)
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+// bm25Chunks returns up to n chunk rows matching the words of query, best first.
+func (db *DB) bm25Chunks(ctx context.Context, tx *sql.Tx, query string, n int, documentID string) ([]scored, error) {
+	match := chunkFTSQuery(query)
+	if match == "" || n <= 0 {
+		return nil, nil
+	}
+	w := db.opts.ChunkBM25Weights
+	rank := fmt.Sprintf("-bm25(chunks_fts, %g, %g, %g)", w[0], w[1], w[2]) // bm25() is lower for better matches
+	query = `SELECT rowid, ` + rank + ` AS score FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY score DESC, rowid LIMIT ?`
+	args := []any{match, n}
+	if documentID != "" {
+		// A document's chunks have consecutive rows (one transaction, rows never
+		// reused), and FTS5 takes a rowid range as a constraint of its own; an IN list
+		// it would check only after matching every chunk of the store.
+		var lo, hi sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT min(rowid), max(rowid) FROM chunks WHERE document_id = ?`, documentID).Scan(&lo, &hi); err != nil {
+			return nil, fmt.Errorf("sqlite: search chunks of document %q: %w", documentID, err)
+		}
+		if !lo.Valid {
+			return nil, nil
+		}
+		query = `SELECT rowid, ` + rank + ` AS score FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid BETWEEN ? AND ?
+			ORDER BY score DESC, rowid LIMIT ?`
+		args = []any{match, lo.Int64, hi.Int64, n}
+	}
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: search chunks %q: %w", query, err)
+	}
+	defer rows.Close()
+	var out []scored
+	for rows.Next() {
+		var s scored
+		var f float64
+		if err := rows.Scan(&s.rowid, &f); err != nil {
+			return nil, fmt.Errorf("sqlite: search chunks %q: %w", query, err)
+		}
+		s.score = float32(f)
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: search chunks %q: %w", query, err)
+	}
+	return out, nil
+}
+
+// nearestChunks returns up to n chunk rows nearest the unit vector q, best first: from
+// the in-memory vectors, or, filtered by document, by a scan of that document's
+// stored vectors in tx.
+func (db *DB) nearestChunks(ctx context.Context, tx *sql.Tx, q []float32, n int, documentID string) ([]scored, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	if documentID == "" {
+		return db.chunks.vec.Load().search(q, n), nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT v.chunk_rowid, v.vector FROM chunks c JOIN chunk_vectors v ON v.chunk_rowid = c.rowid
+		WHERE c.document_id = ?`, documentID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: search chunks of document %q: %w", documentID, err)
+	}
+	defer rows.Close()
+	h := make(topK, 0, n+1)
+	v := make([]float32, len(q))
+	for rows.Next() {
+		var rowid int64
+		var blob []byte
+		if err := rows.Scan(&rowid, &blob); err != nil {
+			return nil, fmt.Errorf("sqlite: search chunks of document %q: %w", documentID, err)
+		}
+		if len(blob) != 4*len(q) {
+			return nil, fmt.Errorf("sqlite: vector of chunk row %d has %d bytes, want %d", rowid, len(blob), 4*len(q))
+		}
+		decodeVector(v, blob)
+		h.offer(scored{rowid, dot(q, v)}, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: search chunks of document %q: %w", documentID, err)
+	}
+	return h.sorted(), nil
+}
+
+// englishStopWords are left out of BM25 queries: Lucene's English stop words, which
+// OpenSearch's english analyzer drops too. They match most chunks and rank few.
+var englishStopWords = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(`a an and are as at be but by for if in into is it no not of on or
+		such that the their then there these they this to was will with`) {
+		m[w] = true
+	}
+	return m
+}()
+
+// chunkFTSQuery turns user text into an FTS5 query for chunks_fts: any of its words,
+// each quoted (so no input is ever FTS5 syntax; the Porter tokenizer still stems it),
+// without English stop words unless the text has nothing else.
+func chunkFTSQuery(text string) string {
+	match := ftsQuery(text)
+	if match == "" {
+		return ""
+	}
+	terms := strings.Split(match, " OR ")
+	kept := terms[:0:0]
+	for _, t := range terms {
+		if !englishStopWords[strings.Trim(t, `"`)] {
+			kept = append(kept, t)
+		}
+	}
+	if len(kept) == 0 {
+		return match
+	}
+	return strings.Join(kept, " OR ")
+}
