@@ -464,18 +464,8 @@ func (db *DB) bm25Chunks(ctx context.Context, tx *sql.Tx, query string, n int, d
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: search chunks %q: %w", query, err)
 	}
-	defer rows.Close()
-	var out []scored
-	for rows.Next() {
-		var s scored
-		var f float64
-		if err := rows.Scan(&s.rowid, &f); err != nil {
-			return nil, fmt.Errorf("sqlite: search chunks %q: %w", query, err)
-		}
-		s.score = float32(f)
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := scanScored(rows)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: search chunks %q: %w", query, err)
 	}
 	return out, nil

@@ -318,21 +318,27 @@ func (db *DB) bm25(ctx context.Context, query string, titleOnly bool, k int) ([]
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: search %q: %w", query, err)
 	}
+	out, err := scanScored(rows)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: search %q: %w", query, err)
+	}
+	return out, nil
+}
+
+// scanScored reads rows of (rowid, score) and closes them.
+func scanScored(rows *sql.Rows) ([]scored, error) {
 	defer rows.Close()
 	var out []scored
 	for rows.Next() {
 		var s scored
 		var f float64
 		if err := rows.Scan(&s.rowid, &f); err != nil {
-			return nil, fmt.Errorf("sqlite: search %q: %w", query, err)
+			return nil, err
 		}
 		s.score = float32(f)
 		out = append(out, s)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: search %q: %w", query, err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // ftsQuery turns user text into an FTS5 query that matches any of its words: each word
