@@ -1,9 +1,13 @@
 // Package genai is the domain of the genai server: the messages, requests and events of
-// a chat with a generative model, the interfaces a model provider implements, and the
-// application error type that every layer returns.
+// a chat with a generative model (chat.go, chatjson.go), the notes of the vector
+// database (note.go), the documents, chunks and answers of the knowledge base
+// (knowledge.go), the interfaces their implementations satisfy (ChatModel, Embedder,
+// NoteStore, ChunkStore, KnowledgeBase), and the application error type that every layer
+// returns.
 //
 // The package imports nothing outside the standard library. Implementations live in a
-// package per outside dependency (bedrock, openai) and are wired by cmd/genai.
+// package per outside dependency (bedrock, openai, sqlite, opensearch) or concern
+// (localembed, rag, server, web) and are wired by cmd/genai.
 package genai
 
 import (
