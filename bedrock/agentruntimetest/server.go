@@ -37,6 +37,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+
+	"genai/internal/watch"
 )
 
 // MaxBodyBytes bounds a request body.
@@ -341,8 +343,7 @@ type Server struct {
 	counter atomic.Int64
 
 	mu       sync.Mutex
-	stats    Stats
-	changed  chan struct{} // closed and replaced whenever stats change
+	stats    watch.Value[Stats]
 	requests []*Request
 	sessions map[string]bool
 }
@@ -352,7 +353,7 @@ func NewServer(opts Options) *Server {
 	if opts.Answer == nil {
 		opts.Answer = DefaultAnswer
 	}
-	s := &Server{opts: opts, changed: make(chan struct{}), sessions: map[string]bool{}}
+	s := &Server{opts: opts, sessions: map[string]bool{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /knowledgebases/{knowledgeBaseId}/retrieve", s.handleRetrieve)
 	mux.HandleFunc("POST /retrieveAndGenerate", s.handleRetrieveAndGenerate)
@@ -382,35 +383,20 @@ func (s *Server) Requests() []*Request {
 
 // Stats returns the current counts.
 func (s *Server) Stats() Stats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stats
+	return s.stats.Load()
 }
 
 // Wait blocks until cond holds for the server's Stats, or ctx is done, in which case it
 // returns an error with the last Stats seen.
 func (s *Server) Wait(ctx context.Context, cond func(Stats) bool) error {
-	for {
-		s.mu.Lock()
-		st, changed := s.stats, s.changed
-		s.mu.Unlock()
-		if cond(st) {
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return fmt.Errorf("agentruntimetest: waiting for stats, last %+v: %w", st, ctx.Err())
-		}
+	if st, err := s.stats.Wait(ctx, cond); err != nil {
+		return fmt.Errorf("agentruntimetest: waiting for stats, last %+v: %w", st, err)
 	}
+	return nil
 }
 
 func (s *Server) update(fn func(*Stats)) {
-	s.mu.Lock()
-	fn(&s.stats)
-	close(s.changed)
-	s.changed = make(chan struct{})
-	s.mu.Unlock()
+	s.stats.Update(fn)
 }
 
 // begin does what every operation shares: count, throttle, check the signature, decode,

@@ -36,6 +36,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+
+	"genai/internal/watch"
 )
 
 // MaxBodyBytes bounds a request body; Bedrock's own limit for 20 images of 3.75 MB in
@@ -190,8 +192,7 @@ type Server struct {
 	counter atomic.Int64 // requests received, for ThrottleFirst
 
 	mu       sync.Mutex
-	stats    Stats
-	changed  chan struct{} // closed and replaced whenever stats change
+	stats    watch.Value[Stats]
 	requests []*Request
 	invokes  []*InvokeRequest
 }
@@ -201,7 +202,7 @@ func NewServer(opts Options) *Server {
 	if opts.Reply == nil {
 		opts.Reply = EchoReply
 	}
-	s := &Server{opts: opts, changed: make(chan struct{})}
+	s := &Server{opts: opts}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /model/{modelId}/converse-stream", s.handleConverseStream)
 	mux.HandleFunc("POST /model/{modelId}/converse", s.handleConverse)
@@ -238,35 +239,20 @@ func (s *Server) Requests() []*Request {
 
 // Stats returns the current counts.
 func (s *Server) Stats() Stats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stats
+	return s.stats.Load()
 }
 
 // Wait blocks until cond holds for the server's Stats, or ctx is done, in which case it
 // returns an error with the last Stats seen.
 func (s *Server) Wait(ctx context.Context, cond func(Stats) bool) error {
-	for {
-		s.mu.Lock()
-		st, changed := s.stats, s.changed
-		s.mu.Unlock()
-		if cond(st) {
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return fmt.Errorf("bedrocktest: waiting for stats, last %+v: %w", st, ctx.Err())
-		}
+	if st, err := s.stats.Wait(ctx, cond); err != nil {
+		return fmt.Errorf("bedrocktest: waiting for stats, last %+v: %w", st, err)
 	}
+	return nil
 }
 
 func (s *Server) update(fn func(*Stats)) {
-	s.mu.Lock()
-	fn(&s.stats)
-	close(s.changed)
-	s.changed = make(chan struct{})
-	s.mu.Unlock()
+	s.stats.Update(fn)
 }
 
 // begin does what both operations share: count, throttle, check the signature, decode
