@@ -160,7 +160,11 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, error) 
 		if err := s.set(c, v); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.env, err)
 		}
-		fs.Func(s.name, s.usage+" (env "+s.env+")", func(v string) error { return s.set(c, v) })
+		help := s.usage + " (env " + s.env
+		if s.def != "" && s.def != "0" {
+			help += ", default " + s.def
+		}
+		fs.Func(s.name, help+")", func(v string) error { return s.set(c, v) })
 	}
 	return c, nil
 }
