@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -86,6 +87,8 @@ type Main struct {
 	httpSrv  *http.Server
 	server   *server.Server
 	notes    *genai.NoteService
+	// providerReady reports whether the chat provider can be reached; nil without one.
+	providerReady func(ctx context.Context) error
 }
 
 // NewMain returns a Main that logs to stderr.
@@ -189,8 +192,14 @@ func (m *Main) Close() error {
 	return err
 }
 
-// ready reports whether the store answers and the data directory is usable.
+// ready reports whether the store answers, the data directory is usable, and the chat
+// provider, when there is one, can be reached.
 func (m *Main) ready(ctx context.Context) error {
+	if m.providerReady != nil {
+		if err := m.providerReady(ctx); err != nil {
+			return err
+		}
+	}
 	if _, _, err := m.notes.Store.ListNotes(ctx, 1, ""); err != nil {
 		return fmt.Errorf("the %s store does not answer: %w", m.Config.Store, err)
 	}
@@ -231,6 +240,13 @@ func (m *Main) chatModel(ctx context.Context) (genai.ChatModel, string, string, 
 		if model == "" {
 			model = DefaultBedrockModel
 		}
+		m.providerReady = func(ctx context.Context) error {
+			// Credentials are cached by the SDK; a failing refresh means Bedrock cannot be called.
+			if _, err := awsCfg.Credentials.Retrieve(ctx); err != nil {
+				return fmt.Errorf("AWS credentials for Bedrock do not resolve: %w", err)
+			}
+			return nil
+		}
 		return bedrock.New(awsCfg, bedrock.Options{DefaultModel: model, DefaultMaxTokens: c.MaxTokens}), provider, model, nil
 	case "openai":
 		cm := openai.New(openai.Options{BaseURL: c.OpenAIBaseURL, APIKey: c.OpenAIAPIKey, DefaultModel: c.ChatModel, DefaultMaxTokens: c.MaxTokens})
@@ -246,7 +262,29 @@ func (m *Main) chatModel(ctx context.Context) (genai.ChatModel, string, string, 
 			model = models[0]
 			cm = openai.New(openai.Options{BaseURL: c.OpenAIBaseURL, APIKey: c.OpenAIAPIKey, DefaultModel: model, DefaultMaxTokens: c.MaxTokens})
 		}
+		m.providerReady = cachedCheck(30*time.Second, func(ctx context.Context) error {
+			if _, err := cm.Models(ctx); err != nil {
+				return fmt.Errorf("the OpenAI-compatible endpoint %s does not answer: %w", c.OpenAIBaseURL, err)
+			}
+			return nil
+		})
 		return cm, provider, model, nil
 	}
 	return nil, "none", "", nil
+}
+
+// cachedCheck returns check, calling it at most once per ttl: a load balancer's health
+// checks must not each cost a call to a remote service.
+func cachedCheck(ttl time.Duration, check func(context.Context) error) func(context.Context) error {
+	var mu sync.Mutex
+	var at time.Time
+	var last error
+	return func(ctx context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(at) > ttl {
+			last, at = check(ctx), time.Now()
+		}
+		return last
+	}
 }
