@@ -30,6 +30,15 @@ type Chunk struct {
 	Text       string   `json:"text"`
 }
 
+// EmbeddingText is the text a chunk's embedding is computed from: its heading path, then
+// its text. Ingestion and re-embedding both use it, so their vectors agree.
+func (c *Chunk) EmbeddingText() string {
+	if len(c.Headings) == 0 {
+		return c.Text
+	}
+	return strings.Join(c.Headings, " > ") + "\n\n" + c.Text
+}
+
 // RetrievalMode chooses how chunks are matched: by words (BM25), by meaning (vector
 // similarity) or both fused.
 type RetrievalMode string

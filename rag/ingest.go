@@ -173,7 +173,7 @@ func (in *Ingester) store(ctx context.Context, uri, title string, p *Parsed, siz
 	for i := range chunks {
 		chunks[i].ID = fmt.Sprintf("%s-%05d", doc.ID, i)
 		chunks[i].DocumentID = doc.ID
-		texts[i] = EmbeddingText(chunks[i])
+		texts[i] = chunks[i].EmbeddingText()
 	}
 	batch := in.EmbedBatch
 	if batch <= 0 {
@@ -199,15 +199,6 @@ func (in *Ingester) store(ctx context.Context, uri, title string, p *Parsed, siz
 		return nil, fmt.Errorf("%s: storing: %w", uri, err)
 	}
 	return &Ingested{Document: doc}, nil
-}
-
-// EmbeddingText returns the text embedded for a chunk: its heading path, then its
-// text, so that a passage is found by what its section is about as well as by its words.
-func EmbeddingText(c genai.Chunk) string {
-	if len(c.Headings) == 0 {
-		return c.Text
-	}
-	return strings.Join(c.Headings, " > ") + "\n\n" + c.Text
 }
 
 // textHash is the SHA-256 (hex) of the extracted text, headings included, in a form

@@ -106,7 +106,7 @@ func TestReembedChunks(t *testing.T) {
 	var texts []string
 	for i := range 300 { // more than one batch
 		c := genai.Chunk{ID: fmt.Sprintf("c%03d", i), Index: i, Headings: []string{"Part"}, Text: fmt.Sprintf("animal number%d", i)}
-		chunks, texts = append(chunks, c), append(texts, ChunkEmbeddingText(c))
+		chunks, texts = append(chunks, c), append(texts, c.EmbeddingText())
 	}
 	vecs, _ := oldE.Embed(ctx, texts)
 	if err := db.PutDocument(ctx, doc, chunks, vecs); err != nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"genai"
 )
@@ -16,7 +15,7 @@ const reembedBatch = 128
 // Reembed computes the vector of every note and every document chunk again with e,
 // whose space must be the store's Options.Space, and makes the store use them;
 // progress, if not nil, is called after each batch with the notes and chunks done and
-// their total. A chunk is embedded from ChunkEmbeddingText.
+// their total. A chunk is embedded from Chunk.EmbeddingText, as ingestion does.
 //
 // New vectors go to a shadow table, a transaction per batch, while searches keep using
 // the old ones; a last transaction swaps the tables and records the new space, so no
@@ -230,7 +229,7 @@ func (db *DB) reembedChunks(ctx context.Context, e genai.Embedder) (int, error) 
 			rows.Close()
 			return 0, fmt.Errorf("read chunk row %d: headings: %w", rowid, err)
 		}
-		rowids, texts = append(rowids, rowid), append(texts, ChunkEmbeddingText(c))
+		rowids, texts = append(rowids, rowid), append(texts, c.EmbeddingText())
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -269,15 +268,4 @@ func (db *DB) reembedChunks(ctx context.Context, e genai.Embedder) (int, error) 
 		}
 	}
 	return len(rowids), tx.Commit()
-}
-
-// ChunkEmbeddingText is the text Reembed makes a chunk's vector from: its heading
-// path joined by " > ", a blank line, and its text; just the text without headings.
-// It must stay the text ingestion embeds (rag.EmbeddingText), so that a re-embedded
-// store searches as a freshly ingested one.
-func ChunkEmbeddingText(c genai.Chunk) string {
-	if len(c.Headings) == 0 {
-		return c.Text
-	}
-	return strings.Join(c.Headings, " > ") + "\n\n" + c.Text
 }
