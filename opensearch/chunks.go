@@ -2,7 +2,6 @@ package opensearch
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -712,45 +711,10 @@ func (s *Store) current(ctx context.Context, hits []chunkHit, n int) ([]chunkHit
 	return out, nil
 }
 
-// fuseChunks merges rankings by reciprocal rank fusion, best first, as fuse does for
-// notes: hits of equal score share a rank.
+// fuseChunks merges rankings of chunks by reciprocal rank fusion, best first; two
+// versions of a chunk are two hits.
 func fuseChunks(lists ...[]chunkHit) []chunkHit {
-	type fused struct {
-		hit   chunkHit
-		score float64
-		best  int
-	}
-	byID := map[string]*fused{}
-	var order []*fused
-	for _, list := range lists {
-		rank := 0
-		for i, h := range list {
-			if i == 0 || h.Score != list[i-1].Score {
-				rank = i + 1
-			}
-			key := h.ID + "\x00" + h.version
-			f := byID[key]
-			if f == nil {
-				f = &fused{hit: h, best: rank}
-				byID[key] = f
-				order = append(order, f)
-			}
-			f.score += 1 / float64(rrfK+rank)
-			f.best = min(f.best, rank)
-		}
-	}
-	slices.SortStableFunc(order, func(a, b *fused) int {
-		if c := cmp.Compare(b.score, a.score); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.best, b.best)
-	})
-	out := make([]chunkHit, len(order))
-	for i, f := range order {
-		f.hit.Score = f.score
-		out[i] = f.hit
-	}
-	return out
+	return rrf(func(h chunkHit) string { return h.ID + "\x00" + h.version }, func(h *chunkHit) *float64 { return &h.Score }, lists...)
 }
 
 var _ genai.ChunkStore = (*Store)(nil)

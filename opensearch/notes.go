@@ -2,7 +2,6 @@ package opensearch
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -487,45 +486,10 @@ func (s *Store) hybrid(ctx context.Context, query string, vector []float32, k in
 	return fuse(k, semantic, title.hits), nil
 }
 
-// fuse merges rankings by reciprocal rank fusion and returns the best k. Hits of equal
-// score share a rank (the best of their places), so the order a ranker gives to ties
-// does not decide the fusion.
+// fuse merges rankings of notes by reciprocal rank fusion and returns the best k.
 func fuse(k int, lists ...[]genai.NoteHit) []genai.NoteHit {
-	type fused struct {
-		hit   genai.NoteHit
-		score float64
-		best  int
-	}
-	byID := map[string]*fused{}
-	var order []*fused
-	for _, list := range lists {
-		rank := 0
-		for i, h := range list {
-			if i == 0 || h.Score != list[i-1].Score {
-				rank = i + 1
-			}
-			f := byID[h.ID]
-			if f == nil {
-				f = &fused{hit: h, best: rank}
-				byID[h.ID] = f
-				order = append(order, f)
-			}
-			f.score += 1 / float64(rrfK+rank)
-			f.best = min(f.best, rank)
-		}
-	}
-	slices.SortStableFunc(order, func(a, b *fused) int {
-		if c := cmp.Compare(b.score, a.score); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.best, b.best)
-	})
-	out := make([]genai.NoteHit, 0, min(k, len(order)))
-	for _, f := range order[:min(k, len(order))] {
-		f.hit.Score = f.score
-		out = append(out, f.hit)
-	}
-	return out
+	out := rrf(func(h genai.NoteHit) string { return h.ID }, func(h *genai.NoteHit) *float64 { return &h.Score }, lists...)
+	return out[:min(k, len(out))]
 }
 
 // search runs a search on the index and returns its hits.
