@@ -129,7 +129,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 			// Headers wait for the first event, so an error before it is an ordinary
 			// HTTP error with its status (a 429 with Retry-After, say).
 			sse = newSSEWriter(w)
-			if err = sse.event("start", startEvent{ID: id, Model: req.Model}); err != nil {
+			if err = sse.eventHeld("start", startEvent{ID: id, Model: req.Model}); err != nil {
 				return
 			}
 		}
