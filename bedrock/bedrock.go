@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -140,10 +141,67 @@ type requestBodyGuard struct{ client bedrockruntime.HTTPClient }
 // Do implements bedrockruntime.HTTPClient.
 func (g requestBodyGuard) Do(req *http.Request) (*http.Response, error) {
 	if req.Body != nil && req.Body != http.NoBody {
-		req.Body = readOnlyBody{req.Body}
+		req.Body = &readOnlyBody{body: req.Body}
 	}
-	return g.client.Do(req)
+	// A streamed response keeps its request, and so the request's context, alive until
+	// the stream ends. The SDK's context carries its whole middleware state, so the
+	// request goes out with a context of its own that only follows cancellation: a
+	// thousand open streams then hold kilobytes each less.
+	parent := req.Context()
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := context.AfterFunc(parent, cancel)
+	resp, err := g.client.Do(req.WithContext(ctx))
+	if err != nil {
+		stop()
+		cancel()
+		return nil, err
+	}
+	resp.Body = &releasingBody{ReadCloser: resp.Body, release: func() { stop(); cancel() }}
+	return resp, nil
 }
 
-// readOnlyBody exposes only Read and Close of a request body.
-type readOnlyBody struct{ io.ReadCloser }
+// readOnlyBody exposes only Read and Close of a request body, and lets go of the
+// body once it is read, so a request held by a long stream holds no payload. Read and
+// Close may race (that is the race above), hence the lock.
+type readOnlyBody struct {
+	mu   sync.Mutex
+	body io.ReadCloser
+}
+
+func (b *readOnlyBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.body == nil {
+		return 0, io.EOF
+	}
+	n, err := b.body.Read(p)
+	if err == io.EOF {
+		b.body.Close()
+		b.body = nil
+	}
+	return n, err
+}
+
+func (b *readOnlyBody) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.body == nil {
+		return nil
+	}
+	err := b.body.Close()
+	b.body = nil
+	return err
+}
+
+// releasingBody runs release once, when the response body is closed.
+type releasingBody struct {
+	io.ReadCloser
+	once    sync.Once
+	release func()
+}
+
+func (b *releasingBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.release)
+	return err
+}
