@@ -76,58 +76,73 @@ func TestConformance(t *testing.T) {
 	for _, auth := range []string{AuthSigV4AOSS, AuthSigV4ES, AuthBasic} {
 		t.Run(auth, func(t *testing.T) {
 			_, opts := fakeFor(t, auth)
-			storetest.TestNoteStore(t, func(t *testing.T, space genai.EmbeddingSpace) genai.NoteStore {
-				o := opts
-				o.Space, o.Index = space, newIndexName("conformance")
-				s, err := Open(context.Background(), o)
-				if err != nil {
-					t.Fatalf("Open: %v", err)
-				}
-				return s
-			})
+			open := opener(opts, "conformance")
+			storetest.TestNoteStore(t, func(t *testing.T, space genai.EmbeddingSpace) genai.NoteStore { return open(t, space) })
 		})
 	}
 }
 
-// TestConformanceRealCluster runs the conformance suite against a real cluster when
-// GENAI_TEST_OPENSEARCH_URL is set. Each store gets a new index, deleted afterwards.
-func TestConformanceRealCluster(t *testing.T) {
-	endpoint := os.Getenv("GENAI_TEST_OPENSEARCH_URL")
-	if endpoint == "" {
-		t.Skip("set GENAI_TEST_OPENSEARCH_URL (and GENAI_TEST_OPENSEARCH_AUTH=sigv4-aoss|sigv4-es|basic|none, " +
-			"GENAI_TEST_OPENSEARCH_USERNAME/PASSWORD for basic, AWS_REGION and AWS credentials for SigV4) " +
-			"to run the conformance suite against a real OpenSearch cluster")
-	}
-	opts := Options{
-		URL:      endpoint,
-		Auth:     os.Getenv("GENAI_TEST_OPENSEARCH_AUTH"),
-		Username: os.Getenv("GENAI_TEST_OPENSEARCH_USERNAME"),
-		Password: os.Getenv("GENAI_TEST_OPENSEARCH_PASSWORD"),
-	}
-	run := fmt.Sprintf("genai-test-%d", time.Now().UnixNano())
-	storetest.TestNoteStore(t, func(t *testing.T, space genai.EmbeddingSpace) genai.NoteStore {
+// opener returns a function that opens a store in a new index named after prefix.
+func opener(opts Options, prefix string) func(t *testing.T, space genai.EmbeddingSpace) *Store {
+	return func(t *testing.T, space genai.EmbeddingSpace) *Store {
 		o := opts
-		o.Space, o.Index = space, newIndexName(run)
+		o.Space, o.Index = space, newIndexName(prefix)
 		s, err := Open(context.Background(), o)
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
+		return s
+	}
+}
+
+// realCluster returns a function that opens a store in a new index of the real cluster
+// named by GENAI_TEST_OPENSEARCH_URL, deleting its indexes after the test; without that
+// variable the test is skipped, saying how to run it.
+func realCluster(t *testing.T) func(t *testing.T, space genai.EmbeddingSpace) interface {
+	genai.NoteStore
+	genai.ChunkStore
+} {
+	endpoint := os.Getenv("GENAI_TEST_OPENSEARCH_URL")
+	if endpoint == "" {
+		t.Skip("set GENAI_TEST_OPENSEARCH_URL (and GENAI_TEST_OPENSEARCH_AUTH=sigv4-aoss|sigv4-es|basic|none, " +
+			"GENAI_TEST_OPENSEARCH_USERNAME/PASSWORD for basic, AWS_REGION and AWS credentials for SigV4) " +
+			"to run the conformance suites against a real OpenSearch cluster")
+	}
+	open := opener(Options{
+		URL:      endpoint,
+		Auth:     os.Getenv("GENAI_TEST_OPENSEARCH_AUTH"),
+		Username: os.Getenv("GENAI_TEST_OPENSEARCH_USERNAME"),
+		Password: os.Getenv("GENAI_TEST_OPENSEARCH_PASSWORD"),
+	}, fmt.Sprintf("genai-test-%d", time.Now().UnixNano()))
+	return func(t *testing.T, space genai.EmbeddingSpace) interface {
+		genai.NoteStore
+		genai.ChunkStore
+	} {
+		s := open(t, space)
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			if _, err := s.client.Indices.Delete(ctx, opensearchapi.IndicesDeleteReq{Indices: []string{o.Index}}); err != nil {
-				t.Logf("delete test index %s: %v", o.Index, err)
+			indexes := []string{s.index, s.documentsIndex(), s.chunksIndex()}
+			if _, err := s.client.Indices.Delete(ctx, opensearchapi.IndicesDeleteReq{Indices: indexes}); err != nil {
+				t.Logf("delete test indexes %v: %v", indexes, err)
 			}
 		})
 		if s.serverless {
 			return settled{s}
 		}
 		return s
-	})
+	}
+}
+
+// TestConformanceRealCluster runs the conformance suite against a real cluster when
+// GENAI_TEST_OPENSEARCH_URL is set. Each store gets new indexes, deleted afterwards.
+func TestConformanceRealCluster(t *testing.T) {
+	open := realCluster(t)
+	storetest.TestNoteStore(t, func(t *testing.T, space genai.EmbeddingSpace) genai.NoteStore { return open(t, space) })
 }
 
 // settled waits after each write on AOSS, which makes writes searchable only after
-// about a second (it has no refresh), so that the suite's read-after-write checks
+// about a second (it has no refresh), so that the suites' read-after-write checks
 // test the store rather than the collection's refresh interval.
 type settled struct{ *Store }
 
@@ -141,6 +156,18 @@ func (s settled) PutNotes(ctx context.Context, notes []genai.Note, vectors [][]f
 
 func (s settled) DeleteNote(ctx context.Context, id string) error {
 	err := s.Store.DeleteNote(ctx, id)
+	time.Sleep(aossVisibility)
+	return err
+}
+
+func (s settled) PutDocument(ctx context.Context, doc genai.Document, chunks []genai.Chunk, vectors [][]float32) error {
+	err := s.Store.PutDocument(ctx, doc, chunks, vectors)
+	time.Sleep(aossVisibility)
+	return err
+}
+
+func (s settled) DeleteDocument(ctx context.Context, id string) error {
+	err := s.Store.DeleteDocument(ctx, id)
 	time.Sleep(aossVisibility)
 	return err
 }
