@@ -3,7 +3,6 @@ package opensearch
 import (
 	"testing"
 
-
 	"genai"
 	"genai/storetest"
 )
