@@ -21,6 +21,7 @@ import (
 const (
 	EINVALID     = "invalid_request"        // the request breaks a documented rule
 	EUNAUTH      = "unauthorized"           // missing or wrong API key
+	EFORBIDDEN   = "forbidden"              // refused whoever asks: a foreign Host, a cross-site write
 	ENOTFOUND    = "not_found"              // no such route or resource
 	ETOOLARGE    = "too_large"              // a body, image or field is over its limit
 	EMEDIATYPE   = "unsupported_media_type" // a content type or image format we do not take

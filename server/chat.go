@@ -5,9 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
-	"mime"
 	"net/http"
-	"time"
+	"os"
 
 	"genai"
 )
@@ -17,28 +16,25 @@ const noProviderMessage = "no model provider is configured: set GENAI_PROVIDER=b
 	"(AWS_REGION, AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), or GENAI_OPENAI_BASE_URL " +
 	"(for Ollama: http://localhost:11434/v1) for an OpenAI-compatible endpoint"
 
-// bodyReadTimeout bounds reading a request body, so that a client trickling bytes
-// cannot hold a connection; streamed answers have no write timeout at all.
-const bodyReadTimeout = time.Minute
-
-// readBody reads a JSON request body of at most MaxBodyBytes.
+// readBody reads a JSON request body of at most MaxBodyBytes, within the body deadline
+// set by bodyDeadline.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && mt != "text/plain") {
-			return nil, genai.Errorf(genai.EMEDIATYPE, "Content-Type: %q is not application/json", ct)
-		}
+	if err := contentTypeIs(r, "application/json"); err != nil {
+		return nil, err
 	}
 	if r.ContentLength > s.opts.MaxBodyBytes {
 		return nil, genai.Errorf(genai.ETOOLARGE, "body: %d bytes, over the limit of %d", r.ContentLength, s.opts.MaxBodyBytes)
 	}
-	http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
 		return nil, genai.Errorf(genai.ETOOLARGE, "body: over the limit of %d bytes", s.opts.MaxBodyBytes)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		w.Header().Set("Connection", "close")
+		return nil, genai.Errorf(genai.ETIMEOUT, "body: not received within %s", s.opts.BodyReadTimeout)
 	case err != nil:
+		w.Header().Set("Connection", "close")
 		return nil, genai.Errorf(genai.EINVALID, "body: could not be read: %v", err)
 	}
 	return data, nil

@@ -16,6 +16,7 @@ import (
 var statusOf = map[string]int{
 	genai.EINVALID:     http.StatusBadRequest,
 	genai.EUNAUTH:      http.StatusUnauthorized,
+	genai.EFORBIDDEN:   http.StatusForbidden,
 	genai.ENOTFOUND:    http.StatusNotFound,
 	genai.ETOOLARGE:    http.StatusRequestEntityTooLarge,
 	genai.EMEDIATYPE:   http.StatusUnsupportedMediaType,
@@ -34,8 +35,18 @@ type errorBody struct {
 }
 
 type errorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// fixedMessages are what a client is told of errors that come from beyond this server:
+// an upstream's own text can hold account ids, internal URLs or policy names, so it is
+// logged with the request id and the client gets this message and the id.
+var fixedMessages = map[string]string{
+	genai.EUPSTREAM:  "the model provider or a service behind this server failed",
+	genai.ETHROTTLED: "the model provider is throttling requests; retry later",
+	genai.EINTERNAL:  "internal error",
 }
 
 // normalize turns context errors into application errors; everything else passes.
@@ -49,15 +60,21 @@ func normalize(err error) error {
 	return err
 }
 
-// errorDetailOf returns the client-facing code and message of err, logging the details
-// of internal errors, which are never shown.
+// errorDetailOf returns the client-facing code, message and request id of err. The
+// detail of an internal or upstream error is logged with the request id and never shown.
 func (s *Server) errorDetailOf(r *http.Request, err error) errorDetail {
 	err = normalize(err)
 	code := genai.ErrorCode(err)
-	if code == genai.EINTERNAL {
-		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	d := errorDetail{Code: code, Message: genai.ErrorMessage(err), RequestID: RequestID(r.Context())}
+	if fixed, ok := fixedMessages[code]; ok {
+		level := slog.LevelWarn
+		if code == genai.EINTERNAL {
+			level = slog.LevelError
+		}
+		s.log.Log(r.Context(), level, "request failed", "request_id", d.RequestID, "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
+		d.Message = fixed + " (request id " + d.RequestID + ")"
 	}
-	return errorDetail{Code: code, Message: genai.ErrorMessage(err)}
+	return d
 }
 
 // writeError answers err as the JSON error of API.md with the status of its code.

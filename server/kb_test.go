@@ -499,6 +499,7 @@ func TestKBAnswerDisconnectCancelsModel(t *testing.T) {
 	base, _ := kbServer(t, m, server.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/api/kb/answer", strings.NewReader(`{"query":"metformin"}`))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -113,7 +113,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
-			route := r.Pattern
+			route := infoOf(r.Context()).pattern
 			if route == "" {
 				route = "unmatched"
 			}
@@ -124,7 +124,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			d := time.Since(start)
 			s.metrics.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 			s.metrics.duration.WithLabelValues(route).Observe(d.Seconds())
-			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", status, "duration", d)
+			s.log.Debug("request", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "status", status, "duration", d)
 		}()
 		next.ServeHTTP(sw, r)
 	})

@@ -5,11 +5,9 @@ package server
 
 import (
 	"context"
-	"crypto/subtle"
 	"log/slog"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"genai"
@@ -36,8 +34,15 @@ type Options struct {
 	APIKeys []string
 	// MetricsPublic leaves /metrics open when APIKeys are set.
 	MetricsPublic bool
-	// CORSOrigins are the origins allowed to call the API from a browser; none by default.
+	// CORSOrigins are the origins allowed to call the API from a browser, by CORS and by
+	// the cross-origin protection of writes; none by default, "*" for any.
 	CORSOrigins []string
+	// AllowedHosts are the host names (of the Host header, without port) the server
+	// answers to, "*" for any; empty means any. A server on loopback should allow only
+	// LoopbackHosts and the names its users reach it by.
+	AllowedHosts []string
+	// BodyReadTimeout bounds reading a request body (default DefaultBodyReadTimeout).
+	BodyReadTimeout time.Duration
 	// MaxBodyBytes caps a JSON request body (default DefaultMaxBodyBytes).
 	MaxBodyBytes int64
 	// Ready reports whether dependencies are ready, for /readyz; nil means ready.
@@ -70,11 +75,12 @@ const DefaultMaxBodyBytes = 32 << 20
 
 // Server is the HTTP handler of genai. Create it with New.
 type Server struct {
-	opts    Options
-	log     *slog.Logger
-	mux     *http.ServeMux
-	metrics *metrics
-	handler http.Handler
+	opts     Options
+	log      *slog.Logger
+	mux      *http.ServeMux
+	metrics  *metrics
+	handler  http.Handler
+	patterns []string
 }
 
 // New returns a Server serving opts.
@@ -91,6 +97,9 @@ func New(opts Options) *Server {
 	if opts.MaxUploadBytes <= 0 {
 		opts.MaxUploadBytes = DefaultMaxUploadBytes
 	}
+	if opts.BodyReadTimeout <= 0 {
+		opts.BodyReadTimeout = DefaultBodyReadTimeout
+	}
 	if opts.Provider == "" {
 		opts.Provider = "none"
 	}
@@ -102,49 +111,73 @@ func New(opts Options) *Server {
 		s.log = slog.Default()
 	}
 	s.routes()
-	s.handler = s.recoverPanics(s.observe(s.secureHeaders(s.cors(s.authenticate(http.HandlerFunc(s.dispatch))))))
+	// Outermost first: every answer, refusals included, has a request id, the security
+	// headers and its metrics; a foreign Host or a cross-site write is refused before the
+	// key is looked at, and the key before any of the body is read.
+	var h http.Handler = http.HandlerFunc(s.dispatch)
+	h = s.authenticate(h)
+	h = s.crossOrigin(h)
+	h = s.cors(h)
+	h = s.checkHost(h)
+	h = s.bodyDeadline(h)
+	h = s.secureHeaders(h)
+	h = s.observe(h)
+	h = s.recoverPanics(h)
+	s.handler = s.requestID(h)
 	return s
 }
 
 func (s *Server) routes() {
-	m := s.mux
-	m.HandleFunc("GET /healthz", s.healthz)
-	m.HandleFunc("GET /readyz", s.readyz)
-	m.HandleFunc("GET /api/config", s.config)
-	m.Handle("GET /metrics", s.metrics.handler())
+	s.handle("GET /healthz", s.healthz)
+	s.handle("GET /readyz", s.readyz)
+	s.handle("GET /api/config", s.config)
+	s.handle("GET /metrics", s.metrics.handler().ServeHTTP)
 
-	m.HandleFunc("POST /api/chat", s.chat)
-	m.HandleFunc("POST /bedrock-haiku", s.chatText)
-	m.HandleFunc("POST /claude-haiku-image", s.chatText)
+	s.handle("POST /api/chat", s.chat)
+	s.handle("POST /bedrock-haiku", s.chatText)
+	s.handle("POST /claude-haiku-image", s.chatText)
 
-	m.HandleFunc("GET /v1/models", s.openAIModels)
-	m.HandleFunc("POST /v1/chat/completions", s.openAIChat)
-	m.HandleFunc("POST /v1/embeddings", s.openAIEmbeddings)
+	s.handle("GET /v1/models", s.openAIModels)
+	s.handle("POST /v1/chat/completions", s.openAIChat)
+	s.handle("POST /v1/embeddings", s.openAIEmbeddings)
 
-	m.HandleFunc("POST /api/notes", s.createNote)
-	m.HandleFunc("POST /api/notes/bulk", s.bulkNotes)
-	m.HandleFunc("GET /api/notes", s.listNotes)
-	m.HandleFunc("GET /api/notes/{id}", s.getNote)
-	m.HandleFunc("DELETE /api/notes/{id}", s.deleteNote)
-	m.HandleFunc("POST /api/notes/search", s.searchNotes)
-	m.HandleFunc("POST /aoss-index-backend", s.aossIndex)
-	m.HandleFunc("POST /aoss-query-backend", s.aossQuery)
+	s.handle("POST /api/notes", s.createNote)
+	s.handle("POST /api/notes/bulk", s.bulkNotes)
+	s.handle("GET /api/notes", s.listNotes)
+	s.handle("GET /api/notes/{id}", s.getNote)
+	s.handle("DELETE /api/notes/{id}", s.deleteNote)
+	s.handle("POST /api/notes/search", s.searchNotes)
+	s.handle("POST /aoss-index-backend", s.aossIndex)
+	s.handle("POST /aoss-query-backend", s.aossQuery)
 
-	m.HandleFunc("POST /api/kb/documents", s.uploadDocuments)
-	m.HandleFunc("GET /api/kb/documents", s.listDocuments)
-	m.HandleFunc("DELETE /api/kb/documents/{id}", s.deleteDocument)
-	m.HandleFunc("POST /api/kb/retrieve", s.kbRetrieve)
-	m.HandleFunc("POST /api/kb/answer", s.kbAnswer)
-	m.HandleFunc("POST /knowledge-base-retrieve", s.workshopRetrieve)
-	m.HandleFunc("POST /knowledge-base-retrieve-and-generate", s.workshopRetrieveAndGenerate)
+	s.handle("POST /api/kb/documents", s.uploadDocuments)
+	s.handle("GET /api/kb/documents", s.listDocuments)
+	s.handle("DELETE /api/kb/documents/{id}", s.deleteDocument)
+	s.handle("POST /api/kb/retrieve", s.kbRetrieve)
+	s.handle("POST /api/kb/answer", s.kbAnswer)
+	s.handle("POST /knowledge-base-retrieve", s.workshopRetrieve)
+	s.handle("POST /knowledge-base-retrieve-and-generate", s.workshopRetrieveAndGenerate)
 
 	if s.opts.UI != nil {
-		for _, p := range []string{"GET /{$}", "GET /image", "GET /mirror", "GET /notes", "GET /aoss-index", "GET /aoss-query",
-			"GET /knowledge", "GET /retrieve", "GET /retrieve-generate", "GET /static/"} {
-			m.Handle(p, s.opts.UI)
+		for p := range uiPaths {
+			if p == "/" {
+				p = "/{$}"
+			}
+			s.handle("GET "+p, s.opts.UI.ServeHTTP)
 		}
+		s.handle("GET /static/", s.opts.UI.ServeHTTP)
 	}
 }
+
+// handle registers a route and records its pattern for Routes.
+func (s *Server) handle(pattern string, h http.HandlerFunc) {
+	s.mux.HandleFunc(pattern, h)
+	s.patterns = append(s.patterns, pattern)
+}
+
+// Routes returns the patterns of every route the server serves, such as
+// "POST /api/chat", in the order they were registered.
+func (s *Server) Routes() []string { return slices.Clone(s.patterns) }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
@@ -153,8 +186,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // the mux's plain text.
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	h, pattern := s.mux.Handler(r)
+	infoOf(r.Context()).pattern = pattern
 	if pattern != "" {
-		s.mux.ServeHTTP(w, r) // sets r.Pattern, read back by observe, and path values
+		s.mux.ServeHTTP(w, r) // sets the path values
 		return
 	}
 	rec := &statusCatcher{header: http.Header{}}
@@ -162,8 +196,9 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	switch rec.status {
 	case http.StatusMethodNotAllowed:
 		w.Header().Set("Allow", rec.header.Get("Allow"))
-		writeJSON(w, http.StatusMethodNotAllowed, errorBody{errorDetail{genai.EINVALID,
-			"method " + r.Method + " is not allowed on " + r.URL.Path + "; allowed: " + rec.header.Get("Allow")}})
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{errorDetail{Code: genai.EINVALID,
+			Message:   "method " + r.Method + " is not allowed on " + r.URL.Path + "; allowed: " + rec.header.Get("Allow"),
+			RequestID: RequestID(r.Context())}})
 	default:
 		s.writeError(w, r, genai.Errorf(genai.ENOTFOUND, "no route %s %s", r.Method, r.URL.Path))
 	}
@@ -178,67 +213,6 @@ type statusCatcher struct {
 func (c *statusCatcher) Header() http.Header         { return c.header }
 func (c *statusCatcher) Write(b []byte) (int, error) { return len(b), nil }
 func (c *statusCatcher) WriteHeader(status int)      { c.status = status }
-
-// protected reports whether path needs an API key when keys are configured.
-func (s *Server) protected(path string) bool {
-	switch {
-	case strings.HasPrefix(path, "/api/"), strings.HasPrefix(path, "/v1/"):
-		return true
-	case path == "/metrics":
-		return !s.opts.MetricsPublic
-	}
-	return workshopBackends[path]
-}
-
-// workshopBackends are the POST routes of the Bedrock workshop's pages.
-var workshopBackends = map[string]bool{
-	"/bedrock-haiku":                        true,
-	"/claude-haiku-image":                   true,
-	"/knowledge-base-retrieve":              true,
-	"/knowledge-base-retrieve-and-generate": true,
-	"/aoss-index-backend":                   true,
-	"/aoss-query-backend":                   true,
-}
-
-// authenticate requires a configured API key on protected routes.
-func (s *Server) authenticate(next http.Handler) http.Handler {
-	if len(s.opts.APIKeys) == 0 {
-		return next
-	}
-	keys := make([][]byte, len(s.opts.APIKeys))
-	for i, k := range s.opts.APIKeys {
-		keys[i] = []byte(k)
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodOptions || !s.protected(r.URL.Path) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		got := r.Header.Get("X-API-Key")
-		if auth := r.Header.Get("Authorization"); auth != "" {
-			scheme, token, _ := strings.Cut(auth, " ")
-			if !strings.EqualFold(scheme, "Bearer") {
-				s.writeError(w, r, genai.Errorf(genai.EUNAUTH, "Authorization: expected \"Bearer <key>\""))
-				return
-			}
-			got = strings.TrimSpace(token)
-		}
-		if got == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="genai"`)
-			s.writeError(w, r, genai.Errorf(genai.EUNAUTH, "an API key is required: send Authorization: Bearer <key> or X-API-Key"))
-			return
-		}
-		ok := 0
-		for _, k := range keys {
-			ok |= subtle.ConstantTimeCompare([]byte(got), k)
-		}
-		if ok != 1 {
-			s.writeError(w, r, genai.Errorf(genai.EUNAUTH, "the API key is not valid"))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
 
 // cors answers browsers from configured origins only; with none configured, no CORS
 // headers are sent and browsers keep the same-origin policy.
@@ -294,7 +268,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", v)
+			s.log.Error("panic in handler", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "panic", v)
 			s.writeError(w, r, genai.Errorf(genai.EINTERNAL, "internal error"))
 		}()
 		next.ServeHTTP(w, r)

@@ -191,9 +191,13 @@ func TestChatErrorAfterFirstByteIsErrorEvent(t *testing.T) {
 	if len(evs) != 3 || evs[1].data["text"] != "Hel" || evs[2].name != "error" {
 		t.Fatalf("events %+v", evs)
 	}
+	// The upstream's own text stays in the log: the client gets a fixed message and
+	// the request id to quote, which is also the response's X-Request-Id.
 	e := evs[2].data["error"].(map[string]any)
-	if e["code"] != "upstream_error" || e["message"] != "model stream broke" {
-		t.Errorf("error event %v", e)
+	id := resp.Header.Get("X-Request-Id")
+	msg, _ := e["message"].(string)
+	if e["code"] != "upstream_error" || strings.Contains(msg, "model stream broke") || id == "" || e["request_id"] != id || !strings.Contains(msg, id) {
+		t.Errorf("error event %v (X-Request-Id %q)", e, id)
 	}
 }
 
@@ -202,6 +206,7 @@ func TestClientDisconnectCancelsModel(t *testing.T) {
 	ts := newServer(t, server.Options{Chat: m})
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "POST", ts.URL+"/api/chat", strings.NewReader(hi))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -294,6 +299,7 @@ func TestChunkedBodyOverLimit(t *testing.T) {
 		pw.Close()
 	}()
 	req, _ := http.NewRequest("POST", ts.URL+"/api/chat", pr) // no Content-Length: chunked
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

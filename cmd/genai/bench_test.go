@@ -133,6 +133,7 @@ func viaServer(client *http.Client, base string) ttftFunc {
 		t0 := time.Now()
 		req, _ := http.NewRequestWithContext(ctx, "POST", base+"/api/chat", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := client.Do(req)
 		if err != nil {
 			return 0, err

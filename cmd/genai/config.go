@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"genai/server"
 )
 
 // Config is the whole configuration of genai. Every field has an environment variable
@@ -23,6 +25,7 @@ type Config struct {
 	OpenAIAPIKey  string
 	APIKeys       []string
 	CORSOrigins   []string
+	AllowedHosts  []string
 	MetricsPublic bool
 	LogLevel      string
 
@@ -91,7 +94,8 @@ func settings() []setting {
 		{"openai-base-url", "GENAI_OPENAI_BASE_URL", "", "OpenAI-compatible endpoint, such as http://localhost:11434/v1 for Ollama", str(func(c *Config) *string { return &c.OpenAIBaseURL })},
 		{"openai-api-key", "GENAI_OPENAI_API_KEY", "", "API key of the OpenAI-compatible endpoint, if it needs one", str(func(c *Config) *string { return &c.OpenAIAPIKey })},
 		{"api-keys", "GENAI_API_KEYS", "", "comma-separated API keys clients must send as a bearer token", list(func(c *Config) *[]string { return &c.APIKeys })},
-		{"cors-origins", "GENAI_CORS_ORIGINS", "", "comma-separated origins allowed to call the API from browsers", list(func(c *Config) *[]string { return &c.CORSOrigins })},
+		{"cors-origins", "GENAI_CORS_ORIGINS", "", "comma-separated origins (https://app.example.com) whose pages may call the API from a browser, writes included; * for any (needs GENAI_API_KEYS)", list(func(c *Config) *[]string { return &c.CORSOrigins })},
+		{"allowed-hosts", "GENAI_ALLOWED_HOSTS", "", "comma-separated host names the server answers to besides localhost, 127.0.0.1 and ::1 (on loopback, all others are refused against DNS rebinding); * for any", list(func(c *Config) *[]string { return &c.AllowedHosts })},
 		{"metrics-public", "GENAI_METRICS_PUBLIC", "false", "serve /metrics without an API key", func(c *Config, v string) error {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
@@ -196,12 +200,28 @@ func (c *Config) validate() error {
 	if c.KB == "bedrock" && c.BedrockKBID == "" {
 		return fmt.Errorf("GENAI_KB=bedrock needs GENAI_BEDROCK_KB_ID")
 	}
+	if err := server.CheckOrigins(c.CORSOrigins); err != nil {
+		return fmt.Errorf("GENAI_CORS_ORIGINS: %w", err)
+	}
+	if slices.Contains(c.CORSOrigins, "*") && len(c.APIKeys) == 0 {
+		return fmt.Errorf("GENAI_CORS_ORIGINS=*: would let every site's pages call the API; set GENAI_API_KEYS too, or name the origins")
+	}
 	for _, k := range c.APIKeys {
 		if len(k) < 16 {
 			return fmt.Errorf("GENAI_API_KEYS: each key must be at least 16 characters")
 		}
 	}
 	return nil
+}
+
+// allowedHosts returns the host names the server answers to: on loopback, the loopback
+// names and those configured; beyond it, those configured, or any when none are.
+func (c *Config) allowedHosts() []string {
+	host, _, _ := net.SplitHostPort(c.Addr)
+	if !isLoopback(host) {
+		return c.AllowedHosts
+	}
+	return append(slices.Clone(server.LoopbackHosts), c.AllowedHosts...)
 }
 
 func isLoopback(host string) bool {

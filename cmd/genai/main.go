@@ -138,6 +138,7 @@ func (m *Main) Run(ctx context.Context) error {
 		APIKeys:       c.APIKeys,
 		MetricsPublic: c.MetricsPublic,
 		CORSOrigins:   c.CORSOrigins,
+		AllowedHosts:  c.allowedHosts(),
 		Notes:         m.notes,
 		Store:         c.Store,
 		KB:            kb,

@@ -37,6 +37,7 @@ func TestClientDisconnectCancelsBedrockCall(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/api/chat", strings.NewReader(hello))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
