@@ -23,15 +23,17 @@ const (
 	BlockImage BlockType = "image"
 )
 
-// Limits on a chat request, the same as Amazon Bedrock's for Claude so that a request
-// we accept is one the provider accepts.
+// Limits on a chat request that this server sets whatever the provider, to bound the
+// memory and work of one request. A provider's own rules (Claude's temperature range and
+// alternating roles on Bedrock, say) are checked by that provider.
 const (
 	MaxImageBytes    = 3_750_000 // decoded bytes of one image
 	MaxImages        = 20        // images in one request
 	MaxMessages      = 1000      // messages in one request
 	MaxOutputTokens  = 200_000   // upper bound of ChatRequest.MaxTokens
-	MaxStopSequences = 8         // entries in ChatRequest.StopSequences
+	MaxStopSequences = 16        // entries in ChatRequest.StopSequences
 	MaxModelIDLength = 256       // bytes of a model id
+	MaxTemperature   = 2         // upper bound of ChatRequest.Temperature (OpenAI's)
 )
 
 // ContentBlock is one part of a message: text, or an image.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -268,16 +269,18 @@ func SniffImage(data []byte) string {
 	return ""
 }
 
-// Validate checks the rules of a chat request that do not depend on its wire form:
-// roles alternate starting with user, no content is empty, images are within their
-// limits, and the inference settings are in range. It returns an *Error naming the field.
+// Validate checks the rules of a chat request that hold for every provider: a model id
+// without spaces or control characters, messages of known roles with content, images in
+// user messages only and within the server's limits, and inference settings in their
+// widest range. Providers check their own narrower rules (see package bedrock). It
+// returns an *Error naming the field.
 func (r *ChatRequest) Validate() error {
 	if len(r.Model) > MaxModelIDLength {
 		return Errorf(EINVALID, "model: at most %d bytes", MaxModelIDLength)
 	}
 	for _, c := range r.Model {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(".-_:/", c)) {
-			return Errorf(EINVALID, "model: %q has a character other than letters, digits and . - _ : /", r.Model)
+		if unicode.IsSpace(c) || unicode.IsControl(c) || c == utf8.RuneError {
+			return Errorf(EINVALID, "model: %q has a space or a control character", r.Model)
 		}
 	}
 	if len(r.Messages) == 0 {
@@ -285,15 +288,8 @@ func (r *ChatRequest) Validate() error {
 	}
 	images := 0
 	for i, m := range r.Messages {
-		want := RoleUser
-		if i%2 == 1 {
-			want = RoleAssistant
-		}
 		if m.Role != RoleUser && m.Role != RoleAssistant {
 			return Errorf(EINVALID, "messages[%d].role: must be \"user\" or \"assistant\", got %q", i, m.Role)
-		}
-		if m.Role != want {
-			return Errorf(EINVALID, "messages[%d].role: roles must alternate starting with \"user\"; expected %q, got %q", i, want, m.Role)
 		}
 		if len(m.Content) == 0 {
 			return Errorf(EINVALID, "messages[%d].content: must not be empty", i)
@@ -301,9 +297,6 @@ func (r *ChatRequest) Validate() error {
 		for j, b := range m.Content {
 			switch b.Type {
 			case BlockText:
-				if strings.TrimSpace(b.Text) == "" {
-					return Errorf(EINVALID, "messages[%d].content[%d].text: must not be empty", i, j)
-				}
 			case BlockImage:
 				if m.Role != RoleUser {
 					return Errorf(EINVALID, "messages[%d].content[%d]: images are allowed only in user messages", i, j)
@@ -326,8 +319,8 @@ func (r *ChatRequest) Validate() error {
 	if r.MaxTokens < 0 || r.MaxTokens > MaxOutputTokens {
 		return Errorf(EINVALID, "max_tokens: must be from 1 to %d", MaxOutputTokens)
 	}
-	if t := r.Temperature; t != nil && (math.IsNaN(*t) || *t < 0 || *t > 1) {
-		return Errorf(EINVALID, "temperature: must be from 0 to 1, got %v", *t)
+	if t := r.Temperature; t != nil && (math.IsNaN(*t) || *t < 0 || *t > MaxTemperature) {
+		return Errorf(EINVALID, "temperature: must be from 0 to %d, got %v", MaxTemperature, *t)
 	}
 	if p := r.TopP; p != nil && (math.IsNaN(*p) || *p < 0 || *p > 1) {
 		return Errorf(EINVALID, "top_p: must be from 0 to 1, got %v", *p)

@@ -341,16 +341,34 @@ func TestErrorsBeforeStream(t *testing.T) {
 	}
 }
 
+// Claude on Bedrock's own rules, which the domain leaves to the provider, are checked
+// here before any call, each error naming the field.
 func TestInvalidRequestNeverSent(t *testing.T) {
 	srv := newServer(t, bedrocktest.Options{})
 	m := newModel(t, srv, bedrock.Options{})
-	req := &genai.ChatRequest{Messages: []genai.Message{genai.TextMessage(genai.RoleAssistant, "hi")}}
-	_, _, err := collect(t, m.Stream(context.Background(), req))
-	if genai.ErrorCode(err) != genai.EINVALID {
-		t.Errorf("err = %v, want EINVALID", err)
+	hot := 1.5
+	user := genai.TextMessage(genai.RoleUser, "hi")
+	for _, tc := range []struct {
+		name string
+		req  *genai.ChatRequest
+		want string
+	}{
+		{"starts with assistant", &genai.ChatRequest{Messages: []genai.Message{genai.TextMessage(genai.RoleAssistant, "hi")}}, "messages[0].role"},
+		{"two users", &genai.ChatRequest{Messages: []genai.Message{user, user}}, "messages[1].role"},
+		{"blank text", &genai.ChatRequest{Messages: []genai.Message{genai.TextMessage(genai.RoleUser, "  ")}}, "messages[0].content[0].text"},
+		{"temperature over 1", &genai.ChatRequest{Messages: []genai.Message{user}, Temperature: &hot}, "temperature"},
+		{"model with @", &genai.ChatRequest{Model: "gpt-4o@2024", Messages: []genai.Message{user}}, "model"},
+	} {
+		_, _, err := collect(t, m.Stream(context.Background(), tc.req))
+		if genai.ErrorCode(err) != genai.EINVALID || !strings.Contains(genai.ErrorMessage(err), tc.want) {
+			t.Errorf("%s: err = %v, want EINVALID naming %s", tc.name, err, tc.want)
+		}
+		if _, err := m.Chat(context.Background(), tc.req); genai.ErrorCode(err) != genai.EINVALID {
+			t.Errorf("%s: Chat err = %v, want EINVALID", tc.name, err)
+		}
 	}
 	if st := srv.Stats(); st.Requests != 0 {
-		t.Errorf("server got %d requests for an invalid request", st.Requests)
+		t.Errorf("server got %d requests for invalid requests", st.Requests)
 	}
 }
 

@@ -141,7 +141,7 @@ func (m *ChatModel) Chat(ctx context.Context, req *genai.ChatRequest) (*genai.Ch
 // converse translates a chat request to Bedrock's Converse input, filling in the
 // configured defaults. The same fields make a ConverseStream input.
 func (m *ChatModel) converse(req *genai.ChatRequest) (*bedrockruntime.ConverseInput, error) {
-	if err := req.Validate(); err != nil {
+	if err := validate(req); err != nil {
 		return nil, err
 	}
 	model := req.Model

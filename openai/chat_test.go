@@ -227,7 +227,7 @@ func TestInvalidRequestIsNotSent(t *testing.T) {
 	srv := openaitest.New(openaitest.Config{})
 	defer srv.Close()
 	req := userText("hi")
-	req.Messages = append(req.Messages, genai.TextMessage(genai.RoleUser, "again"))
+	req.Messages = append(req.Messages, genai.Message{Role: "tool", Content: []genai.ContentBlock{{Type: genai.BlockText, Text: "x"}}})
 	_, _, err := collect(newModel(t, srv, openai.Options{}).Stream(t.Context(), req))
 	wantCode(t, err, genai.EINVALID)
 	if n := len(srv.Requests()); n != 0 {
@@ -619,4 +619,21 @@ func BenchmarkStream(b *testing.B) {
 		}
 		perToken(b)
 	})
+}
+
+// OpenAI-compatible endpoints take what Claude on Bedrock does not: a temperature over
+// 1, two user turns in a row, a model id with @. None is refused before the call.
+func TestOpenAIRangesAreNotClaudes(t *testing.T) {
+	srv := openaitest.New(openaitest.Config{})
+	defer srv.Close()
+	hot := 1.5
+	req := userText("hi")
+	req.Model, req.Temperature = "gpt-4o@2024", &hot
+	req.Messages = append(req.Messages, genai.TextMessage(genai.RoleUser, "again"))
+	if _, _, err := collect(newModel(t, srv, openai.Options{}).Stream(t.Context(), req)); err != nil {
+		t.Fatalf("refused: %v", err)
+	}
+	if n := len(srv.Requests()); n != 1 {
+		t.Errorf("%d requests reached the server, want 1", n)
+	}
 }
