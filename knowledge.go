@@ -132,6 +132,10 @@ type AnswerRequest struct {
 	K          int
 	SessionID  string
 	DocumentID string // when set, answer from that document only
+	// Owner is who asks (the API key's identity, "" on a server without keys). A
+	// session belongs to the owner that started it: another owner can neither read
+	// nor add to it.
+	Owner string
 }
 
 // Answer is an answer being made: its sources, known before the text, and the text as

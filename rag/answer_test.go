@@ -172,7 +172,7 @@ func TestAnswerWithModelAndFollowUp(t *testing.T) {
 		!strings.Contains(msgs[2].Content[0].Text, "Question: What are its side effects?") {
 		t.Errorf("the follow-up's answer call did not carry the session's history: %+v", msgs)
 	}
-	if h := kb.Sessions.History(a.SessionID); len(h) != 4 {
+	if h := sessionHistory(kb.Sessions, a.SessionID); len(h) != 4 {
 		t.Errorf("session history has %d messages after two exchanges, want 4", len(h))
 	}
 }
@@ -219,7 +219,7 @@ func TestRewriteFailureFallsBackToTerms(t *testing.T) {
 	t.Cleanup(srv.Close)
 	ret := &fixedRetriever{hits: metforminHits}
 	kb := &rag.Local{Retriever: ret, Chat: newModel(t, srv), Sessions: &rag.Sessions{}}
-	kb.Sessions.Append("s1", "What is metformin used for?", "Diabetes [1].")
+	kb.Sessions.Append("s1", "", "What is metformin used for?", "Diabetes [1].")
 	a, err := kb.Answer(context.Background(), &genai.AnswerRequest{Query: "What are its side effects?", SessionID: "s1"})
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +248,7 @@ func TestAnswerStoppedEarlyCancelsTheModel(t *testing.T) {
 	if err := srv.Wait(ctx, func(s bedrocktest.Stats) bool { return s.Canceled == 1 }); err != nil {
 		t.Fatal(err)
 	}
-	if h := kb.Sessions.History(a.SessionID); len(h) != 0 {
+	if h := sessionHistory(kb.Sessions, a.SessionID); len(h) != 0 {
 		t.Errorf("an unfinished answer was remembered: %+v", h)
 	}
 }
@@ -346,3 +346,9 @@ func TestAnswerRequestErrors(t *testing.T) {
 }
 
 var _ genai.KnowledgeBase = (*rag.Local)(nil)
+
+// sessionHistory is Sessions.History for the owner of a server without keys.
+func sessionHistory(s *rag.Sessions, id string) []genai.Message {
+	h, _ := s.History(id, "")
+	return h
+}

@@ -69,8 +69,10 @@ func (l *Local) Answer(ctx context.Context, req *genai.AnswerRequest) (*genai.An
 	if l.Sessions != nil {
 		if sessionID == "" {
 			sessionID = NewSessionID()
+		} else if known, err := l.Sessions.History(sessionID, req.Owner); err != nil {
+			return nil, err
 		} else if len(history) == 0 {
-			history = l.Sessions.History(sessionID)
+			history = known
 		}
 	}
 	history = recentTurns(history, 2*DefaultSessionTurns)
@@ -93,7 +95,7 @@ func (l *Local) Answer(ctx context.Context, req *genai.AnswerRequest) (*genai.An
 	ans := &genai.Answer{SessionID: sessionID, Citations: []genai.Citation{}, Extractive: l.Chat == nil}
 	remember := func(text string) {
 		if l.Sessions != nil {
-			l.Sessions.Append(sessionID, question, text)
+			l.Sessions.Append(sessionID, req.Owner, question, text)
 		}
 	}
 	switch {

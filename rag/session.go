@@ -45,8 +45,15 @@ type Sessions struct {
 
 type session struct {
 	id    string
+	owner string          // who started it; see genai.AnswerRequest.Owner
 	turns []genai.Message // user, assistant, user, assistant…
 	used  time.Time
+}
+
+// errNotYours answers a session id that belongs to another owner as if it did not
+// exist, so that a key learns nothing of another's sessions.
+func errNotYours(id string) error {
+	return genai.Errorf(genai.ENOTFOUND, "session_id: no session %q for this API key", id)
 }
 
 // NewSessionID returns a new random session id.
@@ -78,27 +85,32 @@ func (s *Sessions) limits() (turns, sessions int, ttl time.Duration) {
 }
 
 // History returns a copy of the remembered exchanges of session id, oldest first, as
-// alternating user and assistant messages; none for an unknown or expired session.
-func (s *Sessions) History(id string) []genai.Message {
+// alternating user and assistant messages; none for an unknown or expired session. A
+// session of another owner is ENOTFOUND.
+func (s *Sessions) History(id, owner string) ([]genai.Message, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	el := s.byID[id]
 	if el == nil {
-		return nil
+		return nil, nil
 	}
 	ss := el.Value.(*session)
 	if _, _, ttl := s.limits(); s.clock().Sub(ss.used) > ttl {
 		s.remove(el)
-		return nil
+		return nil, nil
 	}
-	return append([]genai.Message(nil), ss.turns...)
+	if ss.owner != owner {
+		return nil, errNotYours(id)
+	}
+	return append([]genai.Message(nil), ss.turns...), nil
 }
 
-// Append remembers one exchange of session id, creating the session if needed and
-// dropping its oldest exchanges and the least recently used sessions over the limits.
-func (s *Sessions) Append(id, question, answer string) {
+// Append remembers one exchange of session id for owner, creating the session if
+// needed and dropping its oldest exchanges and the least recently used sessions over
+// the limits. A session of another owner is left as it is: ENOTFOUND.
+func (s *Sessions) Append(id, owner, question, answer string) error {
 	if id == "" {
-		return
+		return nil
 	}
 	maxTurns, maxSessions, ttl := s.limits()
 	now := s.clock()
@@ -113,8 +125,10 @@ func (s *Sessions) Append(id, question, answer string) {
 		el = nil
 	}
 	if el == nil {
-		el = s.lru.PushFront(&session{id: id})
+		el = s.lru.PushFront(&session{id: id, owner: owner})
 		s.byID[id] = el
+	} else if el.Value.(*session).owner != owner {
+		return errNotYours(id)
 	} else {
 		s.lru.MoveToFront(el)
 	}
@@ -133,6 +147,7 @@ func (s *Sessions) Append(id, question, answer string) {
 	for back := s.lru.Back(); back != nil && (s.lru.Len() > maxSessions || now.Sub(back.Value.(*session).used) > ttl); back = s.lru.Back() {
 		s.remove(back)
 	}
+	return nil
 }
 
 // Len returns the number of sessions remembered.

@@ -323,7 +323,7 @@ func (s *Server) parseAnswer(w http.ResponseWriter, r *http.Request) (*genai.Ans
 	if err != nil {
 		return nil, false, err
 	}
-	req := &genai.AnswerRequest{K: k, SessionID: in.SessionID, DocumentID: in.Filter.documentID()}
+	req := &genai.AnswerRequest{K: k, SessionID: in.SessionID, DocumentID: in.Filter.documentID(), Owner: Caller(r.Context())}
 	hasMessages := len(in.Messages) > 0 && string(in.Messages) != "null"
 	switch {
 	case in.Query != nil && hasMessages:
@@ -617,7 +617,7 @@ func (s *Server) workshopRetrieveAndGenerate(w http.ResponseWriter, r *http.Requ
 		s.writeError(w, r, err)
 		return
 	}
-	ans, err := kb.Answer(r.Context(), &genai.AnswerRequest{Messages: msgs})
+	ans, err := kb.Answer(r.Context(), &genai.AnswerRequest{Messages: msgs, Owner: Caller(r.Context())})
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -720,3 +720,27 @@ func TestKBOnTheStore(t *testing.T) {
 		t.Errorf("list %s", body)
 	}
 }
+
+// A knowledge-base session is bound to the API key that started it.
+func TestKBSessionsBoundToTheirKey(t *testing.T) {
+	const alice, mallory = "alice-key-0123456789", "mallory-key-0123456789"
+	base, _ := kbServer(t, nil, server.Options{APIKeys: []string{alice, mallory}})
+	answer := func(key, body string) (int, map[string]any) {
+		resp := post(t, base+"/api/kb/answer", body, "Authorization", "Bearer "+key)
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	status, first := answer(alice, `{"query":"what is metformin used for?","stream":false}`)
+	id, _ := first["session_id"].(string)
+	if status != 200 || id == "" {
+		t.Fatalf("first answer: %d %v", status, first)
+	}
+	follow := `{"query":"and its side effects?","stream":false,"session_id":"` + id + `"}`
+	if status, out := answer(mallory, follow); status != 404 {
+		t.Errorf("another key continued the session: %d %v, want 404", status, out)
+	}
+	if status, out := answer(alice, follow); status != 200 || out["session_id"] != id {
+		t.Errorf("the owner's follow-up: %d %v", status, out)
+	}
+}

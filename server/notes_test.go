@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -105,7 +106,7 @@ func TestNotesRejectBadInput(t *testing.T) {
 	}{
 		{"missing text", "POST", "/api/notes", `{"title":"t"}`, 400, "text: required"},
 		{"10 MB text", "POST", "/api/notes", `{"text":"` + strings.Repeat("a", 10<<20) + `"}`, 413, "text: 10485760 bytes"},
-		{"bad link", "POST", "/api/notes", `{"text":"x","link":"javascript:alert(1)"}`, 400, "link:"},
+		{"link of two lines", "POST", "/api/notes", `{"text":"x","link":"a\nb"}`, 400, "link:"},
 		{"invalid UTF-8", "POST", "/api/notes", "{\"text\":\"\xff\xfe\"}", 400, "not valid UTF-8"},
 		{"wrong type", "POST", "/api/notes", `{"text":42}`, 400, "text: expected a string"},
 		{"bulk bad note", "POST", "/api/notes/bulk", `{"notes":[{"text":"ok"},{"title":"no text"}]}`, 400, "notes[1].text: required"},
@@ -159,5 +160,17 @@ func TestOpenAISDKEmbeddings(t *testing.T) {
 	}
 	if len(resp.Data) != 2 || len(resp.Data[0].Embedding) == 0 || resp.Data[1].Index != 1 {
 		t.Errorf("embeddings: %d items", len(resp.Data))
+	}
+}
+
+// A link is whatever the user typed: a path, an s3:// URI, plain words or a URL.
+func TestNoteLinksKeepAnyText(t *testing.T) {
+	base := notesServer(t)
+	for _, link := range []string{"docs/tea.md", "s3://bucket/key", "the green notebook, p. 4", "javascript:alert(1)", "https://go.dev/blog/maps"} {
+		status, body := do(t, "POST", base+"/api/notes", `{"text":"x","link":`+strconv.Quote(link)+`}`)
+		var n genai.Note
+		if status != 201 || json.Unmarshal(body, &n) != nil || n.Link != link {
+			t.Errorf("link %q: %d %s, want 201 with the link kept", link, status, body)
+		}
 	}
 }

@@ -176,18 +176,25 @@ func TestBrowserNotesLoadMore(t *testing.T) {
 func TestBrowserNotesShowServerErrors(t *testing.T) {
 	a := newApp(t, appOptions{notes: true})
 	openNotes(a)
-	// The browser accepts ftp: in a URL field; the server does not.
-	a.do("add a note with an ftp link",
-		fill("note-link", "ftp://example.com/x"),
+	// Text the server refuses (over its limit) is reported with the server's message,
+	// and what was typed is kept.
+	a.do("add a note with an over-long link",
+		fill("note-link", strings.Repeat("l", 3000)),
 		fill("note-text", "some text"),
 		chromedp.Click(chromedp.ID("add")))
-	a.waitFor("the server's message", `document.querySelector('#add-error .error-box')?.textContent.includes('link: "ftp://example.com/x" is not an http or https URL')`)
+	a.waitFor("the server's message", `document.querySelector('#add-error .error-box')?.textContent.includes('link: 3000 bytes, over the limit')`)
 	if n := eval[int](a, `document.querySelectorAll('#notes li.note').length`); n != 0 {
 		t.Errorf("%d notes listed after a refused note", n)
 	}
 	if got := eval[string](a, `document.getElementById('note-text').value`); got != "some text" {
 		t.Errorf("the form lost what was typed: %q", got)
 	}
+	// Any link text is kept; only http(s) links become links.
+	a.do("add a note whose link is a path",
+		fill("note-link", "docs/tea.md"),
+		fill("note-text", "a note about tea"),
+		chromedp.Click(chromedp.ID("add")))
+	a.waitFor("the note with its link as text", `[...document.querySelectorAll('#notes li.note span.note-link')].some(e => e.textContent === 'docs/tea.md') && !document.querySelector('#notes li.note a.note-link')`)
 	// White space only is refused in the page, with the rule's message.
 	a.do("add blank text", fill("note-link", ""), fill("note-text", "   "), chromedp.Click(chromedp.ID("add")))
 	a.waitFor("the text rule", `document.querySelector('#add-error .error-box')?.textContent.includes('text: required')`)

@@ -115,6 +115,8 @@ export function noteElement(note, { query = '', onDelete = null } = {}) {
   }
   li.append(head);
 
+  // Any link text is kept: http(s) URLs become links, anything else (a path, an
+  // s3:// URI, plain words) is shown as text, never as a link.
   const url = safeURL(note.link);
   if (url) {
     const a = el('a', 'note-link', linkLabel(url));
@@ -122,6 +124,8 @@ export function noteElement(note, { query = '', onDelete = null } = {}) {
     a.target = '_blank';
     a.rel = 'noopener noreferrer';
     li.append(a);
+  } else if (typeof note.link === 'string' && note.link.trim()) {
+    li.append(el('span', 'note-link', note.link));
   }
 
   const full = typeof note.text === 'string' ? note.text : '';
