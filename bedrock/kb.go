@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode"
@@ -72,6 +73,9 @@ type KnowledgeBase struct {
 	// noStream is set once the endpoint has said it does not know the streaming
 	// operation, so later answers go straight to RetrieveAndGenerate.
 	noStream atomic.Bool
+	// owners remembers who started each session this server saw Bedrock open. Bedrock
+	// ties a session to the IAM principal, which every API key of this server shares.
+	owners sessionOwners
 }
 
 var _ genai.KnowledgeBase = (*KnowledgeBase)(nil)
@@ -194,7 +198,21 @@ func retrievalConfiguration(k int, search types.SearchType, documentID string) *
 // EUPSTREAM naming Bedrock's error code). A failure after that is the last element of
 // Events, after the text that came before it. The caller must range over Events, once,
 // or cancel ctx, to release the stream; ctx bounds the whole answer.
+//
+// A session belongs to the req.Owner that started it: another owner's req.SessionID is
+// ENOTFOUND.
 func (kb *KnowledgeBase) Answer(ctx context.Context, req *genai.AnswerRequest) (*genai.Answer, error) {
+	if req.SessionID != "" && !kb.owners.may(req.SessionID, req.Owner) {
+		return nil, genai.Errorf(genai.ENOTFOUND, "session_id: no session %q for this API key", req.SessionID)
+	}
+	ans, err := kb.answer(ctx, req)
+	if err == nil && ans.SessionID != "" {
+		kb.owners.record(ans.SessionID, req.Owner)
+	}
+	return ans, err
+}
+
+func (kb *KnowledgeBase) answer(ctx context.Context, req *genai.AnswerRequest) (*genai.Answer, error) {
 	if kb.opts.ModelARN == "" {
 		return nil, genai.Errorf(genai.ENOPROVIDER, "the Bedrock knowledge base %s has no model to answer with: set GENAI_BEDROCK_KB_MODEL_ARN to the ARN of a model or inference profile", kb.opts.KnowledgeBaseID)
 	}
@@ -594,4 +612,41 @@ func titleOf(uri string) string {
 		return host
 	}
 	return uri
+}
+
+// maxSessionOwners bounds the sessions whose owner is remembered; the oldest are
+// forgotten first, after which their sessions are Bedrock's to judge alone.
+const maxSessionOwners = 10_000
+
+// sessionOwners remembers the owner of each session, the oldest forgotten first. The
+// zero value is ready; it is safe for concurrent use.
+type sessionOwners struct {
+	mu    sync.Mutex
+	owner map[string]string
+	order []string
+}
+
+// may reports whether owner may continue session id: it started it, or it is not known.
+func (o *sessionOwners) may(id, owner string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	got, ok := o.owner[id]
+	return !ok || got == owner
+}
+
+func (o *sessionOwners) record(id, owner string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.owner == nil {
+		o.owner = map[string]string{}
+	}
+	if _, ok := o.owner[id]; ok {
+		return
+	}
+	o.owner[id] = owner
+	o.order = append(o.order, id)
+	if len(o.order) > maxSessionOwners {
+		delete(o.owner, o.order[0])
+		o.order = o.order[1:]
+	}
 }

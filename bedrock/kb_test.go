@@ -283,6 +283,17 @@ func TestKBAnswerStream(t *testing.T) {
 	if f := r.VectorSearch().Filter; f == nil || f.Equals == nil || f.Equals.Value != "s3://docs-bucket/faq.pdf" {
 		t.Errorf("filter = %+v, want the document", f)
 	}
+
+	// Bedrock ties the session to this server's IAM principal, which every API key
+	// shares: another key cannot continue it, and nothing is sent for it.
+	sent := len(srv.Requests())
+	_, err = kb.Answer(context.Background(), &genai.AnswerRequest{SessionID: ans.SessionID, Query: "what did they ask?", Owner: "key:other"})
+	if genai.ErrorCode(err) != genai.ENOTFOUND {
+		t.Errorf("another owner continued the session: %v", err)
+	}
+	if len(srv.Requests()) != sent {
+		t.Error("the other owner's request reached Bedrock")
+	}
 }
 
 // Citations reported late, after text beyond the cited span has been given out, put
