@@ -102,7 +102,10 @@ func TestMidStreamFailureIsErrorEventAfterText(t *testing.T) {
 	s := string(body)
 	text := strings.Index(s, `"text":"said: "`)
 	errAt := strings.Index(s, "event: error")
-	if resp.StatusCode != 200 || text < 0 || errAt < text || !strings.Contains(s[errAt:], "model crashed") || strings.Contains(s, "event: done") {
-		t.Errorf("want the text so far, then an error event naming the failure, and no done:\n%s", s)
+	// Bedrock's own words stay in the log; the client gets the code and the request id.
+	id := resp.Header.Get("X-Request-Id")
+	if resp.StatusCode != 200 || text < 0 || errAt < text || !strings.Contains(s[errAt:], `"code":"upstream_error"`) ||
+		!strings.Contains(s[errAt:], id) || strings.Contains(s, "model crashed") || strings.Contains(s, "event: done") {
+		t.Errorf("want the text so far, then an error event with the code and request id %q (not Bedrock's text), and no done:\n%s", id, s)
 	}
 }
