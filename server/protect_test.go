@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -348,4 +349,31 @@ func TestRequestIDs(t *testing.T) {
 	if got := resp.Header.Get("X-Request-Id"); !strings.HasPrefix(got, "req_") {
 		t.Errorf("an invalid caller id: X-Request-Id %q, want one of ours", got)
 	}
+}
+
+// The contract documents every route the server serves.
+func TestEveryRouteIsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/API.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := allRoutes(t, server.Options{})
+	for _, pattern := range srv.Routes() {
+		_, path, _ := strings.Cut(pattern, " ")
+		if uiPath(path) {
+			continue
+		}
+		if !bytes.Contains(doc, []byte(path)) {
+			t.Errorf("docs/API.md does not document %s", pattern)
+		}
+	}
+}
+
+// uiPath reports whether path is one of the pages or their assets.
+func uiPath(path string) bool {
+	switch path {
+	case "/{$}", "/image", "/mirror", "/notes", "/aoss-index", "/aoss-query", "/knowledge", "/retrieve", "/retrieve-generate", "/static/":
+		return true
+	}
+	return false
 }
