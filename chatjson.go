@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -46,6 +47,34 @@ type wireSource struct {
 	Data      string `json:"data"`
 }
 
+// strictBlock has the fields of a content block, to find those it should not have.
+type strictBlock struct {
+	Type   json.RawMessage `json:"type"`
+	Text   json.RawMessage `json:"text"`
+	Source json.RawMessage `json:"source"`
+}
+
+// RefuseUnknown decodes the JSON object data into v again, refusing any field v does
+// not have: a field this server does not implement is refused, never silently dropped.
+// The EINVALID error names the field after prefix, such as
+// "messages[0].content[1].cache_control". Type errors are left to the decoding that
+// names their field; RefuseUnknown returns nil for them.
+func RefuseUnknown(data []byte, prefix string, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	field, ok := strings.CutPrefix(msg, "json: unknown field ")
+	if !ok {
+		return nil // a type error, reported by the decoding that named the field
+	}
+	field, _ = strconv.Unquote(field)
+	return Errorf(EINVALID, "%s%s: not supported by this server; remove it", prefix, field)
+}
+
 // ParseChatRequest decodes and validates a chat request in Anthropic's Messages format.
 // It returns the request and whether the client asked for a stream (the default). Any
 // error is an *Error with code EINVALID, ETOOLARGE or EMEDIATYPE whose message names the
@@ -53,6 +82,9 @@ type wireSource struct {
 func ParseChatRequest(data []byte) (req *ChatRequest, stream bool, err error) {
 	var w wireChatRequest
 	if err := DecodeJSON(data, &w); err != nil {
+		return nil, false, err
+	}
+	if err := RefuseUnknown(data, "", &w); err != nil {
 		return nil, false, err
 	}
 	req = &ChatRequest{StopSequences: w.StopSequences}
@@ -169,6 +201,9 @@ func parseMessage(raw json.RawMessage, path string) (Message, error) {
 	if err := json.Unmarshal(raw, &w); err != nil {
 		return Message{}, Errorf(EINVALID, "%s: expected an object with role and content", path)
 	}
+	if err := RefuseUnknown(raw, path+".", &w); err != nil {
+		return Message{}, err
+	}
 	if w.Role == nil {
 		return Message{}, Errorf(EINVALID, "%s.role: required", path)
 	}
@@ -185,6 +220,13 @@ func parseMessage(raw json.RawMessage, path string) (Message, error) {
 	if err := json.Unmarshal(w.Content, &blocks); err != nil {
 		return Message{}, Errorf(EINVALID, "%s.content: expected a string or an array of content blocks", path)
 	}
+	var raws []json.RawMessage
+	json.Unmarshal(w.Content, &raws)
+	for j, raw := range raws {
+		if err := RefuseUnknown(raw, fmt.Sprintf("%s.content[%d].", path, j), &strictBlock{}); err != nil {
+			return Message{}, err
+		}
+	}
 	if len(blocks) == 0 {
 		return Message{}, Errorf(EINVALID, "%s.content: must not be empty", path)
 	}
@@ -199,6 +241,11 @@ func parseMessage(raw json.RawMessage, path string) (Message, error) {
 		case "image":
 			im, err := parseImageSource(b.Source, bp+".source")
 			if err != nil {
+				return Message{}, err
+			}
+			var sb strictBlock
+			json.Unmarshal(raws[j], &sb)
+			if err := RefuseUnknown(sb.Source, bp+".source.", &wireSource{}); err != nil {
 				return Message{}, err
 			}
 			m.Content = append(m.Content, ContentBlock{Type: BlockImage, Image: im})

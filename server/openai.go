@@ -25,7 +25,8 @@ type oaiPart struct {
 	Type     string `json:"type"`
 	Text     string `json:"text"`
 	ImageURL *struct {
-		URL string `json:"url"`
+		URL    string `json:"url"`
+		Detail string `json:"detail"`
 	} `json:"image_url"`
 }
 
@@ -41,12 +42,72 @@ type oaiChatRequest struct {
 	StreamOptions       *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
+
+	// Fields that official clients and frameworks send with their neutral values: taken
+	// at those values, refused at any other, since no provider here honours them.
+	N                *int            `json:"n"`
+	Logprobs         *bool           `json:"logprobs"`
+	PresencePenalty  *float64        `json:"presence_penalty"`
+	FrequencyPenalty *float64        `json:"frequency_penalty"`
+	ResponseFormat   json.RawMessage `json:"response_format"`
+	// User identifies the end user to the provider for abuse monitoring; it changes
+	// nothing in the answer and is only logged.
+	User string `json:"user"`
+}
+
+// checkNeutral refuses the fields of in that this server does not implement unless
+// they hold their neutral values; every other unknown field is refused by name.
+func checkNeutral(data []byte, in *oaiChatRequest) error {
+	// Messages first, so that a field of theirs is named with its path.
+	var msgs struct {
+		Messages []json.RawMessage `json:"messages"`
+	}
+	json.Unmarshal(data, &msgs)
+	for i, m := range msgs.Messages {
+		var msg oaiMessage
+		if err := genai.RefuseUnknown(m, fmt.Sprintf("messages[%d].", i), &msg); err != nil {
+			return err
+		}
+		var parts []json.RawMessage
+		if json.Unmarshal(msg.Content, &parts) == nil {
+			for j, p := range parts {
+				if err := genai.RefuseUnknown(p, fmt.Sprintf("messages[%d].content[%d].", i, j), &oaiPart{}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := genai.RefuseUnknown(data, "", &oaiChatRequest{}); err != nil {
+		return err
+	}
+	switch {
+	case in.N != nil && *in.N != 1:
+		return genai.Errorf(genai.EINVALID, "n: only 1 choice per request is supported, got %d", *in.N)
+	case in.Logprobs != nil && *in.Logprobs:
+		return genai.Errorf(genai.EINVALID, "logprobs: not supported by this server")
+	case in.PresencePenalty != nil && *in.PresencePenalty != 0:
+		return genai.Errorf(genai.EINVALID, "presence_penalty: not supported by this server (only 0)")
+	case in.FrequencyPenalty != nil && *in.FrequencyPenalty != 0:
+		return genai.Errorf(genai.EINVALID, "frequency_penalty: not supported by this server (only 0)")
+	}
+	if len(in.ResponseFormat) > 0 && string(in.ResponseFormat) != "null" {
+		var rf struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(in.ResponseFormat, &rf) != nil || rf.Type != "text" {
+			return genai.Errorf(genai.EINVALID, "response_format: only {\"type\": \"text\"} is supported by this server")
+		}
+	}
+	return nil
 }
 
 // parseOpenAIChat translates an OpenAI chat completion request into a ChatRequest.
 func parseOpenAIChat(data []byte) (*genai.ChatRequest, *oaiChatRequest, error) {
 	var in oaiChatRequest
 	if err := genai.DecodeJSON(data, &in); err != nil {
+		return nil, nil, err
+	}
+	if err := checkNeutral(data, &in); err != nil {
 		return nil, nil, err
 	}
 	req := &genai.ChatRequest{Model: in.Model, Temperature: in.Temperature, TopP: in.TopP}
@@ -118,6 +179,9 @@ func oaiContent(raw json.RawMessage, path string) ([]genai.ContentBlock, error) 
 		case "image_url":
 			if p.ImageURL == nil {
 				return nil, genai.Errorf(genai.EINVALID, "%s.image_url: required", pp)
+			}
+			if d := p.ImageURL.Detail; d != "" && d != "auto" {
+				return nil, genai.Errorf(genai.EINVALID, "%s.image_url.detail: only \"auto\" is supported by this server, got %q", pp, d)
 			}
 			im, err := dataURLImage(p.ImageURL.URL, pp+".image_url.url")
 			if err != nil {

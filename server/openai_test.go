@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -96,5 +97,32 @@ func TestOpenAISDKErrors(t *testing.T) {
 	_, err = bad.Models.List(context.Background())
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != 401 {
 		t.Errorf("a wrong key must get 401; got %v", err)
+	}
+}
+
+// A field of OpenAI's API that no provider here implements is refused by name, never
+// dropped; the neutral values that clients send by default pass.
+func TestOpenAIChatRefusesWhatItDoesNotImplement(t *testing.T) {
+	ts := newServer(t, server.Options{Chat: &scripted{events: answer}, ChatModel: "m"})
+	msgs := `"messages":[{"role":"user","content":"hi"}]`
+	for _, tc := range []struct{ body, want string }{
+		{`{` + msgs + `,"tools":[{"type":"function","function":{"name":"f"}}]}`, "tools: not supported"},
+		{`{` + msgs + `,"tool_choice":"auto"}`, "tool_choice: not supported"},
+		{`{` + msgs + `,"n":2}`, "n: only 1"},
+		{`{` + msgs + `,"logprobs":true}`, "logprobs: not supported"},
+		{`{` + msgs + `,"response_format":{"type":"json_object"}}`, "response_format: only"},
+		{`{` + msgs + `,"seed":7}`, "seed: not supported"},
+		{`{"messages":[{"role":"user","content":"hi","name":"bob"}]}`, "messages[0].name: not supported"},
+		{`{"messages":[{"role":"user","content":[{"type":"text","text":"hi","cache_control":{}}]}]}`, "messages[0].content[0].cache_control: not supported"},
+	} {
+		resp := post(t, ts.URL+"/v1/chat/completions", tc.body)
+		code, msg := decodeError(t, resp)
+		if resp.StatusCode != 400 || code != "invalid_request" || !strings.Contains(msg, tc.want) {
+			t.Errorf("%s: %d %s %q, want 400 naming %q", tc.body, resp.StatusCode, code, msg, tc.want)
+		}
+	}
+	neutral := `{` + msgs + `,"n":1,"logprobs":false,"presence_penalty":0,"frequency_penalty":0,"response_format":{"type":"text"},"user":"u1"}`
+	if resp := post(t, ts.URL+"/v1/chat/completions", neutral); resp.StatusCode != 200 {
+		t.Errorf("neutral values: %d, want 200", resp.StatusCode)
 	}
 }
