@@ -570,7 +570,7 @@ func TestChat(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := genai.ChatResponse{Model: bedrock.DefaultModel, Text: "You said: hello world", StopReason: "end_turn",
-		Usage: genai.Usage{InputTokens: 4, OutputTokens: 4},
+		Usage:   genai.Usage{InputTokens: 4, OutputTokens: 4},
 		Content: []genai.ContentBlock{{Type: genai.BlockText, Text: "You said: hello world"}}}
 	if !reflect.DeepEqual(*resp, want) {
 		t.Errorf("response = %+v, want %+v", *resp, want)
