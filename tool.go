@@ -78,6 +78,23 @@ type ToolUseEvent struct {
 	Input      json.RawMessage // when Done
 }
 
+// UsesTools reports whether r offers tools, sets a tool choice, or holds tool calls or
+// results in its messages: what a provider without tool support must refuse rather than
+// drop.
+func (r *ChatRequest) UsesTools() bool {
+	if len(r.Tools) > 0 || r.ToolChoice != nil {
+		return true
+	}
+	for _, m := range r.Messages {
+		for _, b := range m.Content {
+			if b.Type == BlockToolUse || b.Type == BlockToolResult {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // ValidToolName reports whether name matches ^[a-zA-Z0-9_-]{1,64}$, the rule for tool
 // names that Anthropic, Bedrock and OpenAI share.
 func ValidToolName(name string) bool {
