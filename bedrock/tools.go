@@ -173,7 +173,10 @@ func documentValue(v any) (any, error) {
 		if n, err := v.Int64(); err == nil {
 			return n, nil
 		}
-		f, _ := v.Float64()
+		f, err := v.Float64()
+		if err != nil {
+			return nil, fmt.Errorf("the number %s is out of range", v)
+		}
 		return f, nil
 	case map[string]any:
 		for k, e := range v {
