@@ -93,6 +93,10 @@ type ChatRequest struct {
 	// Tools the model may call, and how (nil is ToolChoiceAuto). See tool.go.
 	Tools      []Tool
 	ToolChoice *ToolChoice
+	// ServerTools names the groups of tools the server runs itself for this request,
+	// such as "knowledge_base" or "notes" (see ToolRunner). They are the server's to
+	// resolve: a provider never sees them.
+	ServerTools []string
 }
 
 // Usage counts the tokens of one model call.
@@ -105,8 +109,11 @@ type Usage struct {
 // (ToolUse), or, when Done is set, the end of the answer with its stop reason and token
 // usage.
 type Event struct {
-	Text       string
-	ToolUse    *ToolUseEvent
+	Text    string
+	ToolUse *ToolUseEvent
+	// ToolResult is the result of a tool the server ran itself, for its caller to see;
+	// the model gets it in the next turn.
+	ToolResult *ToolResult
 	Done       bool
 	StopReason string // "end_turn", "max_tokens", "stop_sequence", "tool_use", … when Done
 	Usage      Usage  // when Done

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -30,6 +31,7 @@ type wireChatRequest struct {
 	Stream        *bool             `json:"stream"`
 	Tools         []json.RawMessage `json:"tools"`
 	ToolChoice    json.RawMessage   `json:"tool_choice"`
+	ServerTools   []string          `json:"server_tools"`
 }
 
 type wireMessage struct {
@@ -153,6 +155,15 @@ func ParseChatRequest(data []byte) (req *ChatRequest, stream bool, err error) {
 	if req.ToolChoice, err = parseToolChoice(w.ToolChoice); err != nil {
 		return nil, false, err
 	}
+	if len(w.ServerTools) > MaxServerTools {
+		return nil, false, Errorf(EINVALID, "server_tools: at most %d, got %d", MaxServerTools, len(w.ServerTools))
+	}
+	for i, name := range w.ServerTools {
+		if !ValidToolName(name) || slices.Contains(w.ServerTools[:i], name) {
+			return nil, false, Errorf(EINVALID, "server_tools[%d]: %q is not a tool group name, or is named twice", i, name)
+		}
+	}
+	req.ServerTools = w.ServerTools
 	if err := req.Validate(); err != nil {
 		return nil, false, err
 	}
