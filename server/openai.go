@@ -336,7 +336,7 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	sse.data(errorBody{Error: s.errorDetailOf(r, err)}) // OpenAI's clients read an error object in the stream
+	sse.data(s.errorPayload(r, s.errorDetailOf(r, err))) // OpenAI's clients read an error object in the stream
 }
 
 func (s *Server) openAIModels(w http.ResponseWriter, r *http.Request) {

@@ -196,9 +196,9 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	switch rec.status {
 	case http.StatusMethodNotAllowed:
 		w.Header().Set("Allow", rec.header.Get("Allow"))
-		writeJSON(w, http.StatusMethodNotAllowed, errorBody{errorDetail{Code: genai.EINVALID,
+		writeJSON(w, http.StatusMethodNotAllowed, s.errorPayload(r, errorDetail{Code: genai.EINVALID,
 			Message:   "method " + r.Method + " is not allowed on " + r.URL.Path + "; allowed: " + rec.header.Get("Allow"),
-			RequestID: RequestID(r.Context())}})
+			RequestID: RequestID(r.Context())}))
 	default:
 		s.writeError(w, r, genai.Errorf(genai.ENOTFOUND, "no route %s %s", r.Method, r.URL.Path))
 	}
