@@ -191,9 +191,9 @@ func TestOpenAISDKEmbeddings(t *testing.T) {
 		}
 	}
 	for body, want := range map[string]string{
-		`{"model":"text-embedding-3-small","input":"x"}`:      "model:",
+		`{"model":"text-embedding-3-small","input":"x"}`:       "model:",
 		`{"model":"` + model + `","input":"x","dimensions":7}`: "dimensions:",
-		`{"input":"x","encoding_format":"int8"}`:              "encoding_format:",
+		`{"input":"x","encoding_format":"int8"}`:               "encoding_format:",
 	} {
 		if status, got := do(t, "POST", base+"/v1/embeddings", body); status != 400 || !strings.Contains(string(got), want) {
 			t.Errorf("%s: %d %s, want 400 naming %s", body, status, got, want)
