@@ -28,6 +28,11 @@ type wireChatRequest struct {
 	TopP          *float64          `json:"top_p"`
 	StopSequences []string          `json:"stop_sequences"`
 	Stream        *bool             `json:"stream"`
+	// Metadata identifies the end user to the provider for abuse monitoring, as
+	// Anthropic's API takes it; it changes nothing in the answer.
+	Metadata *struct {
+		UserID string `json:"user_id"`
+	} `json:"metadata"`
 }
 
 type wireMessage struct {

@@ -94,10 +94,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, status, s.errorPayload(r, d))
 }
 
-// errorPayload is the error object of r's surface: OpenAI's shape on /v1/*, which the
-// official OpenAI clients read, and API.md's everywhere else.
+// errorPayload is the error object of r's surface: Anthropic's on /v1/messages, OpenAI's
+// on the rest of /v1/*, each read by that API's official clients, and API.md's
+// everywhere else.
 func (s *Server) errorPayload(r *http.Request, d errorDetail) any {
-	if !strings.HasPrefix(r.URL.Path, "/v1/") {
+	switch {
+	case isAnthropicPath(r.URL.Path):
+		return anthropicErrorBody{Type: "error", Error: anthropicError{Type: anthropicErrorType(d.Code), Message: d.Message, Code: d.Code, RequestID: d.RequestID}}
+	case !strings.HasPrefix(r.URL.Path, "/v1/"):
 		return errorBody{Error: d}
 	}
 	return oaiErrorBody{Error: oaiError{Message: d.Message, Type: oaiErrorType(d.Code), Param: paramOf(d.Message), Code: d.Code, RequestID: d.RequestID}}

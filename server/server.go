@@ -140,6 +140,8 @@ func (s *Server) routes() {
 	s.handle("GET /v1/models", s.openAIModels)
 	s.handle("POST /v1/chat/completions", s.openAIChat)
 	s.handle("POST /v1/embeddings", s.openAIEmbeddings)
+	s.handle("POST /v1/messages", s.anthropicMessages)
+	s.handle("POST /v1/messages/count_tokens", s.anthropicCountTokens)
 
 	s.handle("POST /api/notes", s.createNote)
 	s.handle("POST /api/notes/bulk", s.bulkNotes)
