@@ -69,6 +69,10 @@ type Options struct {
 	// TLS serves HTTPS with HTTP/2 offered by ALPN, as Bedrock does, so that clients
 	// multiplex streams on few connections. Clients must trust Server.CertPEM.
 	TLS bool
+
+	// Hang, when set, makes requests hang as it says (hang.go); Server.SetHang changes
+	// it while the server runs.
+	Hang *Hang
 }
 
 // Reply is the answer to one request.
@@ -177,6 +181,8 @@ type Stats struct {
 	Completed int // streams and Converse calls answered in full
 	Failed    int // streams broken on purpose by FailStream
 	Canceled  int // requests whose client went away before the answer was complete
+	Hung      int // requests hanging now, as Options.Hang or SetHang says
+	Conns     int // client connections open now
 }
 
 // Server is a running fake Bedrock Runtime. Close it when done.
@@ -195,6 +201,8 @@ type Server struct {
 	stats    watch.Value[Stats]
 	requests []*Request
 	invokes  []*InvokeRequest
+	hang     *Hang
+	thaw     chan struct{} // closed when the hang is lifted
 }
 
 // NewServer starts a Server with the given options.
@@ -202,7 +210,7 @@ func NewServer(opts Options) *Server {
 	if opts.Reply == nil {
 		opts.Reply = EchoReply
 	}
-	s := &Server{opts: opts}
+	s := &Server{opts: opts, hang: opts.Hang}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /model/{modelId}/converse-stream", s.handleConverseStream)
 	mux.HandleFunc("POST /model/{modelId}/converse", s.handleConverse)
@@ -211,13 +219,14 @@ func NewServer(opts Options) *Server {
 		writeError(w, &APIError{Status: http.StatusNotFound, Type: "UnknownOperationException",
 			Message: fmt.Sprintf("bedrocktest: no operation for %s %s", r.Method, r.URL.EscapedPath())})
 	})
+	s.srv = httptest.NewUnstartedServer(mux)
+	s.srv.Config.ConnState = s.countConns
 	if opts.TLS {
-		s.srv = httptest.NewUnstartedServer(mux)
 		s.srv.EnableHTTP2 = true
 		s.srv.StartTLS()
 		s.CertPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})
 	} else {
-		s.srv = httptest.NewServer(mux)
+		s.srv.Start()
 	}
 	s.URL = s.srv.URL
 	return s
@@ -401,6 +410,10 @@ func (s *Server) handleConverse(w http.ResponseWriter, r *http.Request) {
 		wait += time.Duration(n-1) * s.opts.TokenDelay
 	}
 	s.update(func(st *Stats) { st.Active++ })
+	if _, thaw := s.hangOf(); thaw != nil && !s.hold(r, thaw) {
+		s.update(func(st *Stats) { st.Active--; st.Canceled++ })
+		return
+	}
 	if wait > 0 {
 		t := time.NewTimer(wait)
 		defer t.Stop()
@@ -548,6 +561,14 @@ func (s *Server) handleConverseStream(w http.ResponseWriter, r *http.Request) {
 		})
 	}()
 
+	hang, thaw := s.hangOf()
+	if hang != nil && hang.BeforeHeaders && !s.hold(r, thaw) {
+		return
+	}
+	hangAt := -1 // the token before which the stream hangs
+	if hang != nil && !hang.BeforeHeaders {
+		hangAt = hang.AfterTokens
+	}
 	w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
 	w.WriteHeader(http.StatusOK)
 	if ew.event("messageStart", roleEvent{Role: "assistant"}) != nil {
@@ -575,6 +596,9 @@ func (s *Server) handleConverseStream(w http.ResponseWriter, r *http.Request) {
 		if i == 0 {
 			d = s.opts.FirstTokenDelay
 		}
+		if i == hangAt && !s.hold(r, thaw) {
+			return
+		}
 		if !sleep(d) {
 			return
 		}
@@ -587,6 +611,9 @@ func (s *Server) handleConverseStream(w http.ResponseWriter, r *http.Request) {
 		if ew.event("contentBlockDelta", &delta) != nil {
 			return
 		}
+	}
+	if hangAt >= len(reply.Tokens) && !s.hold(r, thaw) {
+		return
 	}
 	if fail != nil && fail.AfterTokens >= len(reply.Tokens) {
 		outcome = func(st *Stats) { st.Failed++ }
