@@ -295,6 +295,11 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, op string) (*Requ
 		writeError(w, &APIError{Status: http.StatusBadRequest, Type: "ValidationException", Message: "reading body: " + err.Error()})
 		return nil, Reply{}, false
 	}
+	// A frozen server answers nothing, not even a refusal: hang before any check.
+	if h, thaw := s.hangOf(); h != nil && (h.BeforeHeaders || op == "Converse") && !s.hold(r, thaw) {
+		s.update(func(st *Stats) { st.Canceled++ })
+		return nil, Reply{}, false
+	}
 	req := &Request{Operation: op, ModelID: r.PathValue("modelId"), Path: r.URL.EscapedPath(), Authorization: auth}
 	if err := json.Unmarshal(body, req); err != nil {
 		writeError(w, &APIError{Status: http.StatusBadRequest, Type: "ValidationException", Message: "Malformed input request: " + err.Error()})
@@ -410,10 +415,6 @@ func (s *Server) handleConverse(w http.ResponseWriter, r *http.Request) {
 		wait += time.Duration(n-1) * s.opts.TokenDelay
 	}
 	s.update(func(st *Stats) { st.Active++ })
-	if _, thaw := s.hangOf(); thaw != nil && !s.hold(r, thaw) {
-		s.update(func(st *Stats) { st.Active--; st.Canceled++ })
-		return
-	}
 	if wait > 0 {
 		t := time.NewTimer(wait)
 		defer t.Stop()
@@ -562,9 +563,6 @@ func (s *Server) handleConverseStream(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	hang, thaw := s.hangOf()
-	if hang != nil && hang.BeforeHeaders && !s.hold(r, thaw) {
-		return
-	}
 	hangAt := -1 // the token before which the stream hangs
 	if hang != nil && !hang.BeforeHeaders {
 		hangAt = hang.AfterTokens
