@@ -127,7 +127,9 @@ func TestFrozenUpstreamTimesOut(t *testing.T) {
 					up.freeze(-1)
 					defer up.thaw()
 					status, body := post(t, base+r.path, r.body)
-					var e struct{ Error struct{ Code, Message string } }
+					var e struct {
+						Error struct{ Code, Message string }
+					}
 					json.Unmarshal([]byte(body), &e)
 					if status != 504 || e.Error.Code != "timeout" || !strings.Contains(e.Error.Message, "deadline") {
 						t.Errorf("got %d %s; want 504 timeout naming the deadline", status, body)
