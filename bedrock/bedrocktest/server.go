@@ -13,7 +13,9 @@
 // Point a client at it with aws.Config.BaseEndpoint, bedrockruntime.Options.BaseEndpoint,
 // or AWS_ENDPOINT_URL_BEDROCK_RUNTIME, and sign with any static credentials. The server
 // records what it received, decoded, and counts streams, so tests can check that image
-// bytes arrived exactly and that a cancelled call ended upstream too.
+// bytes arrived exactly and that a cancelled call ended upstream too. Options.Hang and
+// Server.SetHang freeze it, before its headers or part way through a stream, as a
+// stopped process would, to test clients' deadlines (hang.go).
 //
 // It is written to carry a load test: one goroutine per request (the handler's own), a
 // reused timer for the delays, pooled encoders, and a flush after every event.

@@ -276,3 +276,30 @@ func TestReadyzWithTheDiskFull(t *testing.T) {
 	}
 	waitReady(t, base, 200)
 }
+
+func TestDeadlineSettings(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"GENAI_UPSTREAM_FIRST_EVENT_TIMEOUT": "soon"}, "GENAI_UPSTREAM_FIRST_EVENT_TIMEOUT: must be a duration"},
+		{map[string]string{"GENAI_UPSTREAM_CALL_TIMEOUT": "-1s"}, "GENAI_UPSTREAM_CALL_TIMEOUT: must be a duration"},
+		{map[string]string{"GENAI_READY_INTERVAL": "0"}, "GENAI_READY_INTERVAL: must be a positive duration"},
+	} {
+		_, err := parseConfig("genai", nil, func(k string) string { return tc.env[k] })
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("env %v: error %v, want one containing %q", tc.env, err, tc.want)
+		}
+	}
+	c, err := parseConfig("genai", nil, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c.deadlines(); d.FirstEvent != 90*time.Second || d.BetweenEvents != time.Minute || d.Call != 10*time.Minute || c.ReadyInterval != 10*time.Second {
+		t.Errorf("defaults %+v, ready interval %v", d, c.ReadyInterval)
+	}
+	c, err = parseConfig("genai", []string{"-upstream-between-events-timeout", "0"}, func(string) string { return "" })
+	if err != nil || c.deadlines().BetweenEvents != 0 {
+		t.Errorf("0 should set no bound: %v %v", c, err)
+	}
+}

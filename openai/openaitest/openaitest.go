@@ -5,7 +5,8 @@
 //
 // A test starts a Server with a Config saying how it should answer and fail, points a
 // client at Server.URL, then inspects what arrived with Server.Requests and whether the
-// client hung up with Server.Canceled:
+// client hung up with Server.Canceled (Config.Hang and Server.SetHang freeze it, to test
+// clients' deadlines):
 //
 //	srv := openaitest.New(openaitest.Config{TokenDelay: 10 * time.Millisecond})
 //	defer srv.Close()
