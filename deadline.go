@@ -64,7 +64,7 @@ func timeoutError(op string, cause *deadlineError) *Error {
 // ownTimeout returns the ETIMEOUT error for a call whose context ctx was cancelled by one
 // of our deadlines, or nil when it was not (the call failed by itself, or the caller
 // cancelled it).
-func ownTimeout(op string, ctx context.Context) error {
+func ownTimeout(ctx context.Context, op string) error {
 	var d *deadlineError
 	if errors.As(context.Cause(ctx), &d) {
 		return timeoutError(op, d)
@@ -120,7 +120,7 @@ func (dm *deadlineModel) Stream(ctx context.Context, req *ChatRequest) iter.Seq2
 		between := &deadlineError{"between events", dm.d.BetweenEvents}
 		for ev, err := range dm.m.Stream(ctx, req) {
 			if err != nil {
-				if terr := ownTimeout("stream", ctx); terr != nil {
+				if terr := ownTimeout(ctx, "stream"); terr != nil {
 					err = terr
 				}
 				yield(Event{}, err)
@@ -141,7 +141,7 @@ func (dm *deadlineModel) Stream(ctx context.Context, req *ChatRequest) iter.Seq2
 		}
 		// A provider that ended its sequence quietly when its context was cancelled
 		// still gets its timeout reported.
-		if terr := ownTimeout("stream", ctx); terr != nil {
+		if terr := ownTimeout(ctx, "stream"); terr != nil {
 			yield(Event{}, terr)
 		}
 	}
@@ -153,7 +153,7 @@ func (dm *deadlineModel) Chat(ctx context.Context, req *ChatRequest) (*ChatRespo
 	defer cancel(nil)
 	resp, err := dm.m.Chat(ctx, req)
 	if err != nil {
-		if terr := ownTimeout("answer", ctx); terr != nil {
+		if terr := ownTimeout(ctx, "answer"); terr != nil {
 			return nil, terr
 		}
 		return nil, err
@@ -183,7 +183,7 @@ func (de *deadlineEmbedder) Embed(ctx context.Context, texts []string) ([][]floa
 	defer cancel(nil)
 	vs, err := de.e.Embed(ctx, texts)
 	if err != nil {
-		if terr := ownTimeout("embedding", ctx); terr != nil {
+		if terr := ownTimeout(ctx, "embedding"); terr != nil {
 			return nil, terr
 		}
 		return nil, err
