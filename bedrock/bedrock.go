@@ -37,6 +37,13 @@ const (
 	// silently is closed by us first rather than reused into a hang, and an idle server
 	// holds no sockets. A busy server reuses its connections long before.
 	DefaultIdleConnTimeout = 30 * time.Second
+	// DefaultPingTimeout is how long an HTTP/2 connection to Bedrock may be silent
+	// before it is pinged, and how long the ping may go unanswered before the connection
+	// is closed. A Bedrock that is generating answers pings at once; a frozen endpoint
+	// or a dead path does not, so its calls fail within twice this time, where a
+	// whole-answer Converse, which sends nothing until it is complete, could otherwise
+	// only wait for its whole-call deadline.
+	DefaultPingTimeout = 15 * time.Second
 )
 
 // Options configure a ChatModel. Zero fields take the defaults above.
@@ -58,6 +65,8 @@ type Options struct {
 	// DefaultIdleConnTimeout). It applies when the SDK builds the HTTP client (an
 	// aws.Config without an HTTPClient of another type, as LoadConfig returns).
 	IdleConnTimeout time.Duration
+	// PingTimeout is DefaultPingTimeout's setting, applied as IdleConnTimeout is.
+	PingTimeout time.Duration
 }
 
 // ChatModel is a genai.ChatModel on Amazon Bedrock. It is safe for concurrent use.
@@ -91,7 +100,7 @@ func New(cfg aws.Config, opts Options) *ChatModel {
 	})
 	client := bedrockruntime.NewFromConfig(cfg, func(o *bedrockruntime.Options) {
 		o.Retryer = retryer
-		o.HTTPClient = httpClient(o.HTTPClient, opts.IdleConnTimeout)
+		o.HTTPClient = httpClient(o.HTTPClient, opts.IdleConnTimeout, opts.PingTimeout)
 	})
 	return &ChatModel{client: client, opts: opts}
 }
@@ -140,15 +149,27 @@ func CredentialsAvailable(ctx context.Context, cfg aws.Config) bool {
 }
 
 // httpClient returns the SDK's HTTP client c with idle connections closed after idle
-// (DefaultIdleConnTimeout when zero), guarded by requestBodyGuard. WithTransportOptions
-// keeps what the configuration loader set up, such as AWS_CA_BUNDLE's certificates; a
-// client of another type is the caller's to configure.
-func httpClient(c bedrockruntime.HTTPClient, idle time.Duration) bedrockruntime.HTTPClient {
+// (DefaultIdleConnTimeout when zero) and HTTP/2 connections health-checked by pings
+// after ping (DefaultPingTimeout when zero), guarded by requestBodyGuard.
+// WithTransportOptions keeps what the configuration loader set up, such as
+// AWS_CA_BUNDLE's certificates; a client of another type is the caller's to configure.
+func httpClient(c bedrockruntime.HTTPClient, idle, ping time.Duration) bedrockruntime.HTTPClient {
 	if idle <= 0 {
 		idle = DefaultIdleConnTimeout
 	}
+	if ping <= 0 {
+		ping = DefaultPingTimeout
+	}
 	if b, ok := c.(*awshttp.BuildableClient); ok {
-		c = b.WithTransportOptions(func(t *http.Transport) { t.IdleConnTimeout = idle })
+		c = b.WithTransportOptions(func(t *http.Transport) {
+			t.IdleConnTimeout = idle
+			var h2 http.HTTP2Config // a copy: the transport's may be shared with others
+			if t.HTTP2 != nil {
+				h2 = *t.HTTP2
+			}
+			h2.SendPingTimeout, h2.PingTimeout = ping, ping
+			t.HTTP2 = &h2
+		})
 	}
 	return requestBodyGuard{c}
 }
