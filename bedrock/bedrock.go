@@ -65,7 +65,9 @@ type Options struct {
 	// DefaultIdleConnTimeout). It applies when the SDK builds the HTTP client (an
 	// aws.Config without an HTTPClient of another type, as LoadConfig returns).
 	IdleConnTimeout time.Duration
-	// PingTimeout is DefaultPingTimeout's setting, applied as IdleConnTimeout is.
+	// PingTimeout is the silence after which an HTTP/2 connection is pinged, and the
+	// wait for the answer before it is closed (default DefaultPingTimeout). It applies
+	// as IdleConnTimeout does.
 	PingTimeout time.Duration
 }
 
