@@ -208,3 +208,25 @@ func usage(u *types.TokenUsage) genai.Usage {
 		OutputTokens: int(aws.ToInt32(u.OutputTokens)),
 	}
 }
+
+// Ping checks that Bedrock Runtime answers this client, without running a model: it
+// sends Converse an empty conversation for the default model, which Bedrock refuses
+// with a ValidationException once it has checked the request's signature and
+// permissions. That refusal, or throttling (Bedrock answered; a busy account is not
+// this server's fault), is success. Anything else — no connection, no answer before
+// ctx ends, refused credentials, a server error — is returned, mapped as for Chat. It
+// makes one attempt, no retries: a caller polls it.
+func (m *ChatModel) Ping(ctx context.Context) error {
+	model := m.opts.DefaultModel
+	_, err := m.client.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(model)},
+		func(o *bedrockruntime.Options) { o.Retryer = aws.NopRetryer{} })
+	if err == nil {
+		return nil
+	}
+	mapped := upstreamError(ctx, "Converse", "model "+model, err)
+	switch genai.ErrorCode(mapped) {
+	case genai.EINVALID, genai.ETHROTTLED:
+		return nil
+	}
+	return mapped
+}

@@ -282,17 +282,21 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ok\n"))
 }
 
+// readyz answers 200 {"status":"ready"}, or 503 {"status":"not_ready","failing":[…]}
+// naming the dependencies that are not ready and nothing more: it is open without a
+// key, so the detail goes to the log only.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Ready != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
 		if err := s.opts.Ready(ctx); err != nil {
-			s.writeError(w, r, genai.Errorf(genai.EUNAVAILABLE, "not ready: %v", err))
+			w.Header().Set("Cache-Control", "no-store")
+			writeJSON(w, http.StatusServiceUnavailable, s.notReadyBody(r, err))
 			return
 		}
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Write([]byte("ready\n"))
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, readyBody{Status: "ready"})
 }
 
 // configBody is the answer of GET /api/config: what the server offers, never a secret.
