@@ -2,6 +2,7 @@ package bedrock_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -87,6 +88,7 @@ func TestStoppedBedrockFailsByPing(t *testing.T) {
 	if err := child.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	waitStopped(t, child.Process.Pid)
 	// The guard only keeps a broken build from hanging the suite.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -94,4 +96,21 @@ func TestStoppedBedrockFailsByPing(t *testing.T) {
 	if errors.Is(err, context.DeadlineExceeded) || genai.ErrorCode(err) != genai.EUPSTREAM {
 		t.Errorf("Converse on a stopped Bedrock: %v; want %s once the ping goes unanswered", err, genai.EUPSTREAM)
 	}
+}
+
+// waitStopped waits until process pid is stopped: a signal is delivered when the
+// process is next scheduled, not when kill returns.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The state follows the command name, which is in parentheses.
+		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'T' {
+			return
+		}
+	}
+	t.Fatalf("process %d did not stop", pid)
 }

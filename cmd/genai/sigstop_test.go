@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"genai/bedrock/bedrocktest"
 )
@@ -67,6 +69,7 @@ func TestStoppedBedrockProcess(t *testing.T) {
 	if err := child.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	waitStopped(t, child.Process.Pid)
 	for _, body := range []string{hello, `{"messages":[{"role":"user","content":"hi"}],"stream":false}`} {
 		status, answer := post(t, base+"/api/chat", body)
 		var e struct{ Error struct{ Code string } }
@@ -92,4 +95,21 @@ func TestStoppedBedrockProcess(t *testing.T) {
 	if body := waitReady(t, base, 503); !strings.Contains(body, `"failing":["provider"]`) {
 		t.Errorf("/readyz with Bedrock killed: %s", body)
 	}
+}
+
+// waitStopped waits until process pid is stopped: a signal is delivered when the
+// process is next scheduled, not when kill returns.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The state follows the command name, which is in parentheses.
+		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'T' {
+			return
+		}
+	}
+	t.Fatalf("process %d did not stop", pid)
 }
