@@ -212,3 +212,30 @@ func TestNoteLinksKeepAnyText(t *testing.T) {
 		}
 	}
 }
+
+func TestModelsListCapabilities(t *testing.T) {
+	base := notesServer(t)
+	_, body := do(t, "GET", base+"/v1/models", "")
+	var list struct {
+		Data []struct {
+			ID           string
+			Capabilities struct {
+				Chat, Embeddings bool
+				Dimensions       int
+			}
+		}
+	}
+	json.Unmarshal(body, &list)
+	var embedders int
+	for _, m := range list.Data {
+		if m.Capabilities.Embeddings {
+			embedders++
+			if m.Capabilities.Chat || m.Capabilities.Dimensions == 0 {
+				t.Errorf("embedder %+v", m)
+			}
+		}
+	}
+	if embedders != 1 {
+		t.Errorf("models %s: want one embedder", body)
+	}
+}

@@ -342,19 +342,32 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 	sse.data(s.errorPayload(r, s.errorDetailOf(r, err))) // OpenAI's clients read an error object in the stream
 }
 
+// modelCapabilities say what a model of /v1/models does, beyond OpenAI's fields, so a
+// client can tell the chat models from the embedder.
+type modelCapabilities struct {
+	Chat       bool `json:"chat"`
+	Vision     bool `json:"vision"`
+	Embeddings bool `json:"embeddings"`
+	Dimensions int  `json:"dimensions,omitempty"`
+}
+
 func (s *Server) openAIModels(w http.ResponseWriter, r *http.Request) {
 	type model struct {
-		ID      string `json:"id"`
-		Object  string `json:"object"`
-		Created int64  `json:"created"`
-		OwnedBy string `json:"owned_by"`
+		ID           string            `json:"id"`
+		Object       string            `json:"object"`
+		Created      int64             `json:"created"`
+		OwnedBy      string            `json:"owned_by"`
+		Capabilities modelCapabilities `json:"capabilities"`
 	}
 	list := []model{}
-	for _, id := range s.opts.ChatModels {
-		list = append(list, model{id, "model", 0, s.opts.Provider})
+	if s.opts.Chat != nil {
+		for _, id := range s.opts.ChatModels {
+			list = append(list, model{id, "model", 0, s.opts.Provider, modelCapabilities{Chat: true, Vision: s.opts.Vision}})
+		}
 	}
 	if s.opts.Notes != nil {
-		list = append(list, model{s.opts.Notes.Embedder.Space().Model, "model", 0, "genai"})
+		space := s.opts.Notes.Embedder.Space()
+		list = append(list, model{space.Model, "model", 0, "genai", modelCapabilities{Embeddings: true, Dimensions: space.Dimensions}})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": list})
 }
