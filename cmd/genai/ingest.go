@@ -438,21 +438,13 @@ type kbDocuments struct {
 }
 
 // IngestFile ingests an uploaded file named as uploaded.
-func (k kbDocuments) IngestFile(ctx context.Context, name string, data []byte) (*genai.Document, error) {
-	d, err := k.in.Ingest(ctx, name, data)
-	if err != nil {
-		return nil, err
-	}
-	return &d.Document, nil
+func (k kbDocuments) IngestFile(ctx context.Context, name string, file io.Reader) (*rag.Ingested, error) {
+	return k.in.IngestReader(ctx, name, file)
 }
 
 // IngestText ingests posted text.
-func (k kbDocuments) IngestText(ctx context.Context, title, uri, text string) (*genai.Document, error) {
-	d, err := k.in.IngestText(ctx, title, uri, text)
-	if err != nil {
-		return nil, err
-	}
-	return &d.Document, nil
+func (k kbDocuments) IngestText(ctx context.Context, title, uri, text string) (*rag.Ingested, error) {
+	return k.in.IngestText(ctx, title, uri, text)
 }
 
 // ListDocuments lists the store's documents, newest first.
