@@ -100,7 +100,7 @@ func (in *Ingester) IngestReader(ctx context.Context, name string, file io.Reade
 	}
 	defer release()
 	max := in.maxFileBytes()
-	data, err := io.ReadAll(io.LimitReader(file, max+1))
+	data, err := readFile(file, max+1)
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading: %w", name, err)
 	}
@@ -108,6 +108,38 @@ func (in *Ingester) IngestReader(ctx context.Context, name string, file io.Reade
 		return nil, in.tooLarge(name, -1)
 	}
 	return in.ingest(ctx, name, data)
+}
+
+// readFile reads r to its end, at most limit bytes, into a slice of exactly its size.
+// It reads 1 MiB blocks and joins them once: io.ReadAll's growing slice would allocate
+// about five times a large file's size on the way, all of it garbage the heap grows by.
+func readFile(r io.Reader, limit int64) ([]byte, error) {
+	const block = 1 << 20
+	var blocks [][]byte
+	var n int64
+	for n < limit {
+		b := make([]byte, min(block, limit-n))
+		k, err := io.ReadFull(r, b)
+		n += int64(k)
+		if k > 0 {
+			blocks = append(blocks, b[:k])
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(blocks) == 1 {
+		return blocks[0], nil
+	}
+	data := make([]byte, 0, n)
+	for i, b := range blocks {
+		data = append(data, b...)
+		blocks[i] = nil
+	}
+	return data, nil
 }
 
 // ingest parses and stores a file; the caller holds a slot.
