@@ -39,6 +39,9 @@ type Config struct {
 	KB             string
 	BedrockKBID    string
 	BedrockKBModel string
+
+	Parses     int // files ingested at once; 0 = one per CPU
+	ParseQueue int // files that may wait for a turn
 }
 
 // DefaultBedrockModel is the chat model used on Bedrock when none is configured.
@@ -119,6 +122,22 @@ func settings() []setting {
 		{"kb", "GENAI_KB", "local", "knowledge base: local (documents ingested here) or bedrock (an Amazon Bedrock Knowledge Base)", oneOf(func(c *Config) *string { return &c.KB }, "local", "bedrock")},
 		{"bedrock-kb-id", "GENAI_BEDROCK_KB_ID", "", "Amazon Bedrock Knowledge Base id, with GENAI_KB=bedrock", str(func(c *Config) *string { return &c.BedrockKBID })},
 		{"bedrock-kb-model-arn", "GENAI_BEDROCK_KB_MODEL_ARN", "", "model ARN that writes the answers of the Bedrock Knowledge Base, e.g. arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0", str(func(c *Config) *string { return &c.BedrockKBModel })},
+		{"parses", "GENAI_PARSES", "0", "files ingested at once, uploads and \"genai ingest\" alike (read into memory, parsed, embedded, stored); 0 = one per CPU", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("must be a whole number, 0 for one per CPU, got %q", v)
+			}
+			c.Parses = n
+			return nil
+		}},
+		{"parse-queue", "GENAI_PARSE_QUEUE", "64", "uploads that may wait for a turn to be ingested, holding no memory while they wait; beyond, 503 unavailable with Retry-After", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("must be a whole number, got %q", v)
+			}
+			c.ParseQueue = n
+			return nil
+		}},
 		{"log-level", "GENAI_LOG_LEVEL", "info", "log level: debug, info, warn or error", func(c *Config, v string) error {
 			switch v {
 			case "debug", "info", "warn", "error":

@@ -80,7 +80,9 @@ func ingestCommand(ctx context.Context, args []string, getenv func(string) strin
 	if closer, ok := store.(io.Closer); ok {
 		defer closer.Close()
 	}
-	in := &rag.Ingester{Store: store, Embedder: e, ChunkTokens: *chunkTokens, OverlapTokens: *overlapTokens}
+	// Every worker may wait its turn: a command line is not refused as busy.
+	limiter := rag.NewParseLimiter(c.Parses, max(c.ParseQueue, *workers))
+	in := &rag.Ingester{Store: store, Embedder: e, ChunkTokens: *chunkTokens, OverlapTokens: *overlapTokens, Limiter: limiter}
 	opts := ingestOptions{Include: splitComma(*include), Exclude: exclude, Workers: *workers}
 	return runIngest(ctx, in, fset.Args(), opts, stdout, stderr)
 }
@@ -190,11 +192,7 @@ func ingestFile(ctx context.Context, in *rag.Ingester, file string) (*rag.Ingest
 	if st, err := f.Stat(); err == nil && st.Size() > limit {
 		return nil, genai.Errorf(genai.ETOOLARGE, "%s: %d bytes, over the limit of %d per file", file, st.Size(), limit)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	return in.Ingest(ctx, file, data)
+	return in.IngestReader(ctx, file, f) // read once it has its turn
 }
 
 // ingestErrorText is the line printed for a failed file: the message of an
