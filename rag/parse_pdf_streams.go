@@ -30,16 +30,25 @@ import (
 // pdfStreamWindow is how far before a "stream" keyword its object header is looked for.
 const pdfStreamWindow = 64 << 10
 
-// errPDFStreamTooLarge ends the decoding of a stream past its limit.
-var errPDFStreamTooLarge = errors.New("stream too large")
+// Errors that end the decoding of a stream: past its own limit, or past the work
+// budget of the whole check.
+var (
+	errPDFStreamTooLarge = errors.New("stream too large")
+	errPDFTooMuchWork    = errors.New("too much decoding")
+)
 
 // pdfCheckStreams decodes every stream of data as the library would into counters, so
 // that a decompression bomb is refused before the library meets it: each stream, and
 // each stage of its filter chain, at most MaxStreamBytes; all streams but images
-// together at most MaxInflatedBytes. It stops with ETIMEOUT when ctx ends.
+// together at most MaxInflatedBytes. All the bytes its decoders read and write,
+// images' included, are bounded by pdfWorkBudget, so the check's own time is linear in
+// the file and the limits whatever the file holds. It stops with ETIMEOUT when ctx
+// ends.
 func pdfCheckStreams(ctx context.Context, name string, data []byte, limits ParseLimits) error {
-	s := &pdfScan{data: data}
+	s := &pdfScan{data: data, endstream: -1}
 	var total int64
+	work := pdfWorkBudget(len(data), limits)
+	prev := 0 // where the previous keyword ended: no dictionary reaches back past it
 	for pos := 0; pos < len(data); {
 		i := bytes.Index(data[pos:], []byte("stream"))
 		if i < 0 {
@@ -47,6 +56,8 @@ func pdfCheckStreams(ctx context.Context, name string, data []byte, limits Parse
 		}
 		kw := pos + i
 		pos = kw + len("stream")
+		from := prev
+		prev = pos
 		if kw >= 3 && string(data[kw-3:kw]) == "end" {
 			continue
 		}
@@ -57,11 +68,13 @@ func pdfCheckStreams(ctx context.Context, name string, data []byte, limits Parse
 		if err := ctx.Err(); err != nil {
 			return genai.Errorf(genai.ETIMEOUT, "%s: gave up checking its streams at byte %d: %v", name, kw, err)
 		}
-		st := s.stream(kw, start)
-		n, err := st.decodedSize(ctx, limits.MaxStreamBytes)
+		st := s.stream(from, kw, start)
+		n, err := st.decodedSize(ctx, limits.MaxStreamBytes, &work)
 		switch {
 		case errors.Is(err, errPDFStreamTooLarge):
 			return genai.Errorf(genai.ETOOLARGE, "%s: a compressed stream at byte %d inflates to over %d bytes; refused as a likely decompression bomb", name, kw, limits.MaxStreamBytes)
+		case errors.Is(err, errPDFTooMuchWork):
+			return genai.Errorf(genai.ETOOLARGE, "%s: decoding its streams takes over %d bytes of work; refused as a likely decompression bomb", name, pdfWorkBudget(len(data), limits))
 		case ctx.Err() != nil:
 			return genai.Errorf(genai.ETIMEOUT, "%s: gave up checking its streams at byte %d: %v", name, kw, ctx.Err())
 		}
@@ -72,6 +85,14 @@ func pdfCheckStreams(ctx context.Context, name string, data []byte, limits Parse
 		}
 	}
 	return nil
+}
+
+// pdfWorkBudget bounds what the check's decoders may read and write in all: twice the
+// file (each body read once, plus slack for bodies that overlap when lengths are wrong)
+// and four times the total inflated size (the images, which MaxInflatedBytes leaves
+// out, and the intermediate stages of chains).
+func pdfWorkBudget(size int, limits ParseLimits) int64 {
+	return 2*int64(size) + 4*limits.MaxInflatedBytes
 }
 
 // pdfBodyStart returns where a stream's body starts after the keyword ending at pos:
@@ -98,15 +119,30 @@ type pdfStream struct {
 
 // pdfScan finds streams' dictionaries and resolves indirect references in data.
 type pdfScan struct {
-	data    []byte
-	objects map[[2]int64][]int // "N G obj" → offsets of the object's value; built on first use
+	data      []byte
+	objects   map[[2]int64][]int // "N G obj" → offsets of the object's value; built on first use
+	endstream int                // the first "endstream" at or after the last asked position; len(data) if none; -1 before the first
 }
 
-// stream returns the stream whose keyword is at kw and whose body starts at start.
-func (s *pdfScan) stream(kw, start int) pdfStream {
-	dict, ok := s.dictBefore(kw)
+// nextEndstream returns where the first "endstream" at or after pos starts, or
+// len(data). Positions asked only grow, so the file is searched once in all.
+func (s *pdfScan) nextEndstream(pos int) int {
+	if s.endstream < pos && s.endstream < len(s.data) {
+		i := bytes.Index(s.data[pos:], []byte("endstream"))
+		s.endstream = len(s.data)
+		if i >= 0 {
+			s.endstream = pos + i
+		}
+	}
+	return max(s.endstream, pos)
+}
+
+// stream returns the stream whose keyword is at kw and whose body starts at start; its
+// dictionary lies after from.
+func (s *pdfScan) stream(from, kw, start int) pdfStream {
+	dict, ok := s.dictBefore(from, kw)
 	if !ok {
-		return s.unreadStream(kw, start)
+		return s.unreadStream(from, kw, start)
 	}
 	st := pdfStream{known: true}
 	st.image = dict.key("Subtype").name == "Image"
@@ -119,7 +155,8 @@ func (s *pdfScan) stream(kw, start int) pdfStream {
 			st.filters = append(st.filters, s.resolve(f).name)
 		}
 	}
-	st.body = s.body(start, s.resolve(dict.key("Length")))
+	length := dict.key("Length")
+	st.body = s.body(start, s.resolve(length), length.kind == pdfRef)
 	if len(st.filters) == 0 && pdfLooksZlib(st.body) {
 		// No filter: the library copies the body as it is. A zlib body is inflated all
 		// the same, in case this scan and the library disagree about the dictionary.
@@ -131,12 +168,12 @@ func (s *pdfScan) stream(kw, start int) pdfStream {
 // unreadStream is the stream at kw whose dictionary the scan could not read (nor,
 // most likely, the library): its filters are guessed from the names before the keyword,
 // in their order, and from whether the body looks like zlib.
-func (s *pdfScan) unreadStream(kw, start int) pdfStream {
-	head := s.data[max(0, kw-4096):kw]
+func (s *pdfScan) unreadStream(from, kw, start int) pdfStream {
+	head := s.data[max(from, kw-4096):kw]
 	if i := bytes.LastIndex(head, []byte("endobj")); i >= 0 {
 		head = head[i:]
 	}
-	st := pdfStream{body: s.body(start, pdfObject{}), image: bytes.Contains(head, []byte("/Image"))}
+	st := pdfStream{body: s.body(start, pdfObject{}, false), image: bytes.Contains(head, []byte("/Image"))}
 	for {
 		f, a := bytes.Index(head, []byte("/FlateDecode")), bytes.Index(head, []byte("/ASCII85Decode"))
 		switch {
@@ -158,24 +195,33 @@ func (s *pdfScan) unreadStream(kw, start int) pdfStream {
 }
 
 // body returns a stream's body: its /Length bytes when the length is valid (inside the
-// file, and followed by "endstream"). Otherwise, as the library would read a wrong
-// length up to the end of the file and each decoder stops at its own end marker, the
-// body runs to the end of the file: more than any length could give, never less.
-func (s *pdfScan) body(start int, length pdfObject) []byte {
-	if length.kind == pdfInt && length.num >= 0 && length.num <= int64(len(s.data)-start) {
-		end := start + int(length.num)
-		rest := bytes.TrimLeft(s.data[end:min(len(s.data), end+64)], "\x00\t\n\f\r ")
-		if bytes.HasPrefix(rest, []byte("endstream")) {
-			return s.data[start:end]
+// file, and followed by "endstream"). A wrong length the library reads as it is, up to
+// the end of the file, so the body then runs to the later of that and the first
+// "endstream"; a missing one it reads as empty, so the first "endstream" is plenty.
+// A reference this scan cannot resolve (its object may sit in an object stream) may
+// hold any length, so the body runs to the end of the file: each decoder stops at its
+// own end marker, so that is more than any length could give, never less.
+func (s *pdfScan) body(start int, length pdfObject, ref bool) []byte {
+	switch {
+	case length.kind == pdfInt && length.num >= 0:
+		end := int(min(length.num, int64(len(s.data)-start))) + start
+		if length.num <= int64(len(s.data)-start) {
+			rest := bytes.TrimLeft(s.data[end:min(len(s.data), end+64)], "\x00\t\n\f\r ")
+			if bytes.HasPrefix(rest, []byte("endstream")) {
+				return s.data[start:end]
+			}
 		}
+		return s.data[start:max(end, s.nextEndstream(start))]
+	case ref:
+		return s.data[start:]
 	}
-	return s.data[start:]
+	return s.data[start:s.nextEndstream(start)]
 }
 
 // dictBefore reads the dictionary of the stream whose keyword is at kw: from the
 // nearest "N G obj" before it, which must hold a dictionary that ends just before kw.
-func (s *pdfScan) dictBefore(kw int) (pdfObject, bool) {
-	window := s.data[max(0, kw-pdfStreamWindow):kw]
+func (s *pdfScan) dictBefore(from, kw int) (pdfObject, bool) {
+	window := s.data[max(from, kw-pdfStreamWindow):kw]
 	base := kw - len(window)
 	for {
 		i := bytes.LastIndex(window, []byte("obj"))
@@ -267,14 +313,16 @@ func (s *pdfScan) resolve(v pdfObject) pdfObject {
 	return pdfObject{}
 }
 
-// decodedSize decodes the stream's body through its filters into a counter and returns
-// its decoded size; errPDFStreamTooLarge when a stage's output passes limit. A stream
-// with a filter the library does not decode counts as nothing: the library fails on it.
-func (st pdfStream) decodedSize(ctx context.Context, limit int64) (int64, error) {
+// decodedSize decodes the stream's body through its filters into counters and returns
+// its decoded size; errPDFStreamTooLarge when a stage's output passes limit,
+// errPDFTooMuchWork when what all stages read and write passes what is left of *work.
+// A stream with a filter the library does not decode counts as nothing: the library
+// fails on it before reading a byte.
+func (st pdfStream) decodedSize(ctx context.Context, limit int64, work *int64) (int64, error) {
 	if len(st.filters) == 0 {
 		return 0, nil
 	}
-	var r io.Reader = bytes.NewReader(st.body)
+	var r io.Reader = &pdfCounter{r: bytes.NewReader(st.body), limit: int64(len(st.body)), work: work, ctx: ctx}
 	for _, f := range st.filters {
 		switch f {
 		case "FlateDecode":
@@ -291,21 +339,22 @@ func (st pdfStream) decodedSize(ctx context.Context, limit int64) (int64, error)
 			}
 			continue
 		}
-		r = &pdfCounter{r: r, limit: limit, ctx: ctx}
+		r = &pdfCounter{r: r, limit: limit, work: work, ctx: ctx}
 	}
 	n, err := io.Copy(io.Discard, r)
-	if errors.Is(err, errPDFStreamTooLarge) {
+	if errors.Is(err, errPDFStreamTooLarge) || errors.Is(err, errPDFTooMuchWork) {
 		return n, err
 	}
 	return n, nil // a corrupt stream counts what decoded before the damage
 }
 
-// pdfCounter counts what a stage of a filter chain yields, failing past limit, and
-// checks ctx every few megabytes.
+// pdfCounter counts what a stage of a filter chain yields, failing past limit or when
+// the work budget shared by all counters runs out, and checks ctx every few megabytes.
 type pdfCounter struct {
 	r     io.Reader
 	n     int64
 	limit int64
+	work  *int64
 	ctx   context.Context
 	next  int64 // when to check ctx next
 }
@@ -313,6 +362,9 @@ type pdfCounter struct {
 func (c *pdfCounter) Read(b []byte) (int, error) {
 	n, err := c.r.Read(b)
 	c.n += int64(n)
+	if *c.work -= int64(n); *c.work < 0 {
+		return n, errPDFTooMuchWork
+	}
 	if c.n > c.limit {
 		return n, errPDFStreamTooLarge
 	}

@@ -170,11 +170,12 @@ func TestParsePDFStreamsFollowLength(t *testing.T) {
 }
 
 // TestPDFScanBody checks the body the check decodes: its /Length bytes, direct or
-// indirect, when valid; to the end of the file when the length is missing or wrong.
+// indirect, when valid; when not, at least what the library would read.
 func TestPDFScanBody(t *testing.T) {
 	body := []byte("0123 endstream 6789")
 	direct := pdfWithPages([][]byte{body}, "", nil)
-	wrong := bytes.Replace(direct, []byte(fmt.Sprintf("/Length %d", len(body))), []byte("/Length 7"), 1)
+	length := []byte(fmt.Sprintf("/Length %d", len(body)))
+	with := func(l string) []byte { return bytes.Replace(direct, length, []byte(l), 1) }
 	for _, tt := range []struct {
 		name string
 		data []byte
@@ -182,18 +183,49 @@ func TestPDFScanBody(t *testing.T) {
 	}{
 		{"direct", direct, len(body)},
 		{"indirect", pdfIndirectLength("", body), len(body)},
-		{"wrong", wrong, -1},
+		{"wrong, short", with("/Length 7"), 7},                 // as the library reads it
+		{"wrong, past the end", with("/Length 999999"), -1},    // the library reads to the end
+		{"missing", with("/Lengthy 1"), len("0123 ")},          // the library reads nothing
+		{"unresolvable reference", with("/Length 99 0 R"), -1}, // it could be anything
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			i := bytes.Index(tt.data, []byte("stream\n"))
-			s := &pdfScan{data: tt.data}
-			st := s.stream(i, i+len("stream\n"))
+			s := &pdfScan{data: tt.data, endstream: -1}
+			st := s.stream(0, i, i+len("stream\n"))
 			want := tt.want
 			if want < 0 {
 				want = len(tt.data) - i - len("stream\n")
 			}
 			if !st.known || len(st.body) != want {
 				t.Fatalf("known %v, body %d bytes %q, want %d", st.known, len(st.body), st.body[:min(40, len(st.body))], want)
+			}
+		})
+	}
+}
+
+// TestParsePDFStreamCheckIsLinear gives the check files made to make a naive scan
+// quadratic: a million stream keywords with no end, and ASCII85 streams of no length
+// whose bodies run to the end of the file. Their work is bounded by the budget (made
+// small here, so that the test is quick).
+func TestParsePDFStreamCheckIsLinear(t *testing.T) {
+	keywords := append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte("stream\n"), 1<<20)...)
+	var a85 bytes.Buffer
+	a85.WriteString("%PDF-1.7\n")
+	for a85.Len() < 8<<20 {
+		a85.WriteString("1 0 obj << /Length 9 9 R /Subtype /Image /Filter /ASCII85Decode >>\nstream\n" + strings.Repeat("!", 1000) + "\n")
+	}
+	for _, tt := range []struct {
+		name, code string
+		data       []byte
+	}{{"keywords", "", keywords}, {"ascii85 to the end", genai.ETOOLARGE, a85.Bytes()}} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			start := time.Now()
+			err := pdfCheckStreams(ctx, "x.pdf", tt.data, ParseLimits{MaxInflatedBytes: 8 << 20}.withDefaults())
+			t.Logf("%d bytes: %v in %v", len(tt.data), err, time.Since(start).Round(time.Millisecond))
+			if genai.ErrorCode(err) != tt.code || (err != nil && !strings.Contains(err.Error(), "bytes of work")) {
+				t.Fatalf("err = %v, want code %q", err, tt.code)
 			}
 		})
 	}
