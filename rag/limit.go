@@ -38,9 +38,6 @@ func NewParseLimiter(parses, queue int) *ParseLimiter {
 	return &ParseLimiter{slots: make(chan struct{}, parses), queue: max(0, queue)}
 }
 
-// Slots returns how many files may be ingested at once.
-func (l *ParseLimiter) Slots() int { return cap(l.slots) }
-
 // Acquire waits for a slot and returns the function that gives it back. When the queue
 // is full it returns at once an EUNAVAILABLE error whose RetryAfter estimates when a
 // slot frees up; when ctx ends first, it returns ctx's error.
