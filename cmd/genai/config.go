@@ -51,6 +51,8 @@ type Config struct {
 	UpstreamCall          time.Duration
 	// ReadyInterval is how often /readyz's dependencies are checked in the background.
 	ReadyInterval time.Duration
+	Parses        int // files ingested at once; 0 = one per CPU
+	ParseQueue    int // files that may wait for a turn
 }
 
 // DefaultBedrockModel is the chat model used on Bedrock when none is configured.
@@ -149,6 +151,22 @@ func settings() []setting {
 		{"upstream-between-events-timeout", "GENAI_UPSTREAM_BETWEEN_EVENTS_TIMEOUT", genai.DefaultBetweenEventsTimeout.String(), "longest silence of a model's stream once it has begun; then an error event", duration(func(c *Config) *time.Duration { return &c.UpstreamBetweenEvents }, "for none")},
 		{"upstream-call-timeout", "GENAI_UPSTREAM_CALL_TIMEOUT", genai.DefaultCallTimeout.String(), "longest whole call to the model provider or a remote embedder, streamed or not", duration(func(c *Config) *time.Duration { return &c.UpstreamCall }, "for none")},
 		{"ready-interval", "GENAI_READY_INTERVAL", "10s", "how often /readyz's dependencies (provider, store) are checked in the background", duration(func(c *Config) *time.Duration { return &c.ReadyInterval }, "")},
+		{"parses", "GENAI_PARSES", "0", "files ingested at once, uploads and \"genai ingest\" alike (read into memory, parsed, embedded, stored); 0 = one per CPU", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("must be a whole number, 0 for one per CPU, got %q", v)
+			}
+			c.Parses = n
+			return nil
+		}},
+		{"parse-queue", "GENAI_PARSE_QUEUE", "64", "uploads that may wait for a turn to be ingested, holding no memory while they wait; beyond, 503 unavailable with Retry-After", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("must be a whole number, got %q", v)
+			}
+			c.ParseQueue = n
+			return nil
+		}},
 		{"log-level", "GENAI_LOG_LEVEL", "info", "log level: debug, info, warn or error", func(c *Config, v string) error {
 			switch v {
 			case "debug", "info", "warn", "error":

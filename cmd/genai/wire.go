@@ -151,6 +151,6 @@ func (m *Main) knowledgeBase(ctx context.Context, notes *genai.NoteService, chat
 		Model:     model,
 		Sessions:  &rag.Sessions{},
 	}
-	docs := &rag.Documents{Ingester: &rag.Ingester{Store: chunks, Embedder: notes.Embedder}}
+	docs := &rag.Documents{Ingester: &rag.Ingester{Store: chunks, Embedder: notes.Embedder, Limiter: rag.NewParseLimiter(c.Parses, c.ParseQueue)}}
 	return local, docs, nil
 }
