@@ -82,16 +82,19 @@ func (s *Server) errorDetailOf(r *http.Request, err error) errorDetail {
 // writeError answers err as the JSON error of API.md with the status of its code.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	d := s.errorDetailOf(r, err)
-	status, ok := statusOf[d.Code]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
+	writeJSON(w, errorStatus(w, err, d.Code), s.errorPayload(r, d))
+}
+
+// errorStatus returns the status of an error of code, and sets its Retry-After: the
+// error's own hint, or one second for any other 429.
+func errorStatus(w http.ResponseWriter, err error, code string) int {
+	status := statusOfCode(code)
 	if ra := genai.ErrorRetryAfter(err); ra > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ra.Seconds()))))
 	} else if status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, status, s.errorPayload(r, d))
+	return status
 }
 
 // errorPayload is the error object of r's surface: Anthropic's on /v1/messages, OpenAI's

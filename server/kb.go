@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"math"
 	"mime"
 	"net/http"
 	"regexp"
@@ -232,10 +231,7 @@ func (s *Server) uploadFiles(w http.ResponseWriter, r *http.Request, docs KBDocu
 		writeJSON(w, http.StatusCreated, out)
 	case firstErr != nil:
 		d := s.errorDetailOf(r, firstErr)
-		if ra := genai.ErrorRetryAfter(firstErr); ra > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ra.Seconds())))) // as writeError does
-		}
-		writeJSON(w, statusOfCode(d.Code), struct {
+		writeJSON(w, errorStatus(w, firstErr, d.Code), struct {
 			Error  errorDetail `json:"error"`
 			Errors []fileError `json:"errors"`
 		}{d, out.Errors})
