@@ -19,8 +19,8 @@ import (
 var _ genai.ChatModel = (*ChatModel)(nil)
 
 // Stream asks Bedrock's ConverseStream for an answer and yields its text as it arrives,
-// one Event per text delta, then one Event with Done, the stop reason and the token
-// usage. A failure yields one error and ends the sequence: a *genai.Error (ETHROTTLED,
+// one Event per text delta, and each tool call as Events with ToolUse set (its start,
+// input pieces and end), then one Event with Done, the stop reason and the token usage. A failure yields one error and ends the sequence: a *genai.Error (ETHROTTLED,
 // EINVALID, EUPSTREAM…), or the context's error, wrapped, when ctx ends first. A consumer
 // that stops iterating, or a cancelled ctx, closes the stream and cancels the request.
 func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq2[genai.Event, error] {
