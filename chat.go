@@ -19,8 +19,10 @@ type BlockType string
 
 // The kinds of content block.
 const (
-	BlockText  BlockType = "text"
-	BlockImage BlockType = "image"
+	BlockText       BlockType = "text"
+	BlockImage      BlockType = "image"
+	BlockToolUse    BlockType = "tool_use"    // a call the model made, in assistant messages
+	BlockToolResult BlockType = "tool_result" // a call's outcome, in user messages
 )
 
 // Limits on a chat request that this server sets whatever the provider, to bound the
@@ -36,11 +38,13 @@ const (
 	MaxTemperature   = 2         // upper bound of ChatRequest.Temperature (OpenAI's)
 )
 
-// ContentBlock is one part of a message: text, or an image.
+// ContentBlock is one part of a message: text, an image, a tool call or a tool result.
 type ContentBlock struct {
-	Type  BlockType
-	Text  string // for BlockText
-	Image *Image // for BlockImage
+	Type       BlockType
+	Text       string      // for BlockText
+	Image      *Image      // for BlockImage
+	ToolUse    *ToolUse    // for BlockToolUse
+	ToolResult *ToolResult // for BlockToolResult
 }
 
 // Image is a picture sent to a model. Format is "png", "jpeg", "gif" or "webp" and has
@@ -59,7 +63,7 @@ type Message struct {
 	Content []ContentBlock
 }
 
-// Text returns the concatenated text blocks of m.
+// Text returns the concatenated text blocks of m; tool calls and results are not text.
 func (m Message) Text() string {
 	var s string
 	for _, b := range m.Content {
@@ -86,6 +90,9 @@ type ChatRequest struct {
 	Temperature   *float64
 	TopP          *float64
 	StopSequences []string
+	// Tools the model may call, and how (nil is ToolChoiceAuto). See tool.go.
+	Tools      []Tool
+	ToolChoice *ToolChoice
 }
 
 // Usage counts the tokens of one model call.
@@ -94,12 +101,14 @@ type Usage struct {
 	OutputTokens int `json:"output_tokens"`
 }
 
-// Event is one step of a streamed answer: a piece of text, or, when Done is set, the end
-// of the answer with its stop reason and token usage.
+// Event is one step of a streamed answer: a piece of text, a step of a tool call
+// (ToolUse), or, when Done is set, the end of the answer with its stop reason and token
+// usage.
 type Event struct {
 	Text       string
+	ToolUse    *ToolUseEvent
 	Done       bool
-	StopReason string // "end_turn", "max_tokens", "stop_sequence", … when Done
+	StopReason string // "end_turn", "max_tokens", "stop_sequence", "tool_use", … when Done
 	Usage      Usage  // when Done
 	// Citations are sources found while answering, for answers whose sources are not
 	// all known before the text (a managed knowledge base reports them as it goes).
@@ -108,15 +117,18 @@ type Event struct {
 
 // ChatResponse is a whole answer, as returned by ChatModel.Chat.
 type ChatResponse struct {
-	Model      string
-	Text       string
+	Model string
+	Text  string // the text blocks of Content, joined
+	// Content is the answer's blocks in order: text and tool calls (BlockToolUse).
+	Content    []ContentBlock
 	StopReason string
 	Usage      Usage
 }
 
 // ChatModel is a model provider that answers conversations.
 //
-// Stream yields the answer as it is generated. The sequence ends after an Event with
+// Stream yields the answer as it is generated: text, and tool calls as ToolUse events
+// (start, input pieces, end) when the request has tools. The sequence ends after an Event with
 // Done set, or after a non-nil error; a consumer that stops early, or a cancelled ctx,
 // cancels the upstream call. Errors are *Error values with codes such as ETHROTTLED or
 // EUPSTREAM. Chat returns the whole answer at once.

@@ -33,6 +33,8 @@ type wireChatRequest struct {
 	Metadata *struct {
 		UserID string `json:"user_id"`
 	} `json:"metadata"`
+	Tools      []json.RawMessage `json:"tools"`
+	ToolChoice json.RawMessage   `json:"tool_choice"`
 }
 
 type wireMessage struct {
@@ -41,10 +43,34 @@ type wireMessage struct {
 }
 
 type wireBlock struct {
-	Type   string      `json:"type"`
-	Text   *string     `json:"text"`
-	Source *wireSource `json:"source"`
+	Type string  `json:"type"`
+	Text *string `json:"text"`
 }
+
+// The fields of each kind of content block, so that a field a kind does not have is
+// refused by name.
+type (
+	wireTextBlock struct {
+		Type string  `json:"type"`
+		Text *string `json:"text"`
+	}
+	wireImageBlock struct {
+		Type   string          `json:"type"`
+		Source json.RawMessage `json:"source"`
+	}
+	wireToolUseBlock struct {
+		Type  string          `json:"type"`
+		ID    *string         `json:"id"`
+		Name  *string         `json:"name"`
+		Input json.RawMessage `json:"input"`
+	}
+	wireToolResultBlock struct {
+		Type      string          `json:"type"`
+		ToolUseID *string         `json:"tool_use_id"`
+		Content   json.RawMessage `json:"content"`
+		IsError   *bool           `json:"is_error"`
+	}
+)
 
 type wireSource struct {
 	Type      string `json:"type"`
@@ -52,11 +78,17 @@ type wireSource struct {
 	Data      string `json:"data"`
 }
 
-// strictBlock has the fields of a content block, to find those it should not have.
-type strictBlock struct {
-	Type   json.RawMessage `json:"type"`
-	Text   json.RawMessage `json:"text"`
-	Source json.RawMessage `json:"source"`
+type wireTool struct {
+	Type        *string         `json:"type"`
+	Name        *string         `json:"name"`
+	Description *string         `json:"description"`
+	InputSchema json.RawMessage `json:"input_schema"`
+}
+
+type wireToolChoice struct {
+	Type                   *string `json:"type"`
+	Name                   *string `json:"name"`
+	DisableParallelToolUse *bool   `json:"disable_parallel_tool_use"`
 }
 
 // RefuseUnknown decodes the JSON object data into v again, refusing any field v does
@@ -119,6 +151,12 @@ func ParseChatRequest(data []byte) (req *ChatRequest, stream bool, err error) {
 		if req.Messages[i], err = parseMessage(raw, fmt.Sprintf("messages[%d]", i)); err != nil {
 			return nil, false, err
 		}
+	}
+	if req.Tools, err = parseTools(w.Tools); err != nil {
+		return nil, false, err
+	}
+	if req.ToolChoice, err = parseToolChoice(w.ToolChoice); err != nil {
+		return nil, false, err
 	}
 	if err := req.Validate(); err != nil {
 		return nil, false, err
@@ -221,46 +259,218 @@ func parseMessage(raw json.RawMessage, path string) (Message, error) {
 		m.Content = []ContentBlock{{Type: BlockText, Text: text}}
 		return m, nil
 	}
-	var blocks []wireBlock
-	if err := json.Unmarshal(w.Content, &blocks); err != nil {
+	var raws []json.RawMessage
+	if err := json.Unmarshal(w.Content, &raws); err != nil {
 		return Message{}, Errorf(EINVALID, "%s.content: expected a string or an array of content blocks", path)
 	}
-	var raws []json.RawMessage
-	json.Unmarshal(w.Content, &raws)
+	if len(raws) == 0 {
+		return Message{}, Errorf(EINVALID, "%s.content: must not be empty", path)
+	}
+	m.Content = make([]ContentBlock, len(raws))
 	for j, raw := range raws {
-		if err := RefuseUnknown(raw, fmt.Sprintf("%s.content[%d].", path, j), &strictBlock{}); err != nil {
+		var err error
+		if m.Content[j], err = parseBlock(raw, fmt.Sprintf("%s.content[%d]", path, j), true); err != nil {
 			return Message{}, err
 		}
 	}
-	if len(blocks) == 0 {
-		return Message{}, Errorf(EINVALID, "%s.content: must not be empty", path)
-	}
-	for j, b := range blocks {
-		bp := fmt.Sprintf("%s.content[%d]", path, j)
-		switch b.Type {
-		case "text":
-			if b.Text == nil {
-				return Message{}, Errorf(EINVALID, "%s.text: required", bp)
-			}
-			m.Content = append(m.Content, ContentBlock{Type: BlockText, Text: *b.Text})
-		case "image":
-			im, err := parseImageSource(b.Source, bp+".source")
-			if err != nil {
-				return Message{}, err
-			}
-			var sb strictBlock
-			json.Unmarshal(raws[j], &sb)
-			if err := RefuseUnknown(sb.Source, bp+".source.", &wireSource{}); err != nil {
-				return Message{}, err
-			}
-			m.Content = append(m.Content, ContentBlock{Type: BlockImage, Image: im})
-		case "":
-			return Message{}, Errorf(EINVALID, "%s.type: required (\"text\" or \"image\")", bp)
-		default:
-			return Message{}, Errorf(EINVALID, "%s.type: %q is not \"text\" or \"image\"", bp, b.Type)
-		}
-	}
 	return m, nil
+}
+
+// parseBlock decodes the content block raw at path: text or image, and tool_use or
+// tool_result when tools is set (a tool result's own content holds neither).
+func parseBlock(raw json.RawMessage, path string, tools bool) (ContentBlock, error) {
+	kinds := `"text" or "image"`
+	if tools {
+		kinds = `"text", "image", "tool_use" or "tool_result"`
+	}
+	var head struct {
+		Type *string `json:"type"`
+	}
+	if err := decodeAt(raw, path, &head); err != nil {
+		return ContentBlock{}, err
+	}
+	if head.Type == nil || *head.Type == "" {
+		return ContentBlock{}, Errorf(EINVALID, "%s.type: required (%s)", path, kinds)
+	}
+	switch typ := *head.Type; {
+	case typ == "text":
+		var b wireTextBlock
+		if err := decodeStrict(raw, path, &b); err != nil {
+			return ContentBlock{}, err
+		}
+		if b.Text == nil {
+			return ContentBlock{}, Errorf(EINVALID, "%s.text: required", path)
+		}
+		return ContentBlock{Type: BlockText, Text: *b.Text}, nil
+	case typ == "image":
+		var b wireImageBlock
+		if err := decodeStrict(raw, path, &b); err != nil {
+			return ContentBlock{}, err
+		}
+		if len(b.Source) == 0 || string(b.Source) == "null" {
+			return ContentBlock{}, Errorf(EINVALID, "%s.source: required for an image block", path)
+		}
+		var src wireSource
+		if err := decodeAt(b.Source, path+".source", &src); err != nil {
+			return ContentBlock{}, err
+		}
+		im, err := parseImageSource(&src, path+".source")
+		if err != nil {
+			return ContentBlock{}, err
+		}
+		if err := RefuseUnknown(b.Source, path+".source.", &wireSource{}); err != nil {
+			return ContentBlock{}, err
+		}
+		return ContentBlock{Type: BlockImage, Image: im}, nil
+	case typ == "tool_use" && tools:
+		var b wireToolUseBlock
+		if err := decodeStrict(raw, path, &b); err != nil {
+			return ContentBlock{}, err
+		}
+		if b.ID == nil || *b.ID == "" {
+			return ContentBlock{}, Errorf(EINVALID, "%s.id: required", path)
+		}
+		if b.Name == nil {
+			return ContentBlock{}, Errorf(EINVALID, "%s.name: required", path)
+		}
+		input, err := compactObject(b.Input, path+".input")
+		if err != nil {
+			return ContentBlock{}, err
+		}
+		return ContentBlock{Type: BlockToolUse, ToolUse: &ToolUse{ID: *b.ID, Name: *b.Name, Input: input}}, nil
+	case typ == "tool_result" && tools:
+		var b wireToolResultBlock
+		if err := decodeStrict(raw, path, &b); err != nil {
+			return ContentBlock{}, err
+		}
+		if b.ToolUseID == nil || *b.ToolUseID == "" {
+			return ContentBlock{}, Errorf(EINVALID, "%s.tool_use_id: required", path)
+		}
+		res := &ToolResult{ToolUseID: *b.ToolUseID, IsError: b.IsError != nil && *b.IsError}
+		var text string
+		var raws []json.RawMessage
+		switch {
+		case len(b.Content) == 0 || string(b.Content) == "null":
+		case json.Unmarshal(b.Content, &text) == nil:
+			if text != "" {
+				res.Content = []ContentBlock{{Type: BlockText, Text: text}}
+			}
+		case json.Unmarshal(b.Content, &raws) == nil:
+			for k, r := range raws {
+				c, err := parseBlock(r, fmt.Sprintf("%s.content[%d]", path, k), false)
+				if err != nil {
+					return ContentBlock{}, err
+				}
+				res.Content = append(res.Content, c)
+			}
+		default:
+			return ContentBlock{}, Errorf(EINVALID, "%s.content: expected a string or an array of text and image blocks", path)
+		}
+		return ContentBlock{Type: BlockToolResult, ToolResult: res}, nil
+	default:
+		return ContentBlock{}, Errorf(EINVALID, "%s.type: %q is not %s", path, typ, kinds)
+	}
+}
+
+// parseTools decodes the "tools" array.
+func parseTools(raws []json.RawMessage) ([]Tool, error) {
+	if len(raws) > MaxTools {
+		return nil, Errorf(ETOOLARGE, "tools: at most %d tools, got %d", MaxTools, len(raws))
+	}
+	var tools []Tool
+	for i, raw := range raws {
+		path := fmt.Sprintf("tools[%d]", i)
+		var w wireTool
+		if err := decodeStrict(raw, path, &w); err != nil {
+			return nil, err
+		}
+		// Anthropic's server tools (web search, code execution…) carry a type of their
+		// own; only client tools, whose calls come back to the caller, are served.
+		if w.Type != nil && *w.Type != "custom" {
+			return nil, Errorf(EINVALID, "%s.type: %q is not supported; only client tools (no type, or \"custom\")", path, *w.Type)
+		}
+		if w.Name == nil {
+			return nil, Errorf(EINVALID, "%s.name: required", path)
+		}
+		if len(w.InputSchema) == 0 || string(w.InputSchema) == "null" {
+			return nil, Errorf(EINVALID, "%s.input_schema: required", path)
+		}
+		schema, err := compactObject(w.InputSchema, path+".input_schema")
+		if err != nil {
+			return nil, err
+		}
+		t := Tool{Name: *w.Name, InputSchema: schema}
+		if w.Description != nil {
+			t.Description = *w.Description
+		}
+		tools = append(tools, t)
+	}
+	return tools, nil
+}
+
+// parseToolChoice decodes "tool_choice".
+func parseToolChoice(raw json.RawMessage) (*ToolChoice, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var w wireToolChoice
+	if err := decodeStrict(raw, "tool_choice", &w); err != nil {
+		return nil, err
+	}
+	if w.Type == nil {
+		return nil, Errorf(EINVALID, "tool_choice.type: required (\"auto\", \"any\", \"tool\" or \"none\")")
+	}
+	// Parallel calls are what every provider here does; forbidding them is not
+	// implemented, so it is refused rather than ignored. false asks for the default.
+	if w.DisableParallelToolUse != nil && *w.DisableParallelToolUse {
+		return nil, Errorf(EINVALID, "tool_choice.disable_parallel_tool_use: not supported by this server; remove it")
+	}
+	c := &ToolChoice{Type: ToolChoiceType(*w.Type)}
+	if w.Name != nil {
+		c.Name = *w.Name
+	}
+	return c, nil
+}
+
+// compactObject returns raw, which must be a JSON object, without insignificant space.
+func compactObject(raw json.RawMessage, path string) (json.RawMessage, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, Errorf(EINVALID, "%s: required, a JSON object", path)
+	}
+	if !isJSONObject(raw) {
+		return nil, Errorf(EINVALID, "%s: must be a JSON object", path)
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return nil, Errorf(EINVALID, "%s: %v", path, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// decodeStrict decodes the JSON object raw at path into v, naming the field of a type
+// error, and refuses a field v does not have.
+func decodeStrict(raw json.RawMessage, path string, v any) error {
+	if err := decodeAt(raw, path, v); err != nil {
+		return err
+	}
+	return RefuseUnknown(raw, path+".", v)
+}
+
+// decodeAt decodes the JSON value raw at path into v, naming the field of a type error.
+func decodeAt(raw json.RawMessage, path string, v any) error {
+	err := json.Unmarshal(raw, v)
+	if err == nil {
+		return nil
+	}
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		at := path
+		if typeErr.Field != "" {
+			at += "." + typeErr.Field
+		}
+		return Errorf(EINVALID, "%s: expected %s, got JSON %s", at, jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+	}
+	return Errorf(EINVALID, "%s: %v", path, err)
 }
 
 func parseImageSource(s *wireSource, path string) (*Image, error) {
@@ -324,8 +534,11 @@ func SniffImage(data []byte) string {
 // Validate checks the rules of a chat request that hold for every provider: a model id
 // without spaces or control characters, messages of known roles with content, images in
 // user messages only and within the server's limits, and inference settings in their
-// widest range. Providers check their own narrower rules (see package bedrock). It
-// returns an *Error naming the field.
+// widest range, and tools (tool.go): valid unique names, object input schemas, a tool
+// choice that names a defined tool, tool calls only in assistant messages and tool
+// results only in user messages, each answering a call of the assistant message just
+// before it. Providers check their own narrower rules (see package bedrock). It returns
+// an *Error naming the field.
 func (r *ChatRequest) Validate() error {
 	if len(r.Model) > MaxModelIDLength {
 		return Errorf(EINVALID, "model: at most %d bytes", MaxModelIDLength)
@@ -360,13 +573,20 @@ func (r *ChatRequest) Validate() error {
 					return Errorf(ETOOLARGE, "messages[%d].content[%d].source.data: image is %d bytes, over the limit of %d", i, j, len(b.Image.Data), MaxImageBytes)
 				}
 				images++
+			case BlockToolUse, BlockToolResult:
+				if err := r.validateToolBlock(i, j, &images); err != nil {
+					return err
+				}
 			default:
-				return Errorf(EINVALID, "messages[%d].content[%d].type: %q is not \"text\" or \"image\"", i, j, b.Type)
+				return Errorf(EINVALID, "messages[%d].content[%d].type: %q is not \"text\", \"image\", \"tool_use\" or \"tool_result\"", i, j, b.Type)
 			}
 		}
 	}
 	if images > MaxImages {
 		return Errorf(ETOOLARGE, "messages: %d images, at most %d per request", images, MaxImages)
+	}
+	if err := r.validateTools(); err != nil {
+		return err
 	}
 	if r.MaxTokens < 0 || r.MaxTokens > MaxOutputTokens {
 		return Errorf(EINVALID, "max_tokens: must be from 1 to %d", MaxOutputTokens)

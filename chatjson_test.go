@@ -116,6 +116,10 @@ func FuzzParseChatRequest(f *testing.F) {
 	f.Add([]byte(`{"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/gif","data":"R0lGODlh"}}]}]}`))
 	f.Add([]byte(`{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"},{"role":"user","content":"c"}],"stream":false}`))
 	f.Add([]byte(`{"messages":null,"max_tokens":1e309}`))
+	f.Add([]byte(toolRoundTrip(`{"type":"tool_result","tool_use_id":"toolu_1","content":[{"type":"text","text":"21"},` + imageBlock("image/png", pngBytes) + `],"is_error":true}`)))
+	f.Add([]byte(toolRoundTrip(`{"type":"tool_result","tool_use_id":"toolu_1","content":"x"}`)))
+	f.Add([]byte(`{"tools":[{"name":"f","description":"d","input_schema":{"type":"object","properties":{}}}],"tool_choice":{"type":"tool","name":"f"},"messages":[{"role":"user","content":"a"}]}`))
+	f.Add([]byte(`{"tools":[{"name":"f","input_schema":{"type":"object"}}],"tool_choice":{"type":"none"},"messages":[{"role":"user","content":"a"},{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"f","input":{"a":[1,{"b":null}]}}]}]}`))
 	known := map[string]bool{genai.EINVALID: true, genai.ETOOLARGE: true, genai.EMEDIATYPE: true}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		req, _, err := genai.ParseChatRequest(data)
@@ -150,10 +154,11 @@ func TestParseChatRequestAcceptsWhatSomeProviderTakes(t *testing.T) {
 // A field the server does not implement is refused, naming it, never dropped.
 func TestParseChatRequestRefusesUnknownFields(t *testing.T) {
 	for body, want := range map[string]string{
-		`{"messages":[{"role":"user","content":"a"}],"tools":[{"name":"x"}]}`:                                        "tools: not supported",
-		`{"messages":[{"role":"user","content":"a"}],"top_k":5}`:                                                     "top_k: not supported",
-		`{"messages":[{"role":"user","content":"a","name":"bob"}]}`:                                                  "messages[0].name: not supported",
-		`{"messages":[{"role":"user","content":[{"type":"text","text":"a","cache_control":{"type":"ephemeral"}}]}]}`: "messages[0].content[0].cache_control: not supported",
+		`{"messages":[{"role":"user","content":"a"}],"tools":[{"name":"x","input_schema":{"type":"object"},"cache_control":{}}]}`:                                                                    "tools[0].cache_control: not supported",
+		`{"messages":[{"role":"user","content":[{"type":"text","text":"a","id":"x"}]}]}`:                                                                                                             "messages[0].content[0].id: not supported",
+		`{"messages":[{"role":"user","content":"a"}],"top_k":5}`:                                                                                                                                     "top_k: not supported",
+		`{"messages":[{"role":"user","content":"a","name":"bob"}]}`:                                                                                                                                  "messages[0].name: not supported",
+		`{"messages":[{"role":"user","content":[{"type":"text","text":"a","cache_control":{"type":"ephemeral"}}]}]}`:                                                                                 "messages[0].content[0].cache_control: not supported",
 		`{"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"` + base64.StdEncoding.EncodeToString(pngBytes) + `","file_id":"f"}}]}]}`: "messages[0].content[0].source.file_id: not supported",
 	} {
 		_, _, err := genai.ParseChatRequest([]byte(body))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -569,8 +570,9 @@ func TestChat(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := genai.ChatResponse{Model: bedrock.DefaultModel, Text: "You said: hello world", StopReason: "end_turn",
-		Usage: genai.Usage{InputTokens: 4, OutputTokens: 4}}
-	if *resp != want {
+		Usage:   genai.Usage{InputTokens: 4, OutputTokens: 4},
+		Content: []genai.ContentBlock{{Type: genai.BlockText, Text: "You said: hello world"}}}
+	if !reflect.DeepEqual(*resp, want) {
 		t.Errorf("response = %+v, want %+v", *resp, want)
 	}
 	r := srv.Requests()[0]

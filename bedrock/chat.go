@@ -2,6 +2,7 @@ package bedrock
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"iter"
 	"strings"
@@ -18,8 +19,8 @@ import (
 var _ genai.ChatModel = (*ChatModel)(nil)
 
 // Stream asks Bedrock's ConverseStream for an answer and yields its text as it arrives,
-// one Event per text delta, then one Event with Done, the stop reason and the token
-// usage. A failure yields one error and ends the sequence: a *genai.Error (ETHROTTLED,
+// one Event per text delta, and each tool call as Events with ToolUse set (its start,
+// input pieces and end), then one Event with Done, the stop reason and the token usage. A failure yields one error and ends the sequence: a *genai.Error (ETHROTTLED,
 // EINVALID, EUPSTREAM…), or the context's error, wrapped, when ctx ends first. A consumer
 // that stops iterating, or a cancelled ctx, closes the stream and cancels the request.
 func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq2[genai.Event, error] {
@@ -40,9 +41,10 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 			Messages:        c.Messages,
 			System:          c.System,
 			InferenceConfig: c.InferenceConfig,
+			ToolConfig:      c.ToolConfig,
 		}, taker.register, ownProtocol)
 		if err != nil {
-			yield(genai.Event{}, upstreamError(ctx, "ConverseStream", "model "+model, err))
+			yield(genai.Event{}, toolChoiceError(req, model, upstreamError(ctx, "ConverseStream", "model "+model, err)))
 			return
 		}
 		out.GetStream().Close() // it was handed an empty body; the events are read below
@@ -58,6 +60,7 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 		// Text deltas that arrived together are yielded as one event, so a consumer
 		// writes (and flushes) once for them; a delta that arrived alone goes at once.
 		var text strings.Builder
+		tools := toolStream{model: model}
 		for {
 			ev, err := r.next()
 			if err != nil && text.Len() > 0 && !yield(genai.Event{Text: text.String()}, nil) {
@@ -70,7 +73,7 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 				yield(genai.Event{}, upstreamError(ctx, "ConverseStream", "model "+model, err))
 				return
 			}
-			if ev.kind == "contentBlockDelta" {
+			if ev.kind == "contentBlockDelta" && ev.Delta.ToolUse == nil {
 				text.WriteString(ev.Delta.Text)
 				if r.ready() || text.Len() == 0 {
 					continue
@@ -81,6 +84,14 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 					return
 				}
 				text.Reset()
+			}
+			call, err := tools.event(ev)
+			if err != nil {
+				yield(genai.Event{}, err)
+				return
+			}
+			if call != nil && !yield(genai.Event{ToolUse: call}, nil) {
+				return
 			}
 			switch ev.kind {
 			case "messageStop":
@@ -97,6 +108,8 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 			yield(genai.Event{}, upstreamError(ctx, "ConverseStream", "model "+model, ctx.Err()))
 		case !stopped:
 			yield(genai.Event{}, genai.Errorf(genai.EUPSTREAM, "Bedrock model %s: the stream ended before the answer was complete", model))
+		case tools.unfinished() != nil:
+			yield(genai.Event{}, tools.unfinished())
 		default:
 			yield(done, nil)
 		}
@@ -119,7 +132,7 @@ func (m *ChatModel) Chat(ctx context.Context, req *genai.ChatRequest) (*genai.Ch
 	}
 	out, err := m.client.Converse(ctx, c)
 	if err != nil {
-		return nil, upstreamError(ctx, "Converse", "model "+*c.ModelId, err)
+		return nil, toolChoiceError(req, *c.ModelId, upstreamError(ctx, "Converse", "model "+*c.ModelId, err))
 	}
 	resp := &genai.ChatResponse{
 		Model:      *c.ModelId,
@@ -127,13 +140,9 @@ func (m *ChatModel) Chat(ctx context.Context, req *genai.ChatRequest) (*genai.Ch
 		Usage:      usage(out.Usage),
 	}
 	if msg, ok := out.Output.(*types.ConverseOutputMemberMessage); ok {
-		var sb strings.Builder
-		for _, b := range msg.Value.Content {
-			if t, ok := b.(*types.ContentBlockMemberText); ok {
-				sb.WriteString(t.Value)
-			}
+		if resp.Content, resp.Text, err = answerContent(*c.ModelId, msg.Value.Content); err != nil {
+			return nil, err
 		}
-		resp.Text = sb.String()
 	}
 	return resp, nil
 }
@@ -175,6 +184,11 @@ func (m *ChatModel) converse(req *genai.ChatRequest) (*bedrockruntime.ConverseIn
 			switch b.Type {
 			case genai.BlockText:
 				blocks[j] = &types.ContentBlockMemberText{Value: b.Text}
+			case genai.BlockToolUse, genai.BlockToolResult:
+				var err error
+				if blocks[j], err = toolBlock(b, fmt.Sprintf("messages[%d].content[%d]", i, j)); err != nil {
+					return nil, err
+				}
 			case genai.BlockImage:
 				format, ok := imageFormats[b.Image.Format]
 				if !ok {
@@ -187,6 +201,10 @@ func (m *ChatModel) converse(req *genai.ChatRequest) (*bedrockruntime.ConverseIn
 			}
 		}
 		in.Messages[i] = types.Message{Role: types.ConversationRole(msg.Role), Content: blocks}
+	}
+	var err error
+	if in.ToolConfig, err = toolConfig(req); err != nil {
+		return nil, err
 	}
 	return in, nil
 }

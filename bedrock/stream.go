@@ -45,9 +45,21 @@ func (t *bodyTaker) AfterDeserialization(_ context.Context, in *smithyhttp.Inter
 
 // streamEvent is any event of ConverseStream's output, with the fields we read.
 type streamEvent struct {
-	kind       string                // the :event-type header
-	Delta      struct{ Text string } `json:"delta"`
-	StopReason string                `json:"stopReason"`
+	kind              string // the :event-type header
+	ContentBlockIndex int    `json:"contentBlockIndex"`
+	Start             struct {
+		ToolUse *struct {
+			ToolUseID string `json:"toolUseId"`
+			Name      string `json:"name"`
+		} `json:"toolUse"`
+	} `json:"start"`
+	Delta struct {
+		Text    string `json:"text"`
+		ToolUse *struct {
+			Input string `json:"input"`
+		} `json:"toolUse"`
+	} `json:"delta"`
+	StopReason string `json:"stopReason"`
 	Usage      struct {
 		InputTokens  int `json:"inputTokens"`
 		OutputTokens int `json:"outputTokens"`

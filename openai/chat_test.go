@@ -452,7 +452,7 @@ func TestChat(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := genai.ChatResponse{Model: "test-model", Text: "Blue.", StopReason: "end_turn", Usage: genai.Usage{InputTokens: 3, OutputTokens: 2}}
-	if *res != want {
+	if !reflect.DeepEqual(*res, want) {
 		t.Errorf("response = %+v, want %+v", *res, want)
 	}
 	got := srv.Requests()[0]

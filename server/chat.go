@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -64,16 +65,73 @@ func (s *Server) parseChat(w http.ResponseWriter, r *http.Request) (*genai.ChatR
 
 // chatResponse is the answer of POST /api/chat with "stream": false.
 type chatResponse struct {
-	ID         string        `json:"id"`
-	Model      string        `json:"model"`
-	Content    []textContent `json:"content"`
-	StopReason string        `json:"stop_reason"`
-	Usage      genai.Usage   `json:"usage"`
+	ID         string      `json:"id"`
+	Model      string      `json:"model"`
+	Content    []any       `json:"content"` // textContent and toolUseContent
+	StopReason string      `json:"stop_reason"`
+	Usage      genai.Usage `json:"usage"`
 }
 
 type textContent struct {
 	Type string `json:"type"`
 	Text string `json:"text"`
+}
+
+type toolUseContent struct {
+	Type  string          `json:"type"` // "tool_use"
+	ID    string          `json:"id"`
+	Name  string          `json:"name"`
+	Input json.RawMessage `json:"input"`
+}
+
+// answerContent is the content of a whole answer in Anthropic's shape: its text and
+// tool_use blocks in order, or one text block when the provider gave only text.
+func answerContent(resp *genai.ChatResponse) []any {
+	if len(resp.Content) == 0 {
+		return []any{textContent{"text", resp.Text}}
+	}
+	out := make([]any, 0, len(resp.Content))
+	for _, b := range resp.Content {
+		switch b.Type {
+		case genai.BlockText:
+			out = append(out, textContent{"text", b.Text})
+		case genai.BlockToolUse:
+			out = append(out, toolUseContent{"tool_use", b.ToolUse.ID, b.ToolUse.Name, b.ToolUse.Input})
+		}
+	}
+	return out
+}
+
+// The events of a streamed tool call: its start, pieces of its input JSON, its end with
+// the whole input.
+type (
+	toolUseEvent struct {
+		Index int    `json:"index"`
+		ID    string `json:"id"`
+		Name  string `json:"name"`
+	}
+	toolInputEvent struct {
+		Index       int    `json:"index"`
+		PartialJSON string `json:"partial_json"`
+	}
+	toolUseEndEvent struct {
+		Index int             `json:"index"`
+		ID    string          `json:"id"`
+		Name  string          `json:"name"`
+		Input json.RawMessage `json:"input"`
+	}
+)
+
+// toolEvent returns the SSE event of a streamed tool call step.
+func toolEvent(t *genai.ToolUseEvent) (string, any) {
+	switch {
+	case t.Done:
+		return "tool_use_end", toolUseEndEvent{t.Index, t.ID, t.Name, t.Input}
+	case t.ID != "":
+		return "tool_use", toolUseEvent{t.Index, t.ID, t.Name}
+	default:
+		return "tool_input", toolInputEvent{t.Index, t.InputDelta}
+	}
 }
 
 type startEvent struct {
@@ -107,7 +165,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, chatResponse{
-			ID: id, Model: resp.Model, Content: []textContent{{"text", resp.Text}},
+			ID: id, Model: resp.Model, Content: answerContent(resp),
 			StopReason: resp.StopReason, Usage: resp.Usage,
 		})
 		return
@@ -134,6 +192,14 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 			err = sse.event("done", doneEvent{StopReason: ev.StopReason, Usage: ev.Usage})
 			return
 		}
+		if ev.ToolUse != nil {
+			call.firstToken()
+			name, body := toolEvent(ev.ToolUse)
+			if err = sse.event(name, body); err != nil {
+				return
+			}
+			continue
+		}
 		if ev.Text == "" {
 			continue
 		}
@@ -157,6 +223,10 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 // cut and the client sees an incomplete body rather than a falsely complete answer.
 func (s *Server) chatText(w http.ResponseWriter, r *http.Request) {
 	req, _, err := s.parseChat(w, r)
+	if err == nil && req.UsesTools() {
+		// Plain text has no place for a tool call: refused rather than dropped.
+		err = genai.Errorf(genai.EINVALID, "tools: not supported on this route, which answers plain text; use POST /api/chat")
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -81,6 +81,9 @@ type Options struct {
 type Reply struct {
 	// Tokens are streamed one contentBlockDelta event each; Converse joins them.
 	Tokens []string
+	// ToolUses are tool calls made after the text, each its own content block; a reply
+	// with calls has StopReason "tool_use" unless it sets another.
+	ToolUses []ToolCall
 	// StopReason is sent in messageStop; empty means "end_turn".
 	StopReason string
 	// InputTokens and OutputTokens are the usage reported; zero means a count of the
@@ -120,6 +123,7 @@ type Request struct {
 	Messages        []Message            `json:"messages"`
 	System          []SystemContentBlock `json:"system"`
 	InferenceConfig *InferenceConfig     `json:"inferenceConfig"`
+	ToolConfig      *ToolConfig          `json:"toolConfig"` // tools.go
 }
 
 // Message is one turn of the conversation in a Request.
@@ -128,10 +132,12 @@ type Message struct {
 	Content []ContentBlock `json:"content"`
 }
 
-// ContentBlock is a text or an image block of a Message.
+// ContentBlock is a text, image, toolUse or toolResult block of a Message.
 type ContentBlock struct {
-	Text  string      `json:"text,omitempty"`
-	Image *ImageBlock `json:"image,omitempty"`
+	Text       string           `json:"text,omitempty"`
+	Image      *ImageBlock      `json:"image,omitempty"`
+	ToolUse    *ToolUseBlock    `json:"toolUse,omitempty"`
+	ToolResult *ToolResultBlock `json:"toolResult,omitempty"`
 }
 
 // ImageBlock is an image sent in a Message.
@@ -170,8 +176,12 @@ func (r *Request) LastUserText() string {
 }
 
 // EchoReply answers "You said: <last user text>", one token per word (each keeping its
-// trailing space, so the tokens join back to the exact text).
+// trailing space, so the tokens join back to the exact text). A request with tools, or
+// with tool results to read, is answered by ToolReply.
 func EchoReply(req *Request) Reply {
+	if r, ok := ToolReply(req); ok {
+		return r
+	}
 	return Reply{Tokens: strings.SplitAfter("You said: "+req.LastUserText(), " ")}
 }
 
@@ -321,6 +331,9 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, op string) (*Requ
 		writeError(w, reply.Error)
 		return nil, Reply{}, false
 	}
+	if reply.StopReason == "" && len(reply.ToolUses) > 0 {
+		reply.StopReason = "tool_use"
+	}
 	if reply.StopReason == "" {
 		reply.StopReason = "end_turn"
 	}
@@ -380,7 +393,7 @@ func validate(req *Request) string {
 			}
 		}
 	}
-	return ""
+	return validateTools(req)
 }
 
 func countWords(req *Request) int {
@@ -429,7 +442,10 @@ func (s *Server) handleConverse(w http.ResponseWriter, r *http.Request) {
 	}
 	var resp converseResponse
 	resp.Output.Message.Role = "assistant"
-	resp.Output.Message.Content = []ContentBlock{{Text: strings.Join(reply.Tokens, "")}}
+	if text := strings.Join(reply.Tokens, ""); text != "" || len(reply.ToolUses) == 0 {
+		resp.Output.Message.Content = []ContentBlock{{Text: text}}
+	}
+	resp.Output.Message.Content = append(resp.Output.Message.Content, toolUseBlocks(reply.ToolUses)...)
 	resp.StopReason = reply.StopReason
 	resp.Usage = usageOf(reply)
 	resp.Metrics.LatencyMs = time.Since(start).Milliseconds()
@@ -623,7 +639,14 @@ func (s *Server) handleConverseStream(w http.ResponseWriter, r *http.Request) {
 	var meta metadataEvent
 	meta.Usage = usageOf(reply)
 	meta.Metrics.LatencyMs = time.Since(start).Milliseconds()
-	if ew.event("contentBlockStop", blockStopEvent{}) != nil ||
+	tools := 0 // the content block index of the first tool call
+	if len(reply.Tokens) > 0 || len(reply.ToolUses) == 0 {
+		if ew.event("contentBlockStop", blockStopEvent{}) != nil {
+			return
+		}
+		tools = 1
+	}
+	if streamToolCalls(ew, tools, reply.ToolUses) != nil ||
 		ew.event("messageStop", stopEvent{StopReason: reply.StopReason}) != nil ||
 		ew.event("metadata", &meta) != nil {
 		return
