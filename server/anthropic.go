@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"encoding/json"
 	"image"
 	_ "image/gif" // image.DecodeConfig reads the sizes of the formats chat takes
 	_ "image/jpeg"
@@ -29,7 +30,7 @@ type anthropicMessage struct {
 	Type         string          `json:"type"`
 	Role         string          `json:"role"`
 	Model        string          `json:"model"`
-	Content      []textContent   `json:"content"`
+	Content      []any           `json:"content"` // textContent and toolUseContent
 	StopReason   *string         `json:"stop_reason"`
 	StopSequence *string         `json:"stop_sequence"`
 	Usage        *anthropicUsage `json:"usage"`
@@ -125,7 +126,7 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 		stop := resp.StopReason
 		writeJSON(w, http.StatusOK, anthropicMessage{
 			ID: id, Type: "message", Role: "assistant", Model: req.Model,
-			Content: []textContent{{"text", resp.Text}}, StopReason: &stop,
+			Content: answerContent(resp), StopReason: &stop,
 			Usage: &anthropicUsage{resp.Usage.InputTokens, resp.Usage.OutputTokens},
 		})
 		return
@@ -134,36 +135,7 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	var sse *sseWriter
 	var usage genai.Usage
 	defer func() { call.finish(err, usage) }()
-	type blockStart struct {
-		Type         string      `json:"type"`
-		Index        int         `json:"index"`
-		ContentBlock textContent `json:"content_block"`
-	}
-	type textDelta struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
-	}
-	type blockDelta struct {
-		Type  string    `json:"type"`
-		Index int       `json:"index"`
-		Delta textDelta `json:"delta"`
-	}
-	type indexed struct {
-		Type  string `json:"type"`
-		Index int    `json:"index"`
-	}
-	type stopDelta struct {
-		StopReason   string  `json:"stop_reason"`
-		StopSequence *string `json:"stop_sequence"`
-	}
-	type messageDelta struct {
-		Type  string         `json:"type"`
-		Delta stopDelta      `json:"delta"`
-		Usage anthropicUsage `json:"usage"`
-	}
-	type typed struct {
-		Type string `json:"type"`
-	}
+	blocks := anthropicBlocks{}
 	for ev, evErr := range s.opts.Chat.Stream(r.Context(), req) {
 		if evErr != nil {
 			err = evErr
@@ -171,38 +143,36 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 		}
 		if sse == nil {
 			sse = newSSEWriter(w)
+			blocks.sse = sse
 			start := struct {
 				Type    string           `json:"type"`
 				Message anthropicMessage `json:"message"`
 			}{"message_start", anthropicMessage{ID: id, Type: "message", Role: "assistant", Model: req.Model,
-				Content: []textContent{}, Usage: &anthropicUsage{}}}
+				Content: []any{}, Usage: &anthropicUsage{}}}
 			if err = sse.eventHeld("message_start", start); err != nil {
 				return
 			}
-			if err = sse.eventHeld("content_block_start", blockStart{"content_block_start", 0, textContent{"text", ""}}); err != nil {
-				return
-			}
-			if err = sse.eventHeld("ping", typed{"ping"}); err != nil {
+			if err = sse.eventHeld("ping", typedEvent{"ping"}); err != nil {
 				return
 			}
 		}
 		if ev.Done {
 			usage = ev.Usage
-			if err = sse.eventHeld("content_block_stop", indexed{"content_block_stop", 0}); err != nil {
+			if err = blocks.close(); err != nil {
 				return
 			}
-			if err = sse.eventHeld("message_delta", messageDelta{"message_delta", stopDelta{StopReason: ev.StopReason},
+			if err = sse.eventHeld("message_delta", anthropicMessageDelta{"message_delta", anthropicStop{StopReason: ev.StopReason},
 				anthropicUsage{ev.Usage.InputTokens, ev.Usage.OutputTokens}}); err != nil {
 				return
 			}
-			err = sse.event("message_stop", typed{"message_stop"})
+			err = sse.event("message_stop", typedEvent{"message_stop"})
 			return
 		}
-		if ev.Text == "" {
+		if ev.ToolUse == nil && ev.Text == "" {
 			continue
 		}
 		call.firstToken()
-		if err = sse.event("content_block_delta", blockDelta{"content_block_delta", 0, textDelta{"text_delta", ev.Text}}); err != nil {
+		if err = blocks.add(ev); err != nil {
 			return
 		}
 	}
@@ -214,6 +184,87 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sse.event("error", s.errorPayload(r, s.errorDetailOf(r, err)))
+}
+
+// The events of Anthropic's stream.
+type (
+	typedEvent struct {
+		Type string `json:"type"`
+	}
+	anthropicBlockStart struct {
+		Type         string `json:"type"`
+		Index        int    `json:"index"`
+		ContentBlock any    `json:"content_block"`
+	}
+	anthropicDelta struct {
+		Type        string `json:"type"` // text_delta or input_json_delta
+		Text        string `json:"text,omitempty"`
+		PartialJSON string `json:"partial_json,omitempty"`
+	}
+	anthropicBlockDelta struct {
+		Type  string         `json:"type"`
+		Index int            `json:"index"`
+		Delta anthropicDelta `json:"delta"`
+	}
+	anthropicBlockStop struct {
+		Type  string `json:"type"`
+		Index int    `json:"index"`
+	}
+	anthropicStop struct {
+		StopReason   string  `json:"stop_reason"`
+		StopSequence *string `json:"stop_sequence"`
+	}
+	anthropicMessageDelta struct {
+		Type  string         `json:"type"`
+		Delta anthropicStop  `json:"delta"`
+		Usage anthropicUsage `json:"usage"`
+	}
+)
+
+// anthropicBlocks writes the content blocks of a streamed answer in Anthropic's
+// sequence: each block started, its deltas, then stopped, text and tool_use blocks
+// numbered in order.
+type anthropicBlocks struct {
+	sse  *sseWriter
+	next int    // index of the next block
+	open string // "text", "tool_use" or "" for none
+}
+
+func (b *anthropicBlocks) start(kind string, block any) error {
+	if err := b.close(); err != nil {
+		return err
+	}
+	b.open = kind
+	return b.sse.eventHeld("content_block_start", anthropicBlockStart{"content_block_start", b.next, block})
+}
+
+func (b *anthropicBlocks) close() error {
+	if b.open == "" {
+		return nil
+	}
+	b.open = ""
+	b.next++
+	return b.sse.eventHeld("content_block_stop", anthropicBlockStop{"content_block_stop", b.next - 1})
+}
+
+// add writes what ev brings: text, or a step of a tool call.
+func (b *anthropicBlocks) add(ev genai.Event) error {
+	if t := ev.ToolUse; t != nil {
+		switch {
+		case t.Done:
+			return b.close()
+		case t.ID != "":
+			return b.start("tool_use", toolUseContent{"tool_use", t.ID, t.Name, json.RawMessage("{}")})
+		default:
+			return b.sse.event("content_block_delta", anthropicBlockDelta{"content_block_delta", b.next, anthropicDelta{Type: "input_json_delta", PartialJSON: t.InputDelta}})
+		}
+	}
+	if b.open != "text" {
+		if err := b.start("text", textContent{"text", ""}); err != nil {
+			return err
+		}
+	}
+	return b.sse.event("content_block_delta", anthropicBlockDelta{"content_block_delta", b.next, anthropicDelta{Type: "text_delta", Text: ev.Text}})
 }
 
 // anthropicCountTokens serves POST /v1/messages/count_tokens. No provider here exposes

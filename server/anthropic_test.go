@@ -126,3 +126,39 @@ func TestAnthropicSDKCountTokens(t *testing.T) {
 		t.Error("counting tokens called the model")
 	}
 }
+
+// A tool round trip with Anthropic's client: the call streamed as a tool_use block with
+// input_json_delta pieces, then the result sent back and quoted by the model.
+func TestAnthropicSDKToolRoundTrip(t *testing.T) {
+	client, _ := anthropicClient(t, "sk-ant-test-0123456789")
+	ctx := context.Background()
+	tools := []anthropic.ToolUnionParam{{OfTool: &anthropic.ToolParam{
+		Name:        "get_weather",
+		Description: anthropic.String("the weather in a city"),
+		InputSchema: anthropic.ToolInputSchemaParam{Properties: map[string]any{"city": map[string]any{"type": "string"}}, Required: []string{"city"}},
+	}}}
+	question := anthropic.NewUserMessage(anthropic.NewTextBlock("Paris"))
+	stream := client.Messages.NewStreaming(ctx, anthropic.MessageNewParams{Model: bedrock.DefaultModel, MaxTokens: 100, Tools: tools, Messages: []anthropic.MessageParam{question}})
+	var msg anthropic.Message
+	for stream.Next() {
+		if err := msg.Accumulate(stream.Current()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if msg.StopReason != "tool_use" || len(msg.Content) != 2 || msg.Content[1].Type != "tool_use" || string(msg.Content[1].Input) != `{"city":"Paris"}` {
+		t.Fatalf("streamed tool call: %+v", msg)
+	}
+	call := msg.Content[1]
+	whole, err := client.Messages.New(ctx, anthropic.MessageNewParams{Model: bedrock.DefaultModel, MaxTokens: 100, Tools: tools,
+		Messages: []anthropic.MessageParam{question, msg.ToParam(),
+			anthropic.NewUserMessage(anthropic.NewToolResultBlock(call.ID, "sunny, 21 °C", false))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if whole.StopReason != "end_turn" || len(whole.Content) != 1 || whole.Content[0].Text != "Tool "+call.ID+" returned sunny, 21 °C." {
+		t.Errorf("answer to the result: %+v", whole)
+	}
+}
