@@ -64,11 +64,12 @@ type Options struct {
 	// heading path and its text. The zero value means 1, 1, 1: BM25 over the three
 	// as one field, as BEIR's BM25 baseline indexes title and text together.
 	ChunkBM25Weights [3]float64
-	// WALLimit is the size in bytes of the write-ahead log (the -wal file) beyond which
-	// the store checkpoints it into the database and truncates it, even under
-	// continuous reads; 0 means DefaultWALLimit. The log stays below about twice
-	// WALLimit: it grows past the limit only by the writes made until the checkpoint,
-	// which runs after each write and every second, gets the write lock.
+	// WALLimit is the size in bytes that the write-ahead log (the -wal file) is kept
+	// under, even under continuous reads; 0 means DefaultWALLimit. Past half of it, the
+	// store checkpoints the log into the database and truncates it; the other half is
+	// for the writes made until the checkpoint, which looks after each write of notes
+	// and every second, has the write lock. One transaction bigger than that adds its
+	// own size.
 	WALLimit int64
 }
 
@@ -401,22 +402,24 @@ func (db *DB) wrote() {
 // progress, and the log starts over from its beginning only when a writer finds it
 // wholly copied with no reader on it; with reads always overlapping, that never
 // happens. TRUNCATE instead holds off writers, waits for the reads begun before it (up
-// to checkpointWait), copies every page and cuts the file to zero; reads begun
-// meanwhile read the database file and do not hold it up. A checkpoint that cannot
-// finish (busy readers, a full disk) is tried again at the next look.
+// to checkpointWait), copies the rest of the pages and cuts the file to zero; reads
+// // begun meanwhile read the database file and do not hold it up. It starts at half the
+// limit, so that the writes made until it has the write lock fit in the other half. A
+// checkpoint that cannot finish (busy readers, a full disk) is tried again at the next
+// look.
 func (db *DB) checkpointIfLarge() {
 	st, err := os.Stat(db.path + "-wal")
-	if err != nil || st.Size() <= db.opts.WALLimit {
+	if err != nil || st.Size() <= db.opts.WALLimit/2 {
 		return
 	}
 	// This process's writers wait meanwhile: back to back, they would keep the
 	// checkpoint from ever getting the write lock.
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*checkpointWait)
-	defer cancel()
+	// No deadline: the wait is bounded by the connection's busy timeout, and copying
+	// the pages must be let finish.
 	var busy, frames, copied int
-	db.ckpt.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &copied)
+	db.ckpt.QueryRow(`PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &copied)
 }
 
 // loadVectors fills the in-memory vector search of t from its table: an exact index
