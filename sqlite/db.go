@@ -19,8 +19,8 @@
 // The write-ahead log stays bounded under any mix of reads and writes: SQLite's own
 // checkpoints never wait for readers, so readers that overlap without a pause starve
 // them and the log grows by every byte written. The store checkpoints the log and
-// truncates it itself once it passes Options.WALLimit, waiting briefly for the reads
-// in progress (see checkpointIfLarge).
+// truncates it itself once it passes half of Options.WALLimit, waiting briefly for the
+// reads in progress (see checkpointIfLarge).
 //
 // A full disk is an EFULL error (HTTP 507) for writes, and reads go on. A store opens
 // on a full disk too, to serve reads: the connections keep the -wal and -shm files
