@@ -28,6 +28,7 @@ var statusOf = map[string]int{
 	genai.ENOPROVIDER:  http.StatusServiceUnavailable,
 	genai.EUNAVAILABLE: http.StatusServiceUnavailable,
 	genai.ETIMEOUT:     http.StatusGatewayTimeout,
+	genai.EFULL:        http.StatusInsufficientStorage,
 	genai.EINTERNAL:    http.StatusInternalServerError,
 }
 

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -231,40 +230,21 @@ func TestReadyzFollowsTheProvider(t *testing.T) {
 	}
 }
 
-// fill writes to dir until its file system is full, and returns the file to remove.
-func fill(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	chunk := make([]byte, 64<<10)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			if !strings.Contains(err.Error(), "no space") {
-				t.Fatalf("filling %s: %v", dir, err)
-			}
-			return path
-		}
-	}
-}
 
 // A full disk under the embedded store makes the server not ready, naming the store;
 // freeing space makes it ready again. It needs a small file system of its own, so it
-// mounts a tmpfs, which takes root.
+// mounts a tmpfs (see smallDisk).
 func TestReadyzWithTheDiskFull(t *testing.T) {
 	isolateAWS(t)
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=4m"); err != nil {
-		t.Skipf("mounting a 4 MiB tmpfs for a full disk: %v (needs root)", err)
+	dir := smallDisk(t, "4m")
+	if dir == "" {
+		return // ran in a user namespace of its own
 	}
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
 	_, base := start(t, map[string]string{"GENAI_DATA_DIR": dir, "GENAI_PROVIDER": "none", "GENAI_READY_INTERVAL": "100ms"})
 	waitReady(t, base, 200)
 
-	filler := fill(t, dir)
+	filler := filepath.Join(dir, "filler")
+	fill(t, filler)
 	body := waitReady(t, base, 503)
 	if !strings.Contains(body, `"failing":["store"]`) {
 		t.Errorf("/readyz with the disk full: %s; want failing store", body)
