@@ -230,7 +230,6 @@ func TestReadyzFollowsTheProvider(t *testing.T) {
 	}
 }
 
-
 // A full disk under the embedded store makes the server not ready, naming the store;
 // freeing space makes it ready again. It needs a small file system of its own, so it
 // mounts a tmpfs (see smallDisk).
