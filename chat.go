@@ -134,7 +134,8 @@ type ChatResponse struct {
 
 // ChatModel is a model provider that answers conversations.
 //
-// Stream yields the answer as it is generated. The sequence ends after an Event with
+// Stream yields the answer as it is generated: text, and tool calls as ToolUse events
+// (start, input pieces, end) when the request has tools. The sequence ends after an Event with
 // Done set, or after a non-nil error; a consumer that stops early, or a cancelled ctx,
 // cancels the upstream call. Errors are *Error values with codes such as ETHROTTLED or
 // EUPSTREAM. Chat returns the whole answer at once.

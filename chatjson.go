@@ -32,6 +32,11 @@ type wireChatRequest struct {
 	Tools         []json.RawMessage `json:"tools"`
 	ToolChoice    json.RawMessage   `json:"tool_choice"`
 	ServerTools   []string          `json:"server_tools"`
+	// Metadata identifies the end user to the provider for abuse monitoring, as
+	// Anthropic's API takes it; it changes nothing in the answer.
+	Metadata *struct {
+		UserID string `json:"user_id"`
+	} `json:"metadata"`
 }
 
 type wireMessage struct {

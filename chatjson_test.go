@@ -155,7 +155,6 @@ func TestParseChatRequestAcceptsWhatSomeProviderTakes(t *testing.T) {
 func TestParseChatRequestRefusesUnknownFields(t *testing.T) {
 	for body, want := range map[string]string{
 		`{"messages":[{"role":"user","content":"a"}],"tools":[{"name":"x","input_schema":{"type":"object"},"cache_control":{}}]}`:                                                                    "tools[0].cache_control: not supported",
-		`{"messages":[{"role":"user","content":"a"}],"metadata":{"user_id":"u"}}`:                                                                                                                    "metadata: not supported",
 		`{"messages":[{"role":"user","content":[{"type":"text","text":"a","id":"x"}]}]}`:                                                                                                             "messages[0].content[0].id: not supported",
 		`{"messages":[{"role":"user","content":"a"}],"top_k":5}`:                                                                                                                                     "top_k: not supported",
 		`{"messages":[{"role":"user","content":"a","name":"bob"}]}`:                                                                                                                                  "messages[0].name: not supported",

@@ -31,6 +31,7 @@ const (
 	ENOPROVIDER  = "no_provider"            // no model provider is configured
 	EUNAVAILABLE = "unavailable"            // a dependency is not ready
 	ETIMEOUT     = "timeout"                // the request ran out of time
+	EFULL        = "insufficient_storage"   // the disk of the data directory is full: reads work, writes wait for space
 	EINTERNAL    = "internal"               // a bug or an unexpected failure; details are logged, not shown
 )
 

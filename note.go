@@ -3,6 +3,7 @@ package genai
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"strconv"
@@ -31,7 +32,42 @@ const (
 	MaxSearchK        = 100       // results of one search
 	DefaultSearchK    = 5
 	MaxBulkNotes      = 1000 // notes in one bulk request
+	MaxNoteIDBytes    = 128  // bytes of a note ID given in an import
 )
+
+// ValidateNoteID checks a note ID given by a client (in an import): 1 to
+// MaxNoteIDBytes ASCII letters, digits, '-', '_', '.' and ':', so that it is safe in a
+// URL path and a file name as it is.
+func ValidateNoteID(id string) error {
+	if id == "" {
+		return Errorf(EINVALID, "id: empty")
+	}
+	if len(id) > MaxNoteIDBytes {
+		return Errorf(EINVALID, "id: %d bytes, over the limit of %d", len(id), MaxNoteIDBytes)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return Errorf(EINVALID, "id: %q has %q; use letters, digits, '-', '_', '.' and ':'", id, c)
+		}
+	}
+	return nil
+}
+
+// ContentID returns the ID a note without one is imported under: "sha256-" and the
+// first 32 hex digits of the SHA-256 of its title, link and text. The same note
+// imported again gets the same ID, so an import run twice stores it once.
+func (n *Note) ContentID() string {
+	h := sha256.New()
+	for _, f := range []string{n.Title, n.Link, n.Text} {
+		// Each field's length first, so that fields cannot run into one another.
+		var l [8]byte
+		binary.BigEndian.PutUint64(l[:], uint64(len(f)))
+		h.Write(l[:])
+		h.Write([]byte(f))
+	}
+	return "sha256-" + hex.EncodeToString(h.Sum(nil)[:16])
+}
 
 // Validate checks a note as a client sent it: text present, every field valid UTF-8
 // and within its limit, a link without control characters. A link is any reference the
@@ -159,37 +195,96 @@ type NoteService struct {
 	Embedder Embedder
 }
 
-// Add validates notes, gives each an ID and a creation time, embeds them and stores
+// Add validates notes, gives each a new ID and a creation time, embeds them and stores
 // them. Either all are stored or none; the error names the first bad note.
 func (s *NoteService) Add(ctx context.Context, notes []Note) ([]Note, error) {
-	if len(notes) == 0 {
-		return nil, Errorf(EINVALID, "notes: at least one note is required")
-	}
-	if len(notes) > MaxBulkNotes {
-		return nil, Errorf(ETOOLARGE, "notes: %d notes, at most %d per request", len(notes), MaxBulkNotes)
-	}
-	out := make([]Note, len(notes))
-	texts := make([]string, len(notes))
-	now := time.Now().UTC()
-	for i, n := range notes {
-		if err := n.Validate(); err != nil {
-			if len(notes) > 1 {
-				e := err.(*Error)
-				return nil, &Error{Code: e.Code, Message: "notes[" + strconv.Itoa(i) + "]." + e.Message}
-			}
-			return nil, err
-		}
-		n.ID, n.CreatedAt = NewID(now), now
-		out[i], texts[i] = n, n.EmbeddingText()
-	}
-	vectors, err := s.Embedder.Embed(ctx, texts)
-	if err != nil {
+	if err := checkBatch(notes, false); err != nil {
 		return nil, err
 	}
-	if err := s.Store.PutNotes(ctx, out, vectors); err != nil {
+	now := time.Now().UTC()
+	out := make([]Note, len(notes))
+	for i, n := range notes {
+		n.ID, n.CreatedAt = NewID(now), now
+		out[i] = n
+	}
+	if err := s.put(ctx, out); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// Import stores notes that carry their own stable IDs (given, or ContentID), each
+// with a creation time, skipping every note whose ID the store has already or that
+// repeats one before it: an import run again after it was interrupted stores only what
+// is missing. Only the new notes are embedded. It returns the notes stored and the
+// number skipped; either all new notes are stored or none, and the error names the
+// first bad note. Each ID is looked up with GetNote.
+func (s *NoteService) Import(ctx context.Context, notes []Note) ([]Note, int, error) {
+	if err := checkBatch(notes, true); err != nil {
+		return nil, 0, err
+	}
+	now := time.Now().UTC()
+	seen := make(map[string]bool, len(notes))
+	var out []Note
+	for _, n := range notes {
+		if seen[n.ID] {
+			continue
+		}
+		seen[n.ID] = true
+		switch _, err := s.Store.GetNote(ctx, n.ID); {
+		case err == nil:
+			continue
+		case ErrorCode(err) != ENOTFOUND:
+			return nil, 0, err
+		}
+		n.CreatedAt = now
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil, len(notes), nil
+	}
+	if err := s.put(ctx, out); err != nil {
+		return nil, 0, err
+	}
+	return out, len(notes) - len(out), nil
+}
+
+// checkBatch checks the size of a batch of notes and each note, with its ID when
+// withIDs; the error names the first bad note.
+func checkBatch(notes []Note, withIDs bool) error {
+	if len(notes) == 0 {
+		return Errorf(EINVALID, "notes: at least one note is required")
+	}
+	if len(notes) > MaxBulkNotes {
+		return Errorf(ETOOLARGE, "notes: %d notes, at most %d per request", len(notes), MaxBulkNotes)
+	}
+	for i, n := range notes {
+		err := n.Validate()
+		if err == nil && withIDs {
+			err = ValidateNoteID(n.ID)
+		}
+		if err != nil {
+			if len(notes) > 1 {
+				e := err.(*Error)
+				return &Error{Code: e.Code, Message: "notes[" + strconv.Itoa(i) + "]." + e.Message}
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// put embeds notes and stores them.
+func (s *NoteService) put(ctx context.Context, notes []Note) error {
+	texts := make([]string, len(notes))
+	for i := range notes {
+		texts[i] = notes[i].EmbeddingText()
+	}
+	vectors, err := s.Embedder.Embed(ctx, texts)
+	if err != nil {
+		return err
+	}
+	return s.Store.PutNotes(ctx, notes, vectors)
 }
 
 // Search validates q, embeds its query when the mode needs it, and searches.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
@@ -30,6 +31,19 @@ const (
 	DefaultMaxTokens   = 2048
 	DefaultMaxAttempts = 4
 	DefaultMaxBackoff  = 2 * time.Second
+	// DefaultIdleConnTimeout closes a pooled connection to Bedrock that has been idle
+	// this long: under the 60 s idle timeout of the usual middleboxes (load balancers,
+	// proxies; a NAT gateway's is 350 s), so that a connection one of them dropped
+	// silently is closed by us first rather than reused into a hang, and an idle server
+	// holds no sockets. A busy server reuses its connections long before.
+	DefaultIdleConnTimeout = 30 * time.Second
+	// DefaultPingTimeout is how long an HTTP/2 connection to Bedrock may be silent
+	// before it is pinged, and how long the ping may go unanswered before the connection
+	// is closed. A Bedrock that is generating answers pings at once; a frozen endpoint
+	// or a dead path does not, so its calls fail within twice this time, where a
+	// whole-answer Converse, which sends nothing until it is complete, could otherwise
+	// only wait for its whole-call deadline.
+	DefaultPingTimeout = 15 * time.Second
 )
 
 // Options configure a ChatModel. Zero fields take the defaults above.
@@ -47,6 +61,14 @@ type Options struct {
 	// MaxBackoff caps the jittered exponential wait between attempts. Small, because a
 	// user is waiting; a caller that wants to wait longer gets Error.RetryAfter.
 	MaxBackoff time.Duration
+	// IdleConnTimeout closes connections idle for this long (default
+	// DefaultIdleConnTimeout). It applies when the SDK builds the HTTP client (an
+	// aws.Config without an HTTPClient of another type, as LoadConfig returns).
+	IdleConnTimeout time.Duration
+	// PingTimeout is the silence after which an HTTP/2 connection is pinged, and the
+	// wait for the answer before it is closed (default DefaultPingTimeout). It applies
+	// as IdleConnTimeout does.
+	PingTimeout time.Duration
 }
 
 // ChatModel is a genai.ChatModel on Amazon Bedrock. It is safe for concurrent use.
@@ -80,7 +102,7 @@ func New(cfg aws.Config, opts Options) *ChatModel {
 	})
 	client := bedrockruntime.NewFromConfig(cfg, func(o *bedrockruntime.Options) {
 		o.Retryer = retryer
-		o.HTTPClient = requestBodyGuard{o.HTTPClient}
+		o.HTTPClient = httpClient(o.HTTPClient, opts.IdleConnTimeout, opts.PingTimeout)
 	})
 	return &ChatModel{client: client, opts: opts}
 }
@@ -126,6 +148,32 @@ func CredentialsAvailable(ctx context.Context, cfg aws.Config) bool {
 	}
 	creds, err := probe.Credentials.Retrieve(ctx)
 	return err == nil && creds.HasKeys()
+}
+
+// httpClient returns the SDK's HTTP client c with idle connections closed after idle
+// (DefaultIdleConnTimeout when zero) and HTTP/2 connections health-checked by pings
+// after ping (DefaultPingTimeout when zero), guarded by requestBodyGuard.
+// WithTransportOptions keeps what the configuration loader set up, such as
+// AWS_CA_BUNDLE's certificates; a client of another type is the caller's to configure.
+func httpClient(c bedrockruntime.HTTPClient, idle, ping time.Duration) bedrockruntime.HTTPClient {
+	if idle <= 0 {
+		idle = DefaultIdleConnTimeout
+	}
+	if ping <= 0 {
+		ping = DefaultPingTimeout
+	}
+	if b, ok := c.(*awshttp.BuildableClient); ok {
+		c = b.WithTransportOptions(func(t *http.Transport) {
+			t.IdleConnTimeout = idle
+			var h2 http.HTTP2Config // a copy: the transport's may be shared with others
+			if t.HTTP2 != nil {
+				h2 = *t.HTTP2
+			}
+			h2.SendPingTimeout, h2.PingTimeout = ping, ping
+			t.HTTP2 = &h2
+		})
+	}
+	return requestBodyGuard{c}
 }
 
 // requestBodyGuard works around a race between smithy-go and net/http that can kill a

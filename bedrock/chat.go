@@ -19,8 +19,8 @@ import (
 var _ genai.ChatModel = (*ChatModel)(nil)
 
 // Stream asks Bedrock's ConverseStream for an answer and yields its text as it arrives,
-// one Event per text delta, then one Event with Done, the stop reason and the token
-// usage. A failure yields one error and ends the sequence: a *genai.Error (ETHROTTLED,
+// one Event per text delta, and each tool call as Events with ToolUse set (its start,
+// input pieces and end), then one Event with Done, the stop reason and the token usage. A failure yields one error and ends the sequence: a *genai.Error (ETHROTTLED,
 // EINVALID, EUPSTREAM…), or the context's error, wrapped, when ctx ends first. A consumer
 // that stops iterating, or a cancelled ctx, closes the stream and cancels the request.
 func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq2[genai.Event, error] {
@@ -225,4 +225,26 @@ func usage(u *types.TokenUsage) genai.Usage {
 		InputTokens:  int(aws.ToInt32(u.InputTokens)),
 		OutputTokens: int(aws.ToInt32(u.OutputTokens)),
 	}
+}
+
+// Ping checks that Bedrock Runtime answers this client, without running a model: it
+// sends Converse an empty conversation for the default model, which Bedrock refuses
+// with a ValidationException once it has checked the request's signature and
+// permissions. That refusal, or throttling (Bedrock answered; a busy account is not
+// this server's fault), is success. Anything else — no connection, no answer before
+// ctx ends, refused credentials, a server error — is returned, mapped as for Chat. It
+// makes one attempt, no retries: a caller polls it.
+func (m *ChatModel) Ping(ctx context.Context) error {
+	model := m.opts.DefaultModel
+	_, err := m.client.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(model)},
+		func(o *bedrockruntime.Options) { o.Retryer = aws.NopRetryer{} })
+	if err == nil {
+		return nil
+	}
+	mapped := upstreamError(ctx, "Converse", "model "+model, err)
+	switch genai.ErrorCode(mapped) {
+	case genai.EINVALID, genai.ETHROTTLED:
+		return nil
+	}
+	return mapped
 }

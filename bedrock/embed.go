@@ -102,7 +102,7 @@ func NewEmbedder(cfg aws.Config, opts EmbedOptions) (*Embedder, error) {
 	})
 	e.client = bedrockruntime.NewFromConfig(cfg, func(o *bedrockruntime.Options) {
 		o.Retryer = retryer
-		o.HTTPClient = requestBodyGuard{o.HTTPClient}
+		o.HTTPClient = httpClient(o.HTTPClient, 0, 0)
 	})
 	e.opts = opts
 	return e, nil

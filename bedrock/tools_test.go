@@ -285,6 +285,10 @@ func TestToolTurnRulesRefusedBeforeSending(t *testing.T) {
 			"messages[2].content: on Bedrock each tool_use of messages[1] needs a tool_result here; missing for b"},
 		{"answered twice", append(two, genai.Message{Role: genai.RoleUser, Content: []genai.ContentBlock{toolResult("a", false, text), toolResult("b", false, text), toolResult("a", false, text)}}),
 			`messages[2].content[2].tool_use_id: "a" is answered twice`},
+		{"id Bedrock refuses", []genai.Message{two[0], {Role: genai.RoleAssistant, Content: []genai.ContentBlock{
+			{Type: genai.BlockToolUse, ToolUse: &genai.ToolUse{ID: "call:1", Name: "get_weather", Input: json.RawMessage(`{}`)}}}},
+			{Role: genai.RoleUser, Content: []genai.ContentBlock{toolResult("call:1", false, text)}}},
+			`messages[1].content[0].id: "call:1" on Bedrock must match`},
 		{"no next message", two, "messages[1]: on Bedrock each tool_use needs a tool_result in the next user message; none follows (tool_use ids a, b)"},
 		{"empty result", append(two, genai.Message{Role: genai.RoleUser, Content: []genai.ContentBlock{toolResult("a", false, text), toolResult("b", false)}}),
 			"messages[2].content[1].content: on Bedrock a tool result must hold at least one"},
@@ -356,3 +360,17 @@ func sameJSON(a, b json.RawMessage) bool {
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// A call of a tool without parameters may stream no input; its end says {}.
+func TestStreamedToolCallWithoutInput(t *testing.T) {
+	srv := newServer(t, bedrocktest.Options{Reply: func(*bedrocktest.Request) bedrocktest.Reply {
+		return bedrocktest.Reply{ToolUses: []bedrocktest.ToolCall{{ID: "t", Name: "current_time", Input: ""}}}
+	}})
+	m := newModel(t, srv, bedrock.Options{})
+	now := genai.Tool{Name: "current_time", InputSchema: json.RawMessage(`{"type":"object","properties":{}}`)}
+	_, events, final := toolEvents(t, m, toolRequest("time?", now))
+	end := events[len(events)-1]
+	if !end.Done || end.ID != "t" || string(end.Input) != "{}" || final.StopReason != "tool_use" {
+		t.Errorf("events %+v, final %+v", events, final)
+	}
+}

@@ -47,14 +47,19 @@ func validate(req *genai.ChatRequest) error {
 
 // validateToolTurns checks what Converse demands of tool turns beyond the domain's rules
 // (a result answers a call of the message before it): each toolUse of an assistant
-// message has exactly one toolResult in the next message, and each toolResult holds a
-// block, as Converse's toolResult content is required and non-empty.
+// message has exactly one toolResult in the next message, each toolUse id is of
+// Converse's characters, and each toolResult holds a block, as Converse's toolResult
+// content is required and non-empty.
 func validateToolTurns(msgs []genai.Message) error {
 	for i, m := range msgs {
 		var calls []string
 		for j, b := range m.Content {
 			switch b.Type {
 			case genai.BlockToolUse:
+				// Converse's toolUseId pattern, the same as a tool name's.
+				if !genai.ValidToolName(b.ToolUse.ID) {
+					return genai.Errorf(genai.EINVALID, "messages[%d].content[%d].id: %q on Bedrock must match ^[a-zA-Z0-9_-]{1,64}$", i, j, b.ToolUse.ID)
+				}
 				calls = append(calls, b.ToolUse.ID)
 			case genai.BlockToolResult:
 				if len(b.ToolResult.Content) == 0 {

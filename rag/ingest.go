@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"genai"
@@ -36,15 +39,25 @@ type Ingester struct {
 	EmbedBatch   int           // texts per Embedder.Embed call; default DefaultEmbedBatch
 	ParseTimeout time.Duration // time to parse one file; default DefaultParseTimeout
 
+	// Limiter bounds how many files are ingested at once and how many wait. Nil means
+	// one limiter of this Ingester's own, made on first use, with a slot per CPU and
+	// DefaultParseQueue places to wait: every caller of one Ingester (the HTTP uploads
+	// and "genai ingest" each have one) shares its slots.
+	Limiter *ParseLimiter
+
 	// Now returns the time recorded as a document's CreatedAt; nil means time.Now.
 	Now func() time.Time
+
+	defaultLimiter sync.Once
 }
 
-// Ingested is the outcome of ingesting a file: the stored document, and whether it was
-// left as it was because its text had not changed since it was last ingested.
+// Ingested is the outcome of ingesting a file: the stored document, whether it replaced
+// an earlier document of the same URI, and whether it was left as it was because its
+// text had not changed since it was last ingested (then Replaced is false).
 type Ingested struct {
 	genai.Document
-	Unchanged bool `json:"unchanged,omitempty"`
+	Replaced  bool `json:"replaced"`
+	Unchanged bool `json:"unchanged"`
 }
 
 // DocumentID returns the ID of the document ingested from uri: the first 32 hex digits
@@ -61,12 +74,76 @@ func DocumentID(uri string) string {
 //
 // Errors name the file: EMEDIATYPE for an unsupported format, EINVALID for a corrupt
 // file or one with no text, ETOOLARGE for one over a limit, ETIMEOUT when parsing takes
-// over ParseTimeout; errors of the embedder and the store are returned as they are,
-// wrapped with the file's name.
+// over ParseTimeout, EUNAVAILABLE (with a RetryAfter) when the Limiter's queue is full;
+// errors of the embedder and the store are returned as they are, wrapped with the
+// file's name.
 func (in *Ingester) Ingest(ctx context.Context, name string, data []byte) (*Ingested, error) {
 	if max := in.maxFileBytes(); int64(len(data)) > max {
-		return nil, genai.Errorf(genai.ETOOLARGE, "%s: %d bytes, over the limit of %d per file", name, len(data), max)
+		return nil, in.tooLarge(name, int64(len(data)))
 	}
+	release, err := in.acquire(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return in.ingest(ctx, name, data)
+}
+
+// IngestReader ingests the file called name, read from file, as Ingest does; it reads
+// the file only once it holds a slot of the Limiter, so that files waiting for their
+// turn take no memory. It reads at most MaxFileBytes+1 bytes. An error of file's Read
+// is returned wrapped (errors.As finds it), after the file's name.
+func (in *Ingester) IngestReader(ctx context.Context, name string, file io.Reader) (*Ingested, error) {
+	release, err := in.acquire(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	max := in.maxFileBytes()
+	data, err := readFile(file, max+1)
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading: %w", name, err)
+	}
+	if int64(len(data)) > max {
+		return nil, in.tooLarge(name, -1)
+	}
+	return in.ingest(ctx, name, data)
+}
+
+// readFile reads r to its end, at most limit bytes, into a slice of exactly its size.
+// It reads 1 MiB blocks and joins them once: io.ReadAll's growing slice would allocate
+// about five times a large file's size on the way, all of it garbage the heap grows by.
+func readFile(r io.Reader, limit int64) ([]byte, error) {
+	const block = 1 << 20
+	var blocks [][]byte
+	var n int64
+	for n < limit {
+		b := make([]byte, min(block, limit-n))
+		k, err := io.ReadFull(r, b)
+		n += int64(k)
+		if k > 0 {
+			blocks = append(blocks, b[:k])
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(blocks) == 1 {
+		return blocks[0], nil
+	}
+	data := make([]byte, 0, n)
+	for i, b := range blocks {
+		data = append(data, b...)
+		blocks[i] = nil
+	}
+	return data, nil
+}
+
+// ingest parses and stores a file; the caller holds a slot.
+func (in *Ingester) ingest(ctx context.Context, name string, data []byte) (*Ingested, error) {
 	p, err := in.parse(ctx, name, data)
 	if err != nil {
 		return nil, err
@@ -77,6 +154,30 @@ func (in *Ingester) Ingest(ctx context.Context, name string, data []byte) (*Inge
 		title = strings.TrimSuffix(base, path.Ext(base))
 	}
 	return in.store(ctx, name, title, p, int64(len(data)))
+}
+
+func (in *Ingester) tooLarge(name string, size int64) error {
+	if size < 0 {
+		return genai.Errorf(genai.ETOOLARGE, "%s: over the limit of %d bytes per file", name, in.maxFileBytes())
+	}
+	return genai.Errorf(genai.ETOOLARGE, "%s: %d bytes, over the limit of %d per file", name, size, in.maxFileBytes())
+}
+
+// acquire takes a slot of the Limiter for the file called name.
+func (in *Ingester) acquire(ctx context.Context, name string) (func(), error) {
+	in.defaultLimiter.Do(func() {
+		if in.Limiter == nil {
+			in.Limiter = NewParseLimiter(0, DefaultParseQueue)
+		}
+	})
+	release, err := in.Limiter.Acquire(ctx)
+	if err != nil {
+		if genai.ErrorCode(err) == genai.EUNAVAILABLE {
+			return nil, &genai.Error{Code: genai.EUNAVAILABLE, Message: name + ": " + genai.ErrorMessage(err), RetryAfter: genai.ErrorRetryAfter(err)}
+		}
+		return nil, fmt.Errorf("%s: waiting for a turn to be ingested: %w", name, err)
+	}
+	return release, nil
 }
 
 // IngestText stores text as a document of the given title and URI, as Ingest does a
@@ -97,9 +198,18 @@ func (in *Ingester) IngestText(ctx context.Context, title, uri, text string) (*I
 	if max := in.maxTextBytes(); len(text) > max {
 		return nil, genai.Errorf(genai.ETOOLARGE, "%s: %d bytes of text, over the limit of %d per document", uri, len(text), max)
 	}
+	release, err := in.acquire(ctx, uri)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	p, err := in.parse(ctx, name, []byte(text))
 	if err != nil {
-		return nil, genai.Errorf(genai.ErrorCode(err), "%s", strings.Replace(genai.ErrorMessage(err), name, uri, 1))
+		var e *genai.Error
+		if errors.As(err, &e) {
+			return nil, &genai.Error{Code: e.Code, Message: strings.Replace(e.Message, name, uri, 1), RetryAfter: e.RetryAfter}
+		}
+		return nil, err
 	}
 	if title = strings.TrimSpace(title); title == "" {
 		title = p.Title
@@ -110,38 +220,27 @@ func (in *Ingester) IngestText(ctx context.Context, title, uri, text string) (*I
 	return in.store(ctx, uri, title, p, int64(len(text)))
 }
 
-// parse runs Parse with the ingester's limits under ParseTimeout. Parse checks its
-// context between units of work; the select returns on time even if a unit is slow.
-func (in *Ingester) parse(ctx context.Context, name string, data []byte) (*Parsed, error) {
+// parse runs Parse with the ingester's limits under ParseTimeout, in the caller's
+// goroutine: the parsers check their context inside their loops (PDF pages and the
+// reads of each page's streams, HTML tokens, Markdown nodes), so the work itself stops
+// soon after the deadline rather than running on unseen. A panic of a parser's
+// library becomes an error for the file.
+func (in *Ingester) parse(ctx context.Context, name string, data []byte) (p *Parsed, err error) {
 	timeout := in.ParseTimeout
 	if timeout <= 0 {
 		timeout = DefaultParseTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	type result struct {
-		p   *Parsed
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				done <- result{nil, genai.Errorf(genai.EINVALID, "%s: unreadable file: %v", name, r)}
-			}
-		}()
-		p, err := Parse(ctx, name, data, ParseLimits{MaxTextBytes: in.maxTextBytes()})
-		done <- result{p, err}
-	}()
-	select {
-	case r := <-done:
-		return r.p, r.err
-	case <-ctx.Done():
-		if ctx.Err() == context.DeadlineExceeded {
-			return nil, genai.Errorf(genai.ETIMEOUT, "%s: parsing took over %s; gave up", name, timeout)
+	defer func() {
+		if r := recover(); r != nil {
+			p, err = nil, genai.Errorf(genai.EINVALID, "%s: unreadable file: %v", name, r)
 		}
-		return nil, ctx.Err()
-	}
+		if err != nil && ctx.Err() == context.DeadlineExceeded {
+			p, err = nil, genai.Errorf(genai.ETIMEOUT, "%s: parsing took over %s; gave up", name, timeout)
+		}
+	}()
+	return Parse(ctx, name, data, ParseLimits{MaxTextBytes: in.maxTextBytes()})
 }
 
 // store chunks, embeds and stores a parsed document.
@@ -161,10 +260,12 @@ func (in *Ingester) store(ctx context.Context, uri, title string, p *Parsed, siz
 		ID: DocumentID(uri), Title: title, URI: uri, Hash: textHash(p.Sections),
 		Format: p.Format, Chunks: len(chunks), Bytes: size,
 	}
+	replaced := false
 	if old, err := in.Store.DocumentByURI(ctx, uri); err == nil {
 		if old.Hash == doc.Hash && old.Title == doc.Title && old.Format == doc.Format {
 			return &Ingested{Document: *old, Unchanged: true}, nil
 		}
+		replaced = true
 	} else if genai.ErrorCode(err) != genai.ENOTFOUND {
 		return nil, fmt.Errorf("%s: looking up the stored document: %w", uri, err)
 	}
@@ -198,7 +299,7 @@ func (in *Ingester) store(ctx context.Context, uri, title string, p *Parsed, siz
 	if err := in.Store.PutDocument(ctx, doc, chunks, vectors); err != nil {
 		return nil, fmt.Errorf("%s: storing: %w", uri, err)
 	}
-	return &Ingested{Document: doc}, nil
+	return &Ingested{Document: doc, Replaced: replaced}, nil
 }
 
 // textHash is the SHA-256 (hex) of the extracted text, headings included, in a form

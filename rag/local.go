@@ -2,6 +2,7 @@ package rag
 
 import (
 	"context"
+	"io"
 	"iter"
 	"strings"
 
@@ -177,22 +178,15 @@ type Documents struct {
 	Ingester *Ingester
 }
 
-// IngestFile ingests an uploaded file called name; see Ingester.Ingest.
-func (d *Documents) IngestFile(ctx context.Context, name string, data []byte) (*genai.Document, error) {
-	in, err := d.Ingester.Ingest(ctx, name, data)
-	if err != nil {
-		return nil, err
-	}
-	return &in.Document, nil
+// IngestFile ingests an uploaded file called name, read from file once a slot of the
+// ingester's Limiter is free; see Ingester.IngestReader.
+func (d *Documents) IngestFile(ctx context.Context, name string, file io.Reader) (*Ingested, error) {
+	return d.Ingester.IngestReader(ctx, name, file)
 }
 
 // IngestText ingests text as a document; see Ingester.IngestText.
-func (d *Documents) IngestText(ctx context.Context, title, uri, text string) (*genai.Document, error) {
-	in, err := d.Ingester.IngestText(ctx, title, uri, text)
-	if err != nil {
-		return nil, err
-	}
-	return &in.Document, nil
+func (d *Documents) IngestText(ctx context.Context, title, uri, text string) (*Ingested, error) {
+	return d.Ingester.IngestText(ctx, title, uri, text)
 }
 
 // ListDocuments returns the documents of the store, newest first.

@@ -33,7 +33,7 @@ func storeKB(t *testing.T, chat genai.ChatModel) (*rag.Local, *rag.Documents) {
 		"insulin.txt":  "Insulin is a hormone made by the pancreas. People with type 1 diabetes need insulin injections every day.",
 		"volcano.txt":  "A volcano is an opening in the crust of a planet through which lava, ash and gases escape.",
 	} {
-		if _, err := docs.IngestFile(ctx, name, []byte(text)); err != nil {
+		if _, err := docs.IngestFile(ctx, name, strings.NewReader(text)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -80,7 +80,9 @@ func (l ParseLimits) withDefaults() ParseLimits {
 // Parse extracts the title and the text, section by section, of the file called name
 // (a path or an upload's name) with contents data. The format comes from the name's
 // extension (.txt, .md, .markdown, .html, .htm, .pdf), or from the contents when the
-// name has no extension. It checks ctx between units of work (PDF pages).
+// name has no extension. It checks ctx inside its loops (PDF pages and every read of
+// the PDF library, HTML tokens, Markdown lines, blocks and nodes) and stops with
+// ETIMEOUT soon after ctx ends.
 //
 // Errors are *genai.Error values whose message starts with name: EMEDIATYPE for an
 // unsupported format, EINVALID for a file that is not what its name says or is corrupt,
@@ -95,11 +97,11 @@ func Parse(ctx context.Context, name string, data []byte, limits ParseLimits) (*
 	var p *Parsed
 	switch format {
 	case FormatText:
-		p, err = parseText(name, data, limits)
+		p, err = parseText(ctx, name, data, limits)
 	case FormatMarkdown:
-		p, err = parseMarkdown(name, data, limits)
+		p, err = parseMarkdown(ctx, name, data, limits)
 	case FormatHTML:
-		p, err = parseHTML(name, data, limits)
+		p, err = parseHTML(ctx, name, data, limits)
 	case FormatPDF:
 		p, err = parsePDF(ctx, name, data, limits)
 	}
@@ -141,13 +143,18 @@ func DetectFormat(name string, data []byte) (string, error) {
 	return "", genai.Errorf(genai.EMEDIATYPE, "%s: unsupported format; supported are %s", name, supportedFormats)
 }
 
-// parseText reads plain text: paragraphs as they are, no headings.
-func parseText(name string, data []byte, limits ParseLimits) (*Parsed, error) {
+// parseText reads plain text: paragraphs as they are, no headings. Its work is a few
+// linear passes over at most MaxTextBytes (about 0.1 s for 16 MiB), so ctx is checked
+// between them.
+func parseText(ctx context.Context, name string, data []byte, limits ParseLimits) (*Parsed, error) {
 	if len(data) > limits.MaxTextBytes {
 		return nil, parseTooMuchText(name, limits)
 	}
 	if why := checkText(data); why != "" {
 		return nil, genai.Errorf(genai.EINVALID, "%s: not a text file: %s", name, why)
+	}
+	if ctx.Err() != nil {
+		return nil, parseStopped(ctx, name)
 	}
 	text := normalizeNewlines(string(bytes.TrimPrefix(data, []byte("\ufeff"))))
 	p := &Parsed{}
@@ -181,6 +188,27 @@ func checkText(data []byte) string {
 		return "over 1% of its characters are control characters (binary data)"
 	}
 	return ""
+}
+
+// parseStopped is the error of a parse stopped because ctx ended.
+func parseStopped(ctx context.Context, name string) error {
+	return genai.Errorf(genai.ETIMEOUT, "%s: gave up parsing: %v", name, ctx.Err())
+}
+
+// stopCheck tells a parser's inner loop when ctx has ended, looking at it only every
+// stopCheckEvery calls, so that the check costs nothing next to the loop's work.
+type stopCheck struct {
+	ctx context.Context
+	n   int
+}
+
+const stopCheckEvery = 256
+
+func (c *stopCheck) stopped() bool {
+	if c.n++; c.n%stopCheckEvery != 0 {
+		return false
+	}
+	return c.ctx.Err() != nil
 }
 
 func parseTooMuchText(name string, limits ParseLimits) error {

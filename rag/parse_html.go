@@ -2,6 +2,7 @@ package rag
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"strings"
@@ -19,7 +20,7 @@ import (
 // styles, <noscript>, <template>, <svg> and the like are dropped; <h1>–<h6> give the
 // heading path, <title> the title; block elements end paragraphs. Bytes that are not
 // UTF-8 are replaced with U+FFFD.
-func parseHTML(name string, data []byte, limits ParseLimits) (*Parsed, error) {
+func parseHTML(ctx context.Context, name string, data []byte, limits ParseLimits) (*Parsed, error) {
 	if bytes.IndexByte(data[:min(len(data), 1024)], 0) >= 0 || bytes.Count(data, []byte{0}) > len(data)/1000 {
 		return nil, genai.Errorf(genai.EINVALID, "%s: not an HTML file: it contains NUL bytes (binary data)", name)
 	}
@@ -40,7 +41,11 @@ func parseHTML(name string, data []byte, limits ParseLimits) (*Parsed, error) {
 		return b.paragraph(s)
 	}
 	z := html.NewTokenizer(bytes.NewReader(data))
+	check := stopCheck{ctx: ctx}
 	for {
+		if check.stopped() {
+			return nil, parseStopped(ctx, name)
+		}
 		tt := z.Next()
 		if tt == html.ErrorToken {
 			if err := z.Err(); !errors.Is(err, io.EOF) {
@@ -156,8 +161,8 @@ func htmlSpace(sb *strings.Builder) {
 
 // htmlFragmentText returns the text of an HTML fragment (such as a Markdown HTML
 // block), paragraphs separated by blank lines and headings kept as paragraphs.
-func htmlFragmentText(fragment string) string {
-	p, err := parseHTML("", []byte(fragment), ParseLimits{}.withDefaults())
+func htmlFragmentText(ctx context.Context, fragment string) string {
+	p, err := parseHTML(ctx, "", []byte(fragment), ParseLimits{}.withDefaults())
 	if err != nil {
 		return ""
 	}

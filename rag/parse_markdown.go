@@ -2,13 +2,16 @@ package rag
 
 import (
 	"bytes"
+	"context"
 	"strings"
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/extension"
 	east "github.com/yuin/goldmark/extension/ast"
+	"github.com/yuin/goldmark/parser"
 	"github.com/yuin/goldmark/text"
+	"github.com/yuin/goldmark/util"
 
 	"genai"
 )
@@ -16,7 +19,12 @@ import (
 // parseMarkdown reads CommonMark (with GFM tables) through goldmark: headings give the
 // heading path, the text of paragraphs, lists, quotes, tables and code blocks is kept,
 // link targets and markup are dropped. YAML front matter is skipped, its title kept.
-func parseMarkdown(name string, data []byte, limits ParseLimits) (*Parsed, error) {
+//
+// goldmark takes no context, so ctx reaches into it three ways: through the reader of
+// its block phase (checked as lines advance), an inline parser of no trigger whose
+// CloseBlock runs after each block's inline phase, and the walk of the tree here. When
+// ctx has ended, the first two panic with markdownStop, recovered below.
+func parseMarkdown(ctx context.Context, name string, data []byte, limits ParseLimits) (p *Parsed, err error) {
 	if len(data) > limits.MaxTextBytes {
 		return nil, parseTooMuchText(name, limits)
 	}
@@ -24,16 +32,32 @@ func parseMarkdown(name string, data []byte, limits ParseLimits) (*Parsed, error
 		return nil, genai.Errorf(genai.EINVALID, "%s: not a Markdown file: %s", name, why)
 	}
 	src := []byte(normalizeNewlines(string(bytes.TrimPrefix(data, []byte("\ufeff")))))
-	p := &Parsed{}
+	p = &Parsed{}
 	p.Title, src = markdownFrontMatter(src)
 	src = markdownFlattenNesting(src)
 
-	md := goldmark.New(goldmark.WithExtensions(extension.Table))
-	doc := md.Parser().Parse(text.NewReader(src))
+	defer func() {
+		if r := recover(); r != nil {
+			if r != (markdownStop{}) {
+				panic(r)
+			}
+			p, err = nil, parseStopped(ctx, name)
+		}
+	}()
+	check := &stopCheck{ctx: ctx}
+	md := goldmark.New(goldmark.WithExtensions(extension.Table),
+		goldmark.WithParserOptions(parser.WithInlineParsers(util.Prioritized(markdownStopper{check}, 0))))
+	doc := md.Parser().Parse(markdownReader{text.NewReader(src), check})
+	if ctx.Err() != nil {
+		return nil, parseStopped(ctx, name)
+	}
 	b := &sectionBuilder{max: limits.MaxTextBytes}
-	over := false
+	over, stopped := false, false
 	markdownWalk(doc, func(n ast.Node) bool {
-		if over {
+		if over || stopped {
+			return false
+		}
+		if stopped = check.stopped(); stopped {
 			return false
 		}
 		switch n := n.(type) {
@@ -48,7 +72,7 @@ func parseMarkdown(name string, data []byte, limits ParseLimits) (*Parsed, error
 		case *ast.FencedCodeBlock, *ast.CodeBlock:
 			over = !b.paragraph(markdownLines(n, src))
 		case *ast.HTMLBlock:
-			over = !b.paragraph(htmlFragmentText(markdownLines(n, src)))
+			over = !b.paragraph(htmlFragmentText(ctx, markdownLines(n, src)))
 		case *east.Table:
 			var rows []string
 			for row := n.FirstChild(); row != nil; row = row.NextSibling() {
@@ -64,11 +88,44 @@ func parseMarkdown(name string, data []byte, limits ParseLimits) (*Parsed, error
 		}
 		return false
 	})
+	if stopped {
+		return nil, parseStopped(ctx, name)
+	}
 	if over {
 		return nil, parseTooMuchText(name, limits)
 	}
 	p.Sections = b.result()
 	return p, nil
+}
+
+// markdownStop is the panic that stops goldmark when the parse's context has ended.
+type markdownStop struct{}
+
+// markdownReader is goldmark's source reader, checking the context as lines advance.
+type markdownReader struct {
+	text.Reader
+	check *stopCheck
+}
+
+func (r markdownReader) AdvanceLine() {
+	if r.check.stopped() {
+		panic(markdownStop{})
+	}
+	r.Reader.AdvanceLine()
+}
+
+// markdownStopper is an inline parser that parses nothing: goldmark calls its
+// CloseBlock after the inline phase of each block, where it checks the context.
+type markdownStopper struct{ check *stopCheck }
+
+func (markdownStopper) Trigger() []byte { return nil }
+
+func (markdownStopper) Parse(ast.Node, text.Reader, parser.Context) ast.Node { return nil }
+
+func (s markdownStopper) CloseBlock(ast.Node, text.Reader, parser.Context) {
+	if s.check.stopped() {
+		panic(markdownStop{})
+	}
 }
 
 // markdownWalk visits root and its descendants in document order, descending into a

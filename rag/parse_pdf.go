@@ -2,10 +2,7 @@ package rag
 
 import (
 	"bytes"
-	"compress/zlib"
 	"context"
-	"encoding/ascii85"
-	"fmt"
 	"io"
 	"regexp"
 	"strings"
@@ -28,11 +25,11 @@ const (
 // maintained pure-Go library, extracts content streams but not text).
 //
 // The library decompresses streams on demand without limits, trusts the page tree and
-// panics on some malformed input, so this guards it: every FlateDecode stream is first
-// inflated into a counter (each at most MaxStreamBytes, all but images together at most
-// MaxInflatedBytes), the page tree is walked here with bounds on depth and pages, the
-// content each page makes the library read is counted against MaxInflatedBytes, a panic
-// becomes an error for the file, and ctx is checked between pages. Each page is a
+// panics on some malformed input, so this guards it: every stream is first decoded
+// through its filters into a counter (pdfCheckStreams), the page tree is walked here
+// with bounds on depth and pages, the content each page makes the library read is
+// counted against MaxInflatedBytes, a panic becomes an error for the file, and ctx is
+// checked between pages and by every read the library makes of the file. Each page is a
 // section (PDFs carry no reliable headings); its text is the page's text objects, one
 // per line, as the library gives them.
 func parsePDF(ctx context.Context, name string, data []byte, limits ParseLimits) (p *Parsed, err error) {
@@ -48,15 +45,18 @@ func parsePDF(ctx context.Context, name string, data []byte, limits ParseLimits)
 		// Encrypted streams cannot be checked for bombs before the library inflates them.
 		return nil, genai.Errorf(genai.EINVALID, "%s: encrypted PDFs are not supported; save an unencrypted copy", name)
 	}
-	if err := pdfCheckStreams(name, data, limits); err != nil {
+	if err := pdfCheckStreams(ctx, name, data, limits); err != nil {
 		return nil, err
 	}
 	defer func() {
 		if r := recover(); r != nil {
 			p, err = nil, genai.Errorf(genai.EINVALID, "%s: unreadable PDF: %v", name, r)
+			if ctx.Err() != nil {
+				p, err = nil, genai.Errorf(genai.ETIMEOUT, "%s: gave up reading the PDF: %v", name, ctx.Err())
+			}
 		}
 	}()
-	r, err := pdf.NewReader(bytes.NewReader(data), int64(len(data)))
+	r, err := pdf.NewReader(pdfFile{ctx, bytes.NewReader(data)}, int64(len(data)))
 	if err != nil {
 		return nil, genai.Errorf(genai.EINVALID, "%s: unreadable PDF: %v", name, err)
 	}
@@ -163,68 +163,18 @@ func pdfCheckPage(name string, n int, page pdf.Page, budget *int64, limit int64)
 	return nil
 }
 
-var (
-	pdfStreamKeyword = regexp.MustCompile(`(?:^|[^d])stream\r?\n|(?:^|[^d])stream\r`)
-	pdfImage         = regexp.MustCompile(`/Subtype\s*/Image\b`)
-	pdfEncrypt       = regexp.MustCompile(`/Encrypt\s*(?:<<|\d+\s+\d+\s+R)`)
-)
+var pdfEncrypt = regexp.MustCompile(`/Encrypt\s*(?:<<|\d+\s+\d+\s+R)`)
 
-// pdfCheckStreams inflates every FlateDecode stream of data into a counter, so that
-// a decompression bomb is refused before the library meets it. It reads the file's
-// bytes rather than its object graph, so it sees every stream, referenced or not.
-func pdfCheckStreams(name string, data []byte, limits ParseLimits) error {
-	var total int64
-	pos := 0
-	for pos < len(data) {
-		loc := pdfStreamKeyword.FindIndex(data[pos:])
-		if loc == nil {
-			break
-		}
-		kw, start := pos+loc[0], pos+loc[1]
-		// The stream's dictionary: what precedes the keyword, back to the last endobj.
-		dict := data[max(0, kw-4096):kw]
-		if i := bytes.LastIndex(dict, []byte("endobj")); i >= 0 {
-			dict = dict[i:]
-		}
-		end := bytes.Index(data[start:], []byte("endstream"))
-		if end < 0 {
-			end = len(data) - start
-		}
-		body := data[start : start+end]
-		pos = start + end
-		flate := bytes.Contains(dict, []byte("/FlateDecode")) || (len(body) > 1 && body[0]&0x0f == 8 && (uint16(body[0])<<8|uint16(body[1]))%31 == 0)
-		if !flate {
-			continue
-		}
-		var rd io.Reader = bytes.NewReader(body)
-		if bytes.Contains(dict, []byte("/ASCII85Decode")) {
-			rd = ascii85.NewDecoder(bytes.NewReader(bytes.TrimSuffix(bytes.TrimSpace(body), []byte("~>"))))
-		}
-		n, err := pdfInflatedSize(rd, limits.MaxStreamBytes+1)
-		if err != nil {
-			continue // not zlib after all; the library will say if it matters
-		}
-		if n > limits.MaxStreamBytes {
-			return genai.Errorf(genai.ETOOLARGE, "%s: a compressed stream at byte %d inflates to over %d bytes; refused as a likely decompression bomb", name, kw, limits.MaxStreamBytes)
-		}
-		if !pdfImage.Match(dict) {
-			if total += n; total > limits.MaxInflatedBytes {
-				return genai.Errorf(genai.ETOOLARGE, "%s: its compressed streams inflate to over %d bytes together; refused as a likely decompression bomb", name, limits.MaxInflatedBytes)
-			}
-		}
-	}
-	return nil
+// pdfFile is the file as the library reads it: a read fails once ctx has ended, which
+// makes the library stop (by panicking) inside the work of a page, too.
+type pdfFile struct {
+	ctx context.Context
+	r   *bytes.Reader
 }
 
-// pdfInflatedSize returns how many bytes the zlib stream rd inflates to, reading at
-// most limit of them. A truncated or corrupt stream counts what inflated before the
-// damage; only a stream that does not start as zlib is an error.
-func pdfInflatedSize(rd io.Reader, limit int64) (int64, error) {
-	zr, err := zlib.NewReader(rd)
-	if err != nil {
-		return 0, fmt.Errorf("not zlib: %w", err)
+func (f pdfFile) ReadAt(p []byte, off int64) (int, error) {
+	if err := f.ctx.Err(); err != nil {
+		return 0, err
 	}
-	defer zr.Close()
-	n, _ := io.CopyN(io.Discard, zr, limit)
-	return n, nil
+	return f.r.ReadAt(p, off)
 }

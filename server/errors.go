@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"regexp"
 	"strconv"
+	"strings"
 
 	"genai"
 )
@@ -26,6 +28,7 @@ var statusOf = map[string]int{
 	genai.ENOPROVIDER:  http.StatusServiceUnavailable,
 	genai.EUNAVAILABLE: http.StatusServiceUnavailable,
 	genai.ETIMEOUT:     http.StatusGatewayTimeout,
+	genai.EFULL:        http.StatusInsufficientStorage,
 	genai.EINTERNAL:    http.StatusInternalServerError,
 }
 
@@ -80,16 +83,73 @@ func (s *Server) errorDetailOf(r *http.Request, err error) errorDetail {
 // writeError answers err as the JSON error of API.md with the status of its code.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	d := s.errorDetailOf(r, err)
-	status, ok := statusOf[d.Code]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
+	writeJSON(w, errorStatus(w, err, d.Code), s.errorPayload(r, d))
+}
+
+// errorStatus returns the status of an error of code, and sets its Retry-After: the
+// error's own hint, or one second for any other 429.
+func errorStatus(w http.ResponseWriter, err error, code string) int {
+	status := statusOfCode(code)
 	if ra := genai.ErrorRetryAfter(err); ra > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ra.Seconds()))))
 	} else if status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, status, errorBody{Error: d})
+	return status
+}
+
+// errorPayload is the error object of r's surface: Anthropic's on /v1/messages, OpenAI's
+// on the rest of /v1/*, each read by that API's official clients, and API.md's
+// everywhere else.
+func (s *Server) errorPayload(r *http.Request, d errorDetail) any {
+	switch {
+	case isAnthropicPath(r.URL.Path):
+		return anthropicErrorBody{Type: "error", Error: anthropicError{Type: anthropicErrorType(d.Code), Message: d.Message, Code: d.Code, RequestID: d.RequestID}}
+	case !strings.HasPrefix(r.URL.Path, "/v1/"):
+		return errorBody{Error: d}
+	}
+	return oaiErrorBody{Error: oaiError{Message: d.Message, Type: oaiErrorType(d.Code), Param: paramOf(d.Message), Code: d.Code, RequestID: d.RequestID}}
+}
+
+// oaiErrorBody is OpenAI's error shape: {"error":{"message","type","param","code"}}.
+type oaiErrorBody struct {
+	Error oaiError `json:"error"`
+}
+
+type oaiError struct {
+	Message   string  `json:"message"`
+	Type      string  `json:"type"`
+	Param     *string `json:"param"`
+	Code      string  `json:"code"`
+	RequestID string  `json:"request_id,omitempty"`
+}
+
+// oaiErrorType maps a code to the type of OpenAI's error object.
+func oaiErrorType(code string) string {
+	switch code {
+	case genai.EINVALID, genai.ETOOLARGE, genai.EMEDIATYPE:
+		return "invalid_request_error"
+	case genai.EUNAUTH:
+		return "authentication_error"
+	case genai.EFORBIDDEN:
+		return "permission_error"
+	case genai.ENOTFOUND:
+		return "not_found_error"
+	case genai.ERATELIMIT, genai.ETHROTTLED:
+		return "rate_limit_error"
+	}
+	return "api_error"
+}
+
+// fieldPrefix is the "field: rule" form of this server's messages.
+var fieldPrefix = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*(?:\[\d+\]|\.[A-Za-z_][A-Za-z0-9_]*)*): `)
+
+// paramOf returns the field a message names, as OpenAI's "param", or nil.
+func paramOf(msg string) *string {
+	if m := fieldPrefix.FindStringSubmatch(msg); m != nil && m[1] != "body" {
+		return &m[1]
+	}
+	return nil
 }
 
 // writeJSON answers v as JSON with the given status.

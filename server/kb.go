@@ -15,18 +15,21 @@ import (
 	"unicode/utf16"
 
 	"genai"
+	"genai/rag"
 )
 
 // This file serves the knowledge base of API.md: document uploads, retrieval, answers
 // with citations, and the workshop's /knowledge-base-retrieve(-and-generate) backends.
 
 // KBDocuments adds, lists and deletes the documents of a local knowledge base.
-// IngestFile extracts, chunks and indexes an uploaded file, named as uploaded; its
-// errors are *genai.Error values such as EMEDIATYPE for a format it does not read or
-// EINVALID for a corrupt file. DeleteDocument returns ENOTFOUND for an unknown id.
+// IngestFile extracts, chunks and indexes an uploaded file, named as uploaded, that it
+// reads from file (when its turn comes: at most a few files are read into memory at
+// once); its errors are *genai.Error values such as EMEDIATYPE for a format it does not
+// read, EINVALID for a corrupt file or EUNAVAILABLE when too many files wait, and errors
+// of file's Read wrapped. DeleteDocument returns ENOTFOUND for an unknown id.
 type KBDocuments interface {
-	IngestFile(ctx context.Context, name string, data []byte) (*genai.Document, error)
-	IngestText(ctx context.Context, title, uri, text string) (*genai.Document, error)
+	IngestFile(ctx context.Context, name string, file io.Reader) (*rag.Ingested, error)
+	IngestText(ctx context.Context, title, uri, text string) (*rag.Ingested, error)
 	ListDocuments(ctx context.Context) ([]genai.Document, error)
 	DeleteDocument(ctx context.Context, id string) error
 }
@@ -116,11 +119,52 @@ func (s *Server) uploadDocuments(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, documentsBody{Documents: []genai.Document{*doc}})
+	writeJSON(w, http.StatusCreated, uploadBody{Documents: []rag.Ingested{*doc}})
+}
+
+// uploadBody is the answer of an upload: each document stored, with whether it
+// replaced an earlier one of its URI or was unchanged, and the files that failed.
+type uploadBody struct {
+	Documents []rag.Ingested `json:"documents"`
+	Errors    []fileError    `json:"errors,omitempty"`
+}
+
+// uploadPart reads one file of a multipart upload for the ingester: it fails with
+// ETOOLARGE past max bytes, and keeps any error reading the body itself, after which
+// no further part can be read.
+type uploadPart struct {
+	r       io.Reader
+	name    string
+	max     int64
+	n       int64
+	bodyErr error
+}
+
+func (p *uploadPart) Read(b []byte) (int, error) {
+	if p.n > p.max {
+		return 0, p.tooLarge()
+	}
+	if rest := p.max + 1 - p.n; int64(len(b)) > rest {
+		b = b[:rest]
+	}
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if err != nil && err != io.EOF {
+		p.bodyErr = err
+	}
+	if p.n > p.max && p.bodyErr == nil {
+		return n, p.tooLarge()
+	}
+	return n, err
+}
+
+func (p *uploadPart) tooLarge() error {
+	return genai.Errorf(genai.ETOOLARGE, "%s: over the limit of %d bytes per file", p.name, p.max)
 }
 
 // uploadFiles ingests the "file" parts of a multipart body one at a time as they
-// arrive, so memory holds at most one file; a file over the limit, or one the ingester
+// arrive; the ingester reads each only when it has a slot for it, so a request waiting
+// for its turn holds no file in memory. A file over the limit, or one the ingester
 // refuses, is reported in "errors" and the rest go on.
 func (s *Server) uploadFiles(w http.ResponseWriter, r *http.Request, docs KBDocuments) {
 	if r.ContentLength > s.opts.MaxUploadBytes {
@@ -134,7 +178,7 @@ func (s *Server) uploadFiles(w http.ResponseWriter, r *http.Request, docs KBDocu
 		s.writeError(w, r, genai.Errorf(genai.EINVALID, "body: not a multipart form: %v", err))
 		return
 	}
-	out := documentsBody{Documents: []genai.Document{}}
+	out := uploadBody{Documents: []rag.Ingested{}}
 	var firstErr error
 	fail := func(file string, err error) {
 		if firstErr == nil {
@@ -167,16 +211,12 @@ func (s *Server) uploadFiles(w http.ResponseWriter, r *http.Request, docs KBDocu
 			fail("", genai.Errorf(genai.EINVALID, "file: a part named \"file\" has no filename"))
 			continue
 		}
-		data, err := io.ReadAll(io.LimitReader(part, s.opts.MaxFileBytes+1))
-		if err != nil {
-			fail(name, readErr(err))
+		file := &uploadPart{r: part, name: name, max: s.opts.MaxFileBytes}
+		doc, err := docs.IngestFile(r.Context(), name, file)
+		if file.bodyErr != nil {
+			fail(name, readErr(file.bodyErr))
 			break
 		}
-		if int64(len(data)) > s.opts.MaxFileBytes {
-			fail(name, genai.Errorf(genai.ETOOLARGE, "%s: over the limit of %d bytes per file", name, s.opts.MaxFileBytes))
-			continue
-		}
-		doc, err := docs.IngestFile(r.Context(), name, data)
 		if err != nil {
 			if r.Context().Err() != nil {
 				return // the client is gone; nobody would read an answer
@@ -191,7 +231,7 @@ func (s *Server) uploadFiles(w http.ResponseWriter, r *http.Request, docs KBDocu
 		writeJSON(w, http.StatusCreated, out)
 	case firstErr != nil:
 		d := s.errorDetailOf(r, firstErr)
-		writeJSON(w, statusOfCode(d.Code), struct {
+		writeJSON(w, errorStatus(w, firstErr, d.Code), struct {
 			Error  errorDetail `json:"error"`
 			Errors []fileError `json:"errors"`
 		}{d, out.Errors})

@@ -34,14 +34,18 @@ type memDocs struct {
 	text map[string]string
 }
 
-func (m *memDocs) IngestFile(ctx context.Context, name string, data []byte) (*genai.Document, error) {
+func (m *memDocs) IngestFile(ctx context.Context, name string, file io.Reader) (*rag.Ingested, error) {
 	if !strings.HasSuffix(name, ".txt") && !strings.HasSuffix(name, ".md") {
 		return nil, genai.Errorf(genai.EMEDIATYPE, "%s: not a format the knowledge base reads", name)
+	}
+	data, err := io.ReadAll(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading: %w", name, err)
 	}
 	return m.IngestText(ctx, strings.TrimSuffix(name, ".txt"), name, string(data))
 }
 
-func (m *memDocs) IngestText(ctx context.Context, title, uri, text string) (*genai.Document, error) {
+func (m *memDocs) IngestText(ctx context.Context, title, uri, text string) (*rag.Ingested, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.text == nil {
@@ -50,7 +54,7 @@ func (m *memDocs) IngestText(ctx context.Context, title, uri, text string) (*gen
 	d := genai.Document{ID: fmt.Sprintf("doc%d", len(m.docs)+1), Title: title, URI: uri, Format: "text", Chunks: 1, Bytes: int64(len(text))}
 	m.docs = append(m.docs, d)
 	m.text[d.ID] = text
-	return &d, nil
+	return &rag.Ingested{Document: d}, nil
 }
 
 func (m *memDocs) ListDocuments(ctx context.Context) ([]genai.Document, error) {

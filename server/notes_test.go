@@ -2,8 +2,11 @@ package server_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -151,15 +154,50 @@ func TestWorkshopNoteRoutes(t *testing.T) {
 func TestOpenAISDKEmbeddings(t *testing.T) {
 	base := notesServer(t)
 	client := oai.NewClient(option.WithBaseURL(base+"/v1"), option.WithAPIKey("unused"), option.WithMaxRetries(0))
-	resp, err := client.Embeddings.New(context.Background(), oai.EmbeddingNewParams{
-		Model: "local",
+	ctx := context.Background()
+	models, err := client.Models.List(ctx)
+	if err != nil || len(models.Data) == 0 {
+		t.Fatalf("models: %v", err)
+	}
+	model := models.Data[len(models.Data)-1].ID // the embedder, listed after the chat models
+	resp, err := client.Embeddings.New(ctx, oai.EmbeddingNewParams{
+		Model: model,
 		Input: oai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{"hash tables", "sourdough bread"}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(resp.Data) != 2 || len(resp.Data[0].Embedding) == 0 || resp.Data[1].Index != 1 {
-		t.Errorf("embeddings: %d items", len(resp.Data))
+	if len(resp.Data) != 2 || len(resp.Data[0].Embedding) == 0 || resp.Data[1].Index != 1 || resp.Usage.PromptTokens != 5 { // hash, tables, sourdough (9 letters: 2), bread
+		t.Errorf("embeddings: %d items, usage %+v", len(resp.Data), resp.Usage)
+	}
+
+	// base64, what the openai npm client asks for by default: little-endian float32s,
+	// the same vector as the floats.
+	status, body := do(t, "POST", base+"/v1/embeddings", `{"model":"`+model+`","input":"hash tables","encoding_format":"base64"}`)
+	var b64 struct {
+		Data []struct{ Embedding string }
+	}
+	json.Unmarshal(body, &b64)
+	if status != 200 || len(b64.Data) != 1 {
+		t.Fatalf("base64: %d %s", status, body)
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64.Data[0].Embedding)
+	if err != nil || len(raw) != 4*len(resp.Data[0].Embedding) {
+		t.Fatalf("base64 embedding: %d bytes, %v", len(raw), err)
+	}
+	for i, f := range resp.Data[0].Embedding {
+		if got := math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])); got != float32(f) {
+			t.Fatalf("dimension %d: base64 %v, float %v", i, got, f)
+		}
+	}
+	for body, want := range map[string]string{
+		`{"model":"text-embedding-3-small","input":"x"}`:       "model:",
+		`{"model":"` + model + `","input":"x","dimensions":7}`: "dimensions:",
+		`{"input":"x","encoding_format":"int8"}`:               "encoding_format:",
+	} {
+		if status, got := do(t, "POST", base+"/v1/embeddings", body); status != 400 || !strings.Contains(string(got), want) {
+			t.Errorf("%s: %d %s, want 400 naming %s", body, status, got, want)
+		}
 	}
 }
 
@@ -172,5 +210,32 @@ func TestNoteLinksKeepAnyText(t *testing.T) {
 		if status != 201 || json.Unmarshal(body, &n) != nil || n.Link != link {
 			t.Errorf("link %q: %d %s, want 201 with the link kept", link, status, body)
 		}
+	}
+}
+
+func TestModelsListCapabilities(t *testing.T) {
+	base := notesServer(t)
+	_, body := do(t, "GET", base+"/v1/models", "")
+	var list struct {
+		Data []struct {
+			ID           string
+			Capabilities struct {
+				Chat, Embeddings bool
+				Dimensions       int
+			}
+		}
+	}
+	json.Unmarshal(body, &list)
+	var embedders int
+	for _, m := range list.Data {
+		if m.Capabilities.Embeddings {
+			embedders++
+			if m.Capabilities.Chat || m.Capabilities.Dimensions == 0 {
+				t.Errorf("embedder %+v", m)
+			}
+		}
+	}
+	if embedders != 1 {
+		t.Errorf("models %s: want one embedder", body)
 	}
 }

@@ -2,13 +2,16 @@ package server
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"time"
 
 	"genai"
+	"genai/rag"
 )
 
 // This file serves the OpenAI-compatible surface of API.md, so that the official OpenAI
@@ -336,22 +339,35 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	sse.data(errorBody{Error: s.errorDetailOf(r, err)}) // OpenAI's clients read an error object in the stream
+	sse.data(s.errorPayload(r, s.errorDetailOf(r, err))) // OpenAI's clients read an error object in the stream
+}
+
+// modelCapabilities say what a model of /v1/models does, beyond OpenAI's fields, so a
+// client can tell the chat models from the embedder.
+type modelCapabilities struct {
+	Chat       bool `json:"chat"`
+	Vision     bool `json:"vision"`
+	Embeddings bool `json:"embeddings"`
+	Dimensions int  `json:"dimensions,omitempty"`
 }
 
 func (s *Server) openAIModels(w http.ResponseWriter, r *http.Request) {
 	type model struct {
-		ID      string `json:"id"`
-		Object  string `json:"object"`
-		Created int64  `json:"created"`
-		OwnedBy string `json:"owned_by"`
+		ID           string            `json:"id"`
+		Object       string            `json:"object"`
+		Created      int64             `json:"created"`
+		OwnedBy      string            `json:"owned_by"`
+		Capabilities modelCapabilities `json:"capabilities"`
 	}
 	list := []model{}
-	for _, id := range s.opts.ChatModels {
-		list = append(list, model{id, "model", 0, s.opts.Provider})
+	if s.opts.Chat != nil {
+		for _, id := range s.opts.ChatModels {
+			list = append(list, model{id, "model", 0, s.opts.Provider, modelCapabilities{Chat: true, Vision: s.opts.Vision}})
+		}
 	}
 	if s.opts.Notes != nil {
-		list = append(list, model{s.opts.Notes.Embedder.Space().Model, "model", 0, "genai"})
+		space := s.opts.Notes.Embedder.Space()
+		list = append(list, model{space.Model, "model", 0, "genai", modelCapabilities{Embeddings: true, Dimensions: space.Dimensions}})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": list})
 }
@@ -361,15 +377,26 @@ func (s *Server) openAIEmbeddings(w http.ResponseWriter, r *http.Request) {
 	if svc == nil {
 		return
 	}
-	var in struct {
+	type request struct {
 		Model          string          `json:"model"`
 		Input          json.RawMessage `json:"input"`
 		EncodingFormat string          `json:"encoding_format"`
+		Dimensions     *int            `json:"dimensions"`
+		User           string          `json:"user"` // the end user, for the provider's abuse monitoring; changes nothing
 	}
-	if err := s.decode(w, r, &in); err != nil {
+	var in request
+	data, err := s.readBody(w, r)
+	if err == nil {
+		err = genai.DecodeJSON(data, &in)
+	}
+	if err == nil {
+		err = genai.RefuseUnknown(data, "", &request{})
+	}
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	space := svc.Embedder.Space()
 	var texts []string
 	var one string
 	if json.Unmarshal(in.Input, &one) == nil {
@@ -385,8 +412,16 @@ func (s *Server) openAIEmbeddings(w http.ResponseWriter, r *http.Request) {
 	case len(texts) > 2048:
 		s.writeError(w, r, genai.Errorf(genai.ETOOLARGE, "input: %d texts, at most 2048", len(texts)))
 		return
-	case in.EncodingFormat != "" && in.EncodingFormat != "float":
-		s.writeError(w, r, genai.Errorf(genai.EINVALID, "encoding_format: only \"float\" is supported"))
+	case in.EncodingFormat != "" && in.EncodingFormat != "float" && in.EncodingFormat != "base64":
+		s.writeError(w, r, genai.Errorf(genai.EINVALID, "encoding_format: %q is not \"float\" or \"base64\"", in.EncodingFormat))
+		return
+	case in.Model != "" && in.Model != space.Model:
+		s.writeError(w, r, genai.Errorf(genai.EINVALID, "model: this server embeds with %q (GET /v1/models lists it), not %q", space.Model, in.Model))
+		return
+	case in.Dimensions != nil && *in.Dimensions != space.Dimensions:
+		// Cutting vectors short is only sound for models trained for it; the embedder's
+		// dimensions are set by GENAI_EMBED_DIMENSIONS instead.
+		s.writeError(w, r, genai.Errorf(genai.EINVALID, "dimensions: this server's embedder makes %d dimensions (set by GENAI_EMBED_DIMENSIONS); send %d or leave it out", space.Dimensions, space.Dimensions))
 		return
 	}
 	for i, t := range texts {
@@ -405,18 +440,30 @@ func (s *Server) openAIEmbeddings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	type item struct {
-		Object    string    `json:"object"`
-		Index     int       `json:"index"`
-		Embedding []float32 `json:"embedding"`
+		Object    string `json:"object"`
+		Index     int    `json:"index"`
+		Embedding any    `json:"embedding"` // []float32, or base64 of little-endian float32s
 	}
-	data := make([]item, len(vectors))
-	words := 0
+	items := make([]item, len(vectors))
+	tokens := 0
 	for i, v := range vectors {
-		data[i] = item{"embedding", i, v}
-		words += len(strings.Fields(texts[i]))
+		items[i] = item{"embedding", i, v}
+		if in.EncodingFormat == "base64" {
+			items[i].Embedding = base64Floats(v)
+		}
+		tokens += rag.EstimateTokens(texts[i])
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"object": "list", "data": data, "model": svc.Embedder.Space().Model,
-		"usage": map[string]int{"prompt_tokens": words, "total_tokens": words},
+		"object": "list", "data": items, "model": space.Model,
+		"usage": map[string]int{"prompt_tokens": tokens, "total_tokens": tokens},
 	})
+}
+
+// base64Floats encodes v as OpenAI's base64 embeddings are: little-endian float32s.
+func base64Floats(v []float32) string {
+	b := make([]byte, 4*len(v))
+	for i, f := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
+	}
+	return base64.StdEncoding.EncodeToString(b)
 }

@@ -126,3 +126,27 @@ func TestOpenAIChatRefusesWhatItDoesNotImplement(t *testing.T) {
 		t.Errorf("neutral values: %d, want 200", resp.StatusCode)
 	}
 }
+
+// Errors on /v1 have OpenAI's shape, which the official client reads into its Error:
+// type, param and code, with the status that picks the client's error class.
+func TestOpenAISDKErrorShape(t *testing.T) {
+	client, _, base := openAIClient(t)
+	hot := 1.7 // over Claude's range on Bedrock
+	_, err := client.Chat.Completions.New(context.Background(), oai.ChatCompletionNewParams{
+		Model:       bedrock.DefaultModel,
+		Messages:    []oai.ChatCompletionMessageParamUnion{oai.UserMessage("hi")},
+		Temperature: oai.Float(hot),
+	})
+	var apiErr *oai.Error
+	if !errors.As(err, &apiErr) {
+		t.Fatalf("err = %v, want *openai.Error", err)
+	}
+	if apiErr.StatusCode != 400 || apiErr.Type != "invalid_request_error" || apiErr.Param != "temperature" || apiErr.Code != "invalid_request" {
+		t.Errorf("status %d type %q param %q code %q message %q", apiErr.StatusCode, apiErr.Type, apiErr.Param, apiErr.Code, apiErr.Message)
+	}
+	bad := oai.NewClient(option.WithBaseURL(base+"/v1"), option.WithAPIKey("sk-wrong-0123456789abcdef"), option.WithMaxRetries(0))
+	_, err = bad.Models.List(context.Background())
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 401 || apiErr.Type != "authentication_error" {
+		t.Errorf("a wrong key: %v, want 401 authentication_error", err)
+	}
+}

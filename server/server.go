@@ -140,6 +140,8 @@ func (s *Server) routes() {
 	s.handle("GET /v1/models", s.openAIModels)
 	s.handle("POST /v1/chat/completions", s.openAIChat)
 	s.handle("POST /v1/embeddings", s.openAIEmbeddings)
+	s.handle("POST /v1/messages", s.anthropicMessages)
+	s.handle("POST /v1/messages/count_tokens", s.anthropicCountTokens)
 
 	s.handle("POST /api/notes", s.createNote)
 	s.handle("POST /api/notes/bulk", s.bulkNotes)
@@ -196,9 +198,9 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	switch rec.status {
 	case http.StatusMethodNotAllowed:
 		w.Header().Set("Allow", rec.header.Get("Allow"))
-		writeJSON(w, http.StatusMethodNotAllowed, errorBody{errorDetail{Code: genai.EINVALID,
+		writeJSON(w, http.StatusMethodNotAllowed, s.errorPayload(r, errorDetail{Code: genai.EINVALID,
 			Message:   "method " + r.Method + " is not allowed on " + r.URL.Path + "; allowed: " + rec.header.Get("Allow"),
-			RequestID: RequestID(r.Context())}})
+			RequestID: RequestID(r.Context())}))
 	default:
 		s.writeError(w, r, genai.Errorf(genai.ENOTFOUND, "no route %s %s", r.Method, r.URL.Path))
 	}
@@ -280,17 +282,21 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ok\n"))
 }
 
+// readyz answers 200 {"status":"ready"}, or 503 {"status":"not_ready","failing":[…]}
+// naming the dependencies that are not ready and nothing more: it is open without a
+// key, so the detail goes to the log only.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Ready != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
 		if err := s.opts.Ready(ctx); err != nil {
-			s.writeError(w, r, genai.Errorf(genai.EUNAVAILABLE, "not ready: %v", err))
+			w.Header().Set("Cache-Control", "no-store")
+			writeJSON(w, http.StatusServiceUnavailable, s.notReadyBody(r, err))
 			return
 		}
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Write([]byte("ready\n"))
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, readyBody{Status: "ready"})
 }
 
 // configBody is the answer of GET /api/config: what the server offers, never a secret.

@@ -386,18 +386,6 @@ func TestCORSClosedUnlessConfigured(t *testing.T) {
 	}
 }
 
-func TestReadyz(t *testing.T) {
-	ts := newServer(t, server.Options{Ready: func(context.Context) error { return io.ErrUnexpectedEOF }})
-	resp, err := http.Get(ts.URL + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if code, msg := decodeError(t, resp); resp.StatusCode != 503 || code != "unavailable" || !strings.Contains(msg, "unexpected EOF") {
-		t.Errorf("got %d %s %q", resp.StatusCode, code, msg)
-	}
-}
-
 func TestMetricsCountTokensAndInvocations(t *testing.T) {
 	ts := newServer(t, server.Options{Chat: &scripted{events: answer}, Provider: "test", ChatModel: "m", MetricsPublic: true})
 	resp := post(t, ts.URL+"/api/chat", hi)

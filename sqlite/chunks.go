@@ -53,7 +53,7 @@ func (db *DB) PutDocuments(ctx context.Context, docs []genai.Document, chunks []
 	defer db.mu.Unlock()
 	old, rowids, err := db.putDocumentsTx(ctx, docs, chunks, unit)
 	if err != nil {
-		return err
+		return db.fullErr(err)
 	}
 	set := db.chunks.vec.Load()
 	for _, r := range old {
@@ -281,7 +281,7 @@ func (db *DB) DeleteDocument(ctx context.Context, id string) error {
 		return fmt.Errorf("sqlite: delete document %q: %w", id, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: delete document %q: commit: %w", id, err)
+		return db.fullErr(fmt.Errorf("sqlite: delete document %q: commit: %w", id, err))
 	}
 	set := db.chunks.vec.Load()
 	for _, r := range old {

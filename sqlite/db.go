@@ -15,24 +15,39 @@
 // Several processes may share a store (a server and the genai notes command): each
 // write bumps a counter, and a search first reloads the in-memory vectors when another
 // process has written since they were loaded.
+//
+// The write-ahead log stays bounded under any mix of reads and writes: SQLite's own
+// checkpoints never wait for readers, so readers that overlap without a pause starve
+// them and the log grows by every byte written. The store checkpoints the log and
+// truncates it itself once it passes half of Options.WALLimit, waiting briefly for the
+// reads in progress (see checkpointIfLarge).
+//
+// A full disk is an EFULL error (HTTP 507) for writes, and reads go on. A store opens
+// on a full disk too, to serve reads: the connections keep the -wal and -shm files
+// when they close (persistent WAL), so a cleanly closed store needs no new space to
+// open; one whose -shm is missing opens read-only and becomes writable again when
+// space returns (see openFull).
 package sqlite
 
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"genai"
 	"genai/internal/hnsw"
 
-	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+	msqlite "modernc.org/sqlite"
 )
 
 // Options configure a store.
@@ -49,18 +64,49 @@ type Options struct {
 	// heading path and its text. The zero value means 1, 1, 1: BM25 over the three
 	// as one field, as BEIR's BM25 baseline indexes title and text together.
 	ChunkBM25Weights [3]float64
+	// WALLimit is the size in bytes that the write-ahead log (the -wal file) is kept
+	// under, even under continuous reads; 0 means DefaultWALLimit. Past half of it, the
+	// store checkpoints the log into the database and truncates it; the other half is
+	// for the writes made until the checkpoint, which looks after each write of notes
+	// and every second, has the write lock. One transaction bigger than that adds its
+	// own size.
+	WALLimit int64
 }
 
 // DefaultExactThreshold is the default of Options.ExactThreshold.
 const DefaultExactThreshold = 20_000
+
+// DefaultWALLimit is the default of Options.WALLimit.
+const DefaultWALLimit = 64 << 20
+
+// Checkpoint timing.
+const (
+	// walCheckEvery is how often the log's size is looked at besides after each write
+	// of notes, for writes of chunks and of other processes.
+	walCheckEvery = time.Second
+	// checkpointWait is how long a checkpoint waits for reads begun before it, holding
+	// off writers meanwhile; a checkpoint that cannot finish in it is tried again at
+	// the next look. Reads are short (vectors load in pages of loadPage rows), so it
+	// is rarely reached.
+	checkpointWait = 2 * time.Second
+	// loadPage is the number of vectors read in one read transaction while loading.
+	loadPage = 4096
+)
 
 // DB is an open store. It implements genai.NoteStore and genai.ChunkStore and is safe
 // for concurrent use.
 type DB struct {
 	path   string
 	opts   Options
-	writer *sql.DB // one connection: SQLite has one writer at a time anyway
-	reader *sql.DB // read-only pool
+	writer *sql.DB    // one connection: SQLite has one writer at a time anyway
+	reader *readPool  // read-only pool
+	ckpt   *sql.DB    // one connection for the store's checkpoints of the log
+	full   fullSwitch // set while the store, opened on a full disk, is read-only
+
+	walNudge chan struct{} // a write wakes the checkpointer
+	stop     chan struct{} // closed by Close
+	stopOnce sync.Once
+	stopped  sync.WaitGroup
 
 	// mu serialises writes so that the in-memory vectors change in commit order.
 	mu sync.Mutex
@@ -115,34 +161,65 @@ func open(ctx context.Context, path string, opts Options, forReembed bool) (*DB,
 	if opts.ChunkBM25Weights == [3]float64{} {
 		opts.ChunkBM25Weights = [3]float64{1, 1, 1}
 	}
-	db := &DB{path: path, opts: opts}
+	if opts.WALLimit <= 0 {
+		opts.WALLimit = DefaultWALLimit
+	}
+	db := &DB{path: path, opts: opts, reader: &readPool{}, walNudge: make(chan struct{}, 1), stop: make(chan struct{})}
 	db.notes = vectorTable{name: "notes", table: "vectors", rowCol: "note_rowid", writesKey: "writes", annKey: "ann_writes", annSuffix: ".hnsw"}
 	db.chunks = vectorTable{name: "chunks", table: "chunk_vectors", rowCol: "chunk_rowid", writesKey: "chunk_writes", annKey: "chunk_ann_writes", annSuffix: ".chunks.hnsw"}
-	var err error
-	// _txlock=immediate: a write transaction takes the write lock at BEGIN, so it never
-	// fails half-way with SQLITE_BUSY on upgrading a read lock.
-	db.writer, err = sql.Open("sqlite", dsn(path, "_txlock=immediate", "_pragma=journal_mode(WAL)"))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	err := db.openWriter()
+	if err == nil {
+		err = db.init(ctx, forReembed)
 	}
-	db.writer.SetMaxOpenConns(1)
-	db.writer.SetConnMaxIdleTime(0)
-	if err := db.init(ctx, forReembed); err != nil {
-		db.writer.Close()
-		if db.reader != nil {
-			db.reader.Close()
-		}
+	if err != nil && db.diskFull(err) && !forReembed {
+		db.closePools()
+		err = db.openFull(ctx, err)
+	}
+	if err != nil {
+		db.closePools()
 		return nil, err
 	}
+	db.stopped.Go(db.checkpoints)
 	return db, nil
 }
 
+// openWriter opens the writing connection and the checkpointing one; they connect
+// when first used.
+func (db *DB) openWriter() error {
+	var err error
+	// _txlock=immediate: a write transaction takes the write lock at BEGIN, so it never
+	// fails half-way with SQLITE_BUSY on upgrading a read lock.
+	if db.writer, err = db.pool(true, dsn(db.path, db.opts, "_txlock=immediate", "_pragma=journal_mode(WAL)")); err != nil {
+		return err
+	}
+	db.writer.SetMaxOpenConns(1)
+	db.writer.SetConnMaxIdleTime(0)
+	if db.ckpt, err = db.pool(true, dsn(db.path, db.opts, fmt.Sprintf("_pragma=busy_timeout(%d)", checkpointWait.Milliseconds()))); err != nil {
+		return err
+	}
+	db.ckpt.SetMaxOpenConns(1)
+	return nil
+}
+
+// closePools closes every connection of the store.
+func (db *DB) closePools() error {
+	var errs []error
+	for _, p := range []*sql.DB{db.writer, db.ckpt, db.reader.get()} {
+		if p != nil {
+			errs = append(errs, p.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // dsn returns the data source name of path with the pragmas every connection needs.
-func dsn(path string, extra ...string) string {
+func dsn(path string, opts Options, extra ...string) string {
 	q := []string{
 		"_pragma=busy_timeout(10000)",
 		"_pragma=synchronous(FULL)", // WAL + FULL: a commit is on disk when it returns
 		"_pragma=foreign_keys(1)",
+		// When a writer starts the log over, it cuts the file back to the limit.
+		fmt.Sprintf("_pragma=journal_size_limit(%d)", opts.WALLimit),
 	}
 	q = append(q, extra...)
 	s := "file:" + (&url.URL{Path: path}).EscapedPath() + "?"
@@ -159,14 +236,11 @@ func (db *DB) init(ctx context.Context, forReembed bool) error {
 	if err := migrate(ctx, db.writer); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", db.path, err)
 	}
-	var err error
-	db.reader, err = sql.Open("sqlite", dsn(db.path, "_pragma=query_only(1)"))
+	r, err := db.readers()
 	if err != nil {
-		return fmt.Errorf("sqlite: open %s: %w", db.path, err)
+		return err
 	}
-	db.reader.SetMaxOpenConns(db.opts.ReadConns)
-	db.reader.SetMaxIdleConns(db.opts.ReadConns)
-
+	db.reader.set(r)
 	stored, ok, err := readSpace(ctx, db.writer, "space")
 	if err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", db.path, err)
@@ -189,6 +263,163 @@ func (db *DB) init(ctx context.Context, forReembed bool) error {
 		return err
 	}
 	return db.loadVectors(ctx, &db.chunks)
+}
+
+// readers opens a pool of read-only connections, extra added to their data source
+// name.
+func (db *DB) readers(extra ...string) (*sql.DB, error) {
+	r, err := db.pool(false, dsn(db.path, db.opts, append([]string{"_pragma=query_only(1)"}, extra...)...))
+	if err != nil {
+		return nil, err
+	}
+	r.SetMaxOpenConns(db.opts.ReadConns)
+	r.SetMaxIdleConns(db.opts.ReadConns)
+	return r, nil
+}
+
+// pool opens a pool of connections to dsn, each of which keeps the -wal and -shm files
+// when it closes (SQLITE_FCNTL_PERSIST_WAL), the log truncated by journal_size_limit.
+// SQLite otherwise deletes both when the last connection closes, and opening the store
+// again needs 32 KiB of new shared memory, which a full disk does not have. A writing
+// pool refuses to connect while the store is read-only on a full disk: it would share
+// the readers' read-only shared memory.
+func (db *DB) pool(writes bool, dsn string) (*sql.DB, error) {
+	c, err := msqlite.NewConnector(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", db.path, err)
+	}
+	var full *fullSwitch
+	if writes {
+		full = &db.full
+	}
+	return sql.OpenDB(persistWAL{Connector: c, full: full}), nil
+}
+
+// persistWAL is a connector whose connections keep the -wal and -shm files; see
+// DB.pool.
+type persistWAL struct {
+	driver.Connector
+	full *fullSwitch // nil for readers
+}
+
+// Connect opens a connection with persistent WAL, or, for a writer while the store is
+// read-only on a full disk, returns an EFULL error.
+func (c persistWAL) Connect(ctx context.Context) (driver.Conn, error) {
+	if c.full != nil && c.full.on() {
+		return nil, errFull()
+	}
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fc, ok := conn.(msqlite.FileControl)
+	if !ok {
+		conn.Close()
+		return nil, errors.New("sqlite: the driver's connection has no file control")
+	}
+	if _, err := fc.FileControlPersistWAL("main", 1); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("sqlite: persistent WAL: %w", err)
+	}
+	return conn, nil
+}
+
+// readPool holds the pool of read-only connections. It is replaced only when a store
+// opened read-only on a full disk becomes writable (DB.becomeWritable); a query holds
+// mu while it starts, so that none starts on the pool being closed.
+type readPool struct {
+	mu sync.RWMutex
+	db *sql.DB
+}
+
+func (p *readPool) get() *sql.DB {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.db
+}
+
+func (p *readPool) set(db *sql.DB) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.db = db
+}
+
+// QueryContext runs a query on a read-only connection.
+func (p *readPool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.db.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs a query of one row on a read-only connection.
+func (p *readPool) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.db.QueryRowContext(ctx, query, args...)
+}
+
+// BeginTx starts a read transaction.
+func (p *readPool) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.db.BeginTx(ctx, opts)
+}
+
+// Close closes the pool.
+func (p *readPool) Close() error { return p.get().Close() }
+
+// checkpoints runs until Close: it checkpoints the log when it is over its limit, and
+// while the store is read-only on a full disk, it makes it writable once space returns.
+func (db *DB) checkpoints() {
+	tick := time.NewTicker(walCheckEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-db.stop:
+			return
+		case <-tick.C:
+		case <-db.walNudge:
+		}
+		if db.full.on() {
+			db.becomeWritable()
+			continue
+		}
+		db.checkpointIfLarge()
+	}
+}
+
+// wrote wakes the checkpointer after a write.
+func (db *DB) wrote() {
+	select {
+	case db.walNudge <- struct{}{}:
+	default:
+	}
+}
+
+// checkpointIfLarge checkpoints the log and truncates it when it is over its limit.
+//
+// SQLite's automatic checkpoint (PASSIVE) copies pages only up to the oldest read in
+// progress, and the log starts over from its beginning only when a writer finds it
+// wholly copied with no reader on it; with reads always overlapping, that never
+// happens. TRUNCATE instead holds off writers, waits for the reads begun before it (up
+// to checkpointWait), copies the rest of the pages and cuts the file to zero; reads
+// // begun meanwhile read the database file and do not hold it up. It starts at half the
+// limit, so that the writes made until it has the write lock fit in the other half. A
+// checkpoint that cannot finish (busy readers, a full disk) is tried again at the next
+// look.
+func (db *DB) checkpointIfLarge() {
+	st, err := os.Stat(db.path + "-wal")
+	if err != nil || st.Size() <= db.opts.WALLimit/2 {
+		return
+	}
+	// This process's writers wait meanwhile: back to back, they would keep the
+	// checkpoint from ever getting the write lock.
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	// No deadline: the wait is bounded by the connection's busy timeout, and copying
+	// the pages must be let finish.
+	var busy, frames, copied int
+	db.ckpt.QueryRow(`PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &copied)
 }
 
 // loadVectors fills the in-memory vector search of t from its table: an exact index
@@ -223,11 +454,6 @@ func (db *DB) loadVectors(ctx context.Context, t *vectorTable) (err error) {
 		}
 		ann = hnsw.New(dim, hnsw.Options{})
 	}
-	rows, err := db.reader.QueryContext(ctx, `SELECT `+t.rowCol+`, vector FROM `+t.table)
-	if err != nil {
-		return fmt.Errorf("sqlite: open %s: load vectors of %s: %w", db.path, t.name, err)
-	}
-	defer rows.Close()
 	const chunk = 4096 // vectors per AddBatch while building the graph
 	var ids []uint32
 	var vecs [][]float32
@@ -239,18 +465,13 @@ func (db *DB) loadVectors(ctx context.Context, t *vectorTable) (err error) {
 		ids, vecs = ids[:0], vecs[:0]
 		return err
 	}
-	for rows.Next() {
-		var rowid int64
-		var blob []byte
-		if err := rows.Scan(&rowid, &blob); err != nil {
-			return fmt.Errorf("sqlite: open %s: load vectors of %s: %w", db.path, t.name, err)
-		}
+	add := func(rowid int64, blob []byte) error {
 		if len(blob) != 4*dim {
 			return fmt.Errorf("sqlite: open %s: vector of %s row %d has %d bytes, want %d", db.path, t.name, rowid, len(blob), 4*dim)
 		}
 		if exact != nil {
 			exact.putBlob(rowid, blob)
-			continue
+			return nil
 		}
 		v := make([]float32, dim)
 		decodeVector(v, blob)
@@ -260,9 +481,19 @@ func (db *DB) loadVectors(ctx context.Context, t *vectorTable) (err error) {
 				return fmt.Errorf("sqlite: open %s: build the vector index: %w", db.path, err)
 			}
 		}
+		return nil
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("sqlite: open %s: load vectors of %s: %w", db.path, t.name, err)
+	// A page of rows per read transaction, so that no read holds the log's checkpoint
+	// off for long. Pages may see different snapshots; a write meanwhile has bumped
+	// the write count read above, so the next search loads again.
+	for after := int64(0); ; {
+		n, err := db.loadPage(ctx, t, &after, add)
+		if err != nil {
+			return err
+		}
+		if n < loadPage {
+			break
+		}
 	}
 	if exact != nil {
 		set.exact.Store(exact)
@@ -276,16 +507,43 @@ func (db *DB) loadVectors(ctx context.Context, t *vectorTable) (err error) {
 	return nil
 }
 
+// loadPage reads up to loadPage vectors of t after row *after into add, advances
+// *after, and returns the number read.
+func (db *DB) loadPage(ctx context.Context, t *vectorTable, after *int64, add func(int64, []byte) error) (int, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT `+t.rowCol+`, vector FROM `+t.table+` WHERE `+t.rowCol+` > ? ORDER BY `+t.rowCol+` LIMIT ?`, *after, loadPage)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: open %s: load vectors of %s: %w", db.path, t.name, err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var blob []byte
+		if err := rows.Scan(after, &blob); err != nil {
+			return n, fmt.Errorf("sqlite: open %s: load vectors of %s: %w", db.path, t.name, err)
+		}
+		if err := add(*after, blob); err != nil {
+			return n, err
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return n, fmt.Errorf("sqlite: open %s: load vectors of %s: %w", db.path, t.name, err)
+	}
+	return n, nil
+}
+
 // Close saves the HNSW graph, if one is in use, beside the database so that the next
 // Open need not rebuild it, and closes the store's connections.
 func (db *DB) Close() error {
+	db.stopOnce.Do(func() { close(db.stop) })
+	db.stopped.Wait()
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	var err error
-	if db.stale.Load() == nil {
+	if db.stale.Load() == nil && !db.full.on() {
 		err = errors.Join(db.saveANN(context.Background(), &db.notes), db.saveANN(context.Background(), &db.chunks))
 	}
-	return errors.Join(err, db.reader.Close(), db.writer.Close())
+	return errors.Join(err, db.closePools())
 }
 
 // Space returns the embedding space of the store's vectors.

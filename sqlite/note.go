@@ -60,8 +60,9 @@ func (db *DB) PutNotes(ctx context.Context, notes []genai.Note, vectors [][]floa
 	defer db.mu.Unlock()
 	rowids, err := db.putTx(ctx, notes, unit)
 	if err != nil {
-		return err
+		return db.fullErr(err)
 	}
+	db.wrote()
 	if err := db.notes.vec.Load().put(rowids, unit); err != nil {
 		return fmt.Errorf("sqlite: put notes: stored, but not indexed until the next open: %w", err)
 	}
@@ -145,6 +146,14 @@ func (db *DB) DeleteNote(ctx context.Context, id string) error {
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
+	if err := db.deleteTx(ctx, id); err != nil {
+		return db.fullErr(err)
+	}
+	db.wrote()
+	return nil
+}
+
+func (db *DB) deleteTx(ctx context.Context, id string) error {
 	tx, err := db.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: delete note %q: %w", id, err)

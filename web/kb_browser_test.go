@@ -253,7 +253,7 @@ func TestBrowserKnowledgeManaged(t *testing.T) {
 
 func TestBrowserWorkshopKnowledgeBasePages(t *testing.T) {
 	a := newApp(t, appOptions{kb: "local"})
-	if _, err := a.docs.IngestFile(context.Background(), "lighthouse.md", []byte(lighthouseMD)); err != nil {
+	if _, err := a.docs.IngestFile(context.Background(), "lighthouse.md", strings.NewReader(lighthouseMD)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -295,7 +295,7 @@ func TestBrowserKnowledgeOnPhone(t *testing.T) {
 	a := newApp(t, appOptions{kb: "local", windowSize: [2]int{390, 844}})
 	a.do("emulate a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
 	long := strings.Repeat("Unbroken", 12)
-	if _, err := a.docs.IngestFile(context.Background(), long+".md", []byte("# "+long+"\n\n"+lighthouseMD)); err != nil {
+	if _, err := a.docs.IngestFile(context.Background(), long+".md", strings.NewReader("# "+long+"\n\n"+lighthouseMD)); err != nil {
 		t.Fatal(err)
 	}
 	openKnowledge(a)

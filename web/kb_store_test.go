@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"io"
 	"path/filepath"
 	"testing"
 
@@ -35,20 +36,12 @@ type kbDocs struct {
 	store genai.ChunkStore
 }
 
-func (d kbDocs) IngestFile(ctx context.Context, name string, data []byte) (*genai.Document, error) {
-	r, err := d.in.Ingest(ctx, name, data)
-	if err != nil {
-		return nil, err
-	}
-	return &r.Document, nil
+func (d kbDocs) IngestFile(ctx context.Context, name string, file io.Reader) (*rag.Ingested, error) {
+	return d.in.IngestReader(ctx, name, file)
 }
 
-func (d kbDocs) IngestText(ctx context.Context, title, uri, text string) (*genai.Document, error) {
-	r, err := d.in.IngestText(ctx, title, uri, text)
-	if err != nil {
-		return nil, err
-	}
-	return &r.Document, nil
+func (d kbDocs) IngestText(ctx context.Context, title, uri, text string) (*rag.Ingested, error) {
+	return d.in.IngestText(ctx, title, uri, text)
 }
 
 func (d kbDocs) ListDocuments(ctx context.Context) ([]genai.Document, error) {

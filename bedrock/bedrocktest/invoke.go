@@ -131,6 +131,10 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 		Embedding           []float32 `json:"embedding"`
 		InputTextTokenCount int       `json:"inputTextTokenCount"`
 	}{TitanEmbedding(req.ModelID, req.InputText, dims, normalize), len(strings.Fields(req.InputText))})
+	if _, thaw := s.hangOf(); thaw != nil && !s.hold(r, thaw) {
+		s.update(func(st *Stats) { st.Canceled++ })
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if _, err := w.Write(resp); err != nil {
 		s.update(func(st *Stats) { st.Canceled++ })

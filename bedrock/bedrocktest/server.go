@@ -13,7 +13,9 @@
 // Point a client at it with aws.Config.BaseEndpoint, bedrockruntime.Options.BaseEndpoint,
 // or AWS_ENDPOINT_URL_BEDROCK_RUNTIME, and sign with any static credentials. The server
 // records what it received, decoded, and counts streams, so tests can check that image
-// bytes arrived exactly and that a cancelled call ended upstream too.
+// bytes arrived exactly and that a cancelled call ended upstream too. Options.Hang and
+// Server.SetHang freeze it, before its headers or part way through a stream, as a
+// stopped process would, to test clients' deadlines (hang.go).
 //
 // It is written to carry a load test: one goroutine per request (the handler's own), a
 // reused timer for the delays, pooled encoders, and a flush after every event.
@@ -69,6 +71,10 @@ type Options struct {
 	// TLS serves HTTPS with HTTP/2 offered by ALPN, as Bedrock does, so that clients
 	// multiplex streams on few connections. Clients must trust Server.CertPEM.
 	TLS bool
+
+	// Hang, when set, makes requests hang as it says (hang.go); Server.SetHang changes
+	// it while the server runs.
+	Hang *Hang
 }
 
 // Reply is the answer to one request.
@@ -187,6 +193,8 @@ type Stats struct {
 	Completed int // streams and Converse calls answered in full
 	Failed    int // streams broken on purpose by FailStream
 	Canceled  int // requests whose client went away before the answer was complete
+	Hung      int // requests hanging now, as Options.Hang or SetHang says
+	Conns     int // client connections open now
 }
 
 // Server is a running fake Bedrock Runtime. Close it when done.
@@ -205,6 +213,8 @@ type Server struct {
 	stats    watch.Value[Stats]
 	requests []*Request
 	invokes  []*InvokeRequest
+	hang     *Hang
+	thaw     chan struct{} // closed when the hang is lifted
 }
 
 // NewServer starts a Server with the given options.
@@ -212,7 +222,7 @@ func NewServer(opts Options) *Server {
 	if opts.Reply == nil {
 		opts.Reply = EchoReply
 	}
-	s := &Server{opts: opts}
+	s := &Server{opts: opts, hang: opts.Hang}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /model/{modelId}/converse-stream", s.handleConverseStream)
 	mux.HandleFunc("POST /model/{modelId}/converse", s.handleConverse)
@@ -221,13 +231,14 @@ func NewServer(opts Options) *Server {
 		writeError(w, &APIError{Status: http.StatusNotFound, Type: "UnknownOperationException",
 			Message: fmt.Sprintf("bedrocktest: no operation for %s %s", r.Method, r.URL.EscapedPath())})
 	})
+	s.srv = httptest.NewUnstartedServer(mux)
+	s.srv.Config.ConnState = s.countConns
 	if opts.TLS {
-		s.srv = httptest.NewUnstartedServer(mux)
 		s.srv.EnableHTTP2 = true
 		s.srv.StartTLS()
 		s.CertPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})
 	} else {
-		s.srv = httptest.NewServer(mux)
+		s.srv.Start()
 	}
 	s.URL = s.srv.URL
 	return s
@@ -294,6 +305,11 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, op string) (*Requ
 	}
 	if err != nil {
 		writeError(w, &APIError{Status: http.StatusBadRequest, Type: "ValidationException", Message: "reading body: " + err.Error()})
+		return nil, Reply{}, false
+	}
+	// A frozen server answers nothing, not even a refusal: hang before any check.
+	if h, thaw := s.hangOf(); h != nil && (h.BeforeHeaders || op == "Converse") && !s.hold(r, thaw) {
+		s.update(func(st *Stats) { st.Canceled++ })
 		return nil, Reply{}, false
 	}
 	req := &Request{Operation: op, ModelID: r.PathValue("modelId"), Path: r.URL.EscapedPath(), Authorization: auth}
@@ -564,6 +580,11 @@ func (s *Server) handleConverseStream(w http.ResponseWriter, r *http.Request) {
 		})
 	}()
 
+	hang, thaw := s.hangOf()
+	hangAt := -1 // the token before which the stream hangs
+	if hang != nil && !hang.BeforeHeaders {
+		hangAt = hang.AfterTokens
+	}
 	w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
 	w.WriteHeader(http.StatusOK)
 	if ew.event("messageStart", roleEvent{Role: "assistant"}) != nil {
@@ -591,6 +612,9 @@ func (s *Server) handleConverseStream(w http.ResponseWriter, r *http.Request) {
 		if i == 0 {
 			d = s.opts.FirstTokenDelay
 		}
+		if i == hangAt && !s.hold(r, thaw) {
+			return
+		}
 		if !sleep(d) {
 			return
 		}
@@ -603,6 +627,9 @@ func (s *Server) handleConverseStream(w http.ResponseWriter, r *http.Request) {
 		if ew.event("contentBlockDelta", &delta) != nil {
 			return
 		}
+	}
+	if hangAt >= len(reply.Tokens) && !s.hold(r, thaw) {
+		return
 	}
 	if fail != nil && fail.AfterTokens >= len(reply.Tokens) {
 		outcome = func(st *Stats) { st.Failed++ }

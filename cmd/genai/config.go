@@ -7,7 +7,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"genai"
 	"genai/server"
 )
 
@@ -42,6 +44,15 @@ type Config struct {
 	KB             string
 	BedrockKBID    string
 	BedrockKBModel string
+
+	// Deadlines of every call to the model provider and the remote embedder.
+	UpstreamFirstEvent    time.Duration
+	UpstreamBetweenEvents time.Duration
+	UpstreamCall          time.Duration
+	// ReadyInterval is how often /readyz's dependencies are checked in the background.
+	ReadyInterval time.Duration
+	Parses        int // files ingested at once; 0 = one per CPU
+	ParseQueue    int // files that may wait for a turn
 }
 
 // DefaultBedrockModel is the chat model used on Bedrock when none is configured.
@@ -68,6 +79,19 @@ func settings() []setting {
 	}
 	list := func(p func(*Config) *[]string) func(*Config, string) error {
 		return func(c *Config, v string) error { *p(c) = splitList(v); return nil }
+	}
+	duration := func(p func(*Config) *time.Duration, zero string) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 || d == 0 && zero == "" {
+				if zero == "" {
+					return fmt.Errorf("must be a positive duration such as 10s, got %q", v)
+				}
+				return fmt.Errorf("must be a duration such as 90s or 2m (0 %s), got %q", zero, v)
+			}
+			*p(c) = d
+			return nil
+		}
 	}
 	return []setting{
 		{"addr", "GENAI_ADDR", "127.0.0.1:3000", "address to listen on; beyond loopback, GENAI_API_KEYS is required", str(func(c *Config) *string { return &c.Addr })},
@@ -123,6 +147,26 @@ func settings() []setting {
 		{"kb", "GENAI_KB", "local", "knowledge base: local (documents ingested here) or bedrock (an Amazon Bedrock Knowledge Base)", oneOf(func(c *Config) *string { return &c.KB }, "local", "bedrock")},
 		{"bedrock-kb-id", "GENAI_BEDROCK_KB_ID", "", "Amazon Bedrock Knowledge Base id, with GENAI_KB=bedrock", str(func(c *Config) *string { return &c.BedrockKBID })},
 		{"bedrock-kb-model-arn", "GENAI_BEDROCK_KB_MODEL_ARN", "", "model ARN that writes the answers of the Bedrock Knowledge Base, e.g. arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0", str(func(c *Config) *string { return &c.BedrockKBModel })},
+		{"upstream-first-event-timeout", "GENAI_UPSTREAM_FIRST_EVENT_TIMEOUT", genai.DefaultFirstEventTimeout.String(), "longest wait for the first event of a model's stream (a long prompt or a thinking model takes a while); then 504 timeout", duration(func(c *Config) *time.Duration { return &c.UpstreamFirstEvent }, "for none")},
+		{"upstream-between-events-timeout", "GENAI_UPSTREAM_BETWEEN_EVENTS_TIMEOUT", genai.DefaultBetweenEventsTimeout.String(), "longest silence of a model's stream once it has begun; then an error event", duration(func(c *Config) *time.Duration { return &c.UpstreamBetweenEvents }, "for none")},
+		{"upstream-call-timeout", "GENAI_UPSTREAM_CALL_TIMEOUT", genai.DefaultCallTimeout.String(), "longest whole call to the model provider or a remote embedder, streamed or not", duration(func(c *Config) *time.Duration { return &c.UpstreamCall }, "for none")},
+		{"ready-interval", "GENAI_READY_INTERVAL", "10s", "how often /readyz's dependencies (provider, store) are checked in the background", duration(func(c *Config) *time.Duration { return &c.ReadyInterval }, "")},
+		{"parses", "GENAI_PARSES", "0", "files ingested at once, uploads and \"genai ingest\" alike (read into memory, parsed, embedded, stored); 0 = one per CPU", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("must be a whole number, 0 for one per CPU, got %q", v)
+			}
+			c.Parses = n
+			return nil
+		}},
+		{"parse-queue", "GENAI_PARSE_QUEUE", "64", "uploads that may wait for a turn to be ingested, holding no memory while they wait; beyond, 503 unavailable with Retry-After", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("must be a whole number, got %q", v)
+			}
+			c.ParseQueue = n
+			return nil
+		}},
 		{"log-level", "GENAI_LOG_LEVEL", "info", "log level: debug, info, warn or error", func(c *Config, v string) error {
 			switch v {
 			case "debug", "info", "warn", "error":

@@ -80,7 +80,9 @@ func ingestCommand(ctx context.Context, args []string, getenv func(string) strin
 	if closer, ok := store.(io.Closer); ok {
 		defer closer.Close()
 	}
-	in := &rag.Ingester{Store: store, Embedder: e, ChunkTokens: *chunkTokens, OverlapTokens: *overlapTokens}
+	// Every worker may wait its turn: a command line is not refused as busy.
+	limiter := rag.NewParseLimiter(c.Parses, max(c.ParseQueue, *workers))
+	in := &rag.Ingester{Store: store, Embedder: e, ChunkTokens: *chunkTokens, OverlapTokens: *overlapTokens, Limiter: limiter}
 	opts := ingestOptions{Include: splitComma(*include), Exclude: exclude, Workers: *workers}
 	return runIngest(ctx, in, fset.Args(), opts, stdout, stderr)
 }
@@ -190,11 +192,7 @@ func ingestFile(ctx context.Context, in *rag.Ingester, file string) (*rag.Ingest
 	if st, err := f.Stat(); err == nil && st.Size() > limit {
 		return nil, genai.Errorf(genai.ETOOLARGE, "%s: %d bytes, over the limit of %d per file", file, st.Size(), limit)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	return in.Ingest(ctx, file, data)
+	return in.IngestReader(ctx, file, f) // read once it has its turn
 }
 
 // ingestErrorText is the line printed for a failed file: the message of an
@@ -438,21 +436,13 @@ type kbDocuments struct {
 }
 
 // IngestFile ingests an uploaded file named as uploaded.
-func (k kbDocuments) IngestFile(ctx context.Context, name string, data []byte) (*genai.Document, error) {
-	d, err := k.in.Ingest(ctx, name, data)
-	if err != nil {
-		return nil, err
-	}
-	return &d.Document, nil
+func (k kbDocuments) IngestFile(ctx context.Context, name string, file io.Reader) (*rag.Ingested, error) {
+	return k.in.IngestReader(ctx, name, file)
 }
 
 // IngestText ingests posted text.
-func (k kbDocuments) IngestText(ctx context.Context, title, uri, text string) (*genai.Document, error) {
-	d, err := k.in.IngestText(ctx, title, uri, text)
-	if err != nil {
-		return nil, err
-	}
-	return &d.Document, nil
+func (k kbDocuments) IngestText(ctx context.Context, title, uri, text string) (*rag.Ingested, error) {
+	return k.in.IngestText(ctx, title, uri, text)
 }
 
 // ListDocuments lists the store's documents, newest first.

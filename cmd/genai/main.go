@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
@@ -87,8 +86,10 @@ type Main struct {
 	httpSrv  *http.Server
 	server   *server.Server
 	notes    *genai.NoteService
-	// providerReady reports whether the chat provider can be reached; nil without one.
+	// providerReady reports whether the chat provider answers; nil without one. It is
+	// called in the background by readiness, never per request.
 	providerReady func(ctx context.Context) error
+	readiness     *readiness
 }
 
 // NewMain returns a Main that logs to stderr.
@@ -120,6 +121,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if chat != nil {
+		chat = genai.WithDeadlines(chat, c.deadlines())
+	}
 	if m.notes, err = m.openNotes(ctx); err != nil {
 		return err
 	}
@@ -128,6 +132,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.notes.Store.Close()
 		return err
 	}
+	m.readiness = startReadiness(m.Logger, c.ReadyInterval, m.dependencies())
 	m.server = server.New(server.Options{
 		Chat:          chat,
 		Provider:      provider,
@@ -150,6 +155,7 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
+		m.readiness.close()
 		m.notes.Store.Close()
 		return fmt.Errorf("GENAI_ADDR: %w", err)
 	}
@@ -187,29 +193,44 @@ func (m *Main) Close() error {
 		defer cancel()
 		err = m.httpSrv.Shutdown(ctx)
 	}
+	if m.readiness != nil {
+		m.readiness.close()
+	}
 	if m.notes != nil {
 		err = errors.Join(err, m.notes.Store.Close())
 	}
 	return err
 }
 
-// ready reports whether the store answers, the data directory is usable, and the chat
-// provider, when there is one, can be reached.
-func (m *Main) ready(ctx context.Context) error {
+// ready reports whether the dependencies passed their last background check: a
+// *server.NotReady naming those that did not.
+func (m *Main) ready(ctx context.Context) error { return m.readiness.ready(ctx) }
+
+// dependencies are what /readyz checks: the chat provider, when there is one, and the
+// store, which must answer and, when embedded, be able to write to its disk.
+func (m *Main) dependencies() []dependency {
+	var deps []dependency
 	if m.providerReady != nil {
-		if err := m.providerReady(ctx); err != nil {
-			return err
+		deps = append(deps, dependency{"provider", m.providerReady})
+	}
+	c := m.Config
+	deps = append(deps, dependency{"store", func(ctx context.Context) error {
+		if _, _, err := m.notes.Store.ListNotes(ctx, 1, ""); err != nil {
+			return fmt.Errorf("the %s store does not answer: %w", c.Store, err)
 		}
-	}
-	if _, _, err := m.notes.Store.ListNotes(ctx, 1, ""); err != nil {
-		return fmt.Errorf("the %s store does not answer: %w", m.Config.Store, err)
-	}
-	f, err := os.CreateTemp(m.Config.DataDir, ".ready-*")
-	if err != nil {
-		return fmt.Errorf("data directory %s is not writable: %w", m.Config.DataDir, err)
-	}
-	f.Close()
-	return os.Remove(f.Name())
+		if c.Store == "sqlite" {
+			if err := writeProbe(c.DataDir); err != nil {
+				return fmt.Errorf("data directory %s does not take a write: %w", c.DataDir, err)
+			}
+		}
+		return nil
+	}})
+	return deps
+}
+
+// deadlines are the bounds of every call to the model provider and remote embedders.
+func (c *Config) deadlines() genai.Deadlines {
+	return genai.Deadlines{FirstEvent: c.UpstreamFirstEvent, BetweenEvents: c.UpstreamBetweenEvents, Call: c.UpstreamCall}
 }
 
 // chatModel builds the configured chat provider: with "auto", Bedrock when AWS
@@ -241,14 +262,10 @@ func (m *Main) chatModel(ctx context.Context) (genai.ChatModel, string, string, 
 		if model == "" {
 			model = DefaultBedrockModel
 		}
-		m.providerReady = func(ctx context.Context) error {
-			// Credentials are cached by the SDK; a failing refresh means Bedrock cannot be called.
-			if _, err := awsCfg.Credentials.Retrieve(ctx); err != nil {
-				return fmt.Errorf("AWS credentials for Bedrock do not resolve: %w", err)
-			}
-			return nil
-		}
-		return bedrock.New(awsCfg, bedrock.Options{DefaultModel: model, DefaultMaxTokens: c.MaxTokens}), provider, model, nil
+		cm := bedrock.New(awsCfg, bedrock.Options{DefaultModel: model, DefaultMaxTokens: c.MaxTokens})
+		// Ping signs its request, so credentials that no longer resolve fail it too.
+		m.providerReady = cm.Ping
+		return cm, provider, model, nil
 	case "openai":
 		cm := openai.New(openai.Options{BaseURL: c.OpenAIBaseURL, APIKey: c.OpenAIAPIKey, DefaultModel: c.ChatModel, DefaultMaxTokens: c.MaxTokens})
 		model := c.ChatModel
@@ -263,29 +280,13 @@ func (m *Main) chatModel(ctx context.Context) (genai.ChatModel, string, string, 
 			model = models[0]
 			cm = openai.New(openai.Options{BaseURL: c.OpenAIBaseURL, APIKey: c.OpenAIAPIKey, DefaultModel: model, DefaultMaxTokens: c.MaxTokens})
 		}
-		m.providerReady = cachedCheck(30*time.Second, func(ctx context.Context) error {
+		m.providerReady = func(ctx context.Context) error {
 			if _, err := cm.Models(ctx); err != nil {
 				return fmt.Errorf("the OpenAI-compatible endpoint %s does not answer: %w", c.OpenAIBaseURL, err)
 			}
 			return nil
-		})
+		}
 		return cm, provider, model, nil
 	}
 	return nil, "none", "", nil
-}
-
-// cachedCheck returns check, calling it at most once per ttl: a load balancer's health
-// checks must not each cost a call to a remote service.
-func cachedCheck(ttl time.Duration, check func(context.Context) error) func(context.Context) error {
-	var mu sync.Mutex
-	var at time.Time
-	var last error
-	return func(ctx context.Context) error {
-		mu.Lock()
-		defer mu.Unlock()
-		if time.Since(at) > ttl {
-			last, at = check(ctx), time.Now()
-		}
-		return last
-	}
 }

@@ -84,7 +84,9 @@ func notesCommand(ctx context.Context, args []string, getenv func(string) string
 }
 
 // importNotes adds the notes of a JSON Lines file in batches, with a progress bar on
-// stderr. A bad line is reported with its number and skipped; the rest goes on.
+// stderr. A bad line is reported with its number and skipped; the rest goes on. Each
+// note has a stable ID, its "id" or else its ContentID, and a note already stored is
+// skipped: an import killed midway, run again, adds only the rest.
 func importNotes(ctx context.Context, svc *genai.NoteService, path string, batch int, stdout, stderr io.Writer) error {
 	if batch < 1 || batch > genai.MaxBulkNotes {
 		return fmt.Errorf("notes import: -batch must be from 1 to %d", genai.MaxBulkNotes)
@@ -108,7 +110,7 @@ func importNotes(ctx context.Context, svc *genai.NoteService, path string, batch
 	sc := bufio.NewScanner(io.TeeReader(in, bar))
 	sc.Buffer(make([]byte, 64<<10), genai.MaxNoteTextBytes*2)
 	var pending []genai.Note
-	imported, failed, line := 0, 0, 0
+	imported, skipped, failed, line := 0, 0, 0, 0
 	fail := func(n int, err error) {
 		failed++
 		bar.Clear()
@@ -120,11 +122,15 @@ func importNotes(ctx context.Context, svc *genai.NoteService, path string, batch
 		}
 		// Each note was validated as it was read, so a failure here is the embedder's
 		// or the store's, and stops the import: what was acknowledged stays.
-		added, err := svc.Add(ctx, pending)
+		added, skips, err := svc.Import(ctx, pending)
 		if err != nil {
 			return err
 		}
 		imported += len(added)
+		skipped += skips
+		if skipped > 0 {
+			bar.Describe(fmt.Sprintf("importing (%d already stored, skipped)", skipped))
+		}
 		pending = pending[:0]
 		return nil
 	}
@@ -133,13 +139,19 @@ func importNotes(ctx context.Context, svc *genai.NoteService, path string, batch
 		if strings.TrimSpace(sc.Text()) == "" {
 			continue
 		}
-		var n struct{ Title, Link, Text string }
+		var n struct{ ID, Title, Link, Text string }
 		if err := genai.DecodeJSON(sc.Bytes(), &n); err != nil {
 			fail(line, err)
 			continue
 		}
-		note := genai.Note{Title: n.Title, Link: n.Link, Text: n.Text}
+		note := genai.Note{ID: n.ID, Title: n.Title, Link: n.Link, Text: n.Text}
 		if err := note.Validate(); err != nil {
+			fail(line, err)
+			continue
+		}
+		if note.ID == "" {
+			note.ID = note.ContentID()
+		} else if err := genai.ValidateNoteID(note.ID); err != nil {
 			fail(line, err)
 			continue
 		}
@@ -157,8 +169,8 @@ func importNotes(ctx context.Context, svc *genai.NoteService, path string, batch
 		return fmt.Errorf("notes import: at line %d: %w", line, err)
 	}
 	bar.Finish()
-	fmt.Fprintf(stdout, "imported %d notes, %d lines failed\n", imported, failed)
-	if failed > 0 && imported == 0 {
+	fmt.Fprintf(stdout, "imported %d notes, skipped %d already stored, %d lines failed\n", imported, skipped, failed)
+	if failed > 0 && imported+skipped == 0 {
 		return errors.New("notes import: no note was imported")
 	}
 	return nil

@@ -32,9 +32,13 @@ func (m *Main) embedder(ctx context.Context) (genai.Embedder, error) {
 		if err != nil {
 			return nil, fmt.Errorf("GENAI_EMBEDDER=bedrock: %w", err)
 		}
-		return bedrock.NewEmbedder(cfg, bedrock.EmbedOptions{Model: c.EmbedModel, Dimensions: c.EmbedDimensions})
+		e, err := bedrock.NewEmbedder(cfg, bedrock.EmbedOptions{Model: c.EmbedModel, Dimensions: c.EmbedDimensions})
+		if err != nil {
+			return nil, err
+		}
+		return genai.EmbedderWithDeadline(e, c.deadlines()), nil
 	case "openai":
-		e := openai.NewEmbedder(openai.EmbedOptions{BaseURL: c.OpenAIBaseURL, APIKey: c.OpenAIAPIKey, Model: c.EmbedModel, Dimensions: c.EmbedDimensions})
+		e := genai.EmbedderWithDeadline(openai.NewEmbedder(openai.EmbedOptions{BaseURL: c.OpenAIBaseURL, APIKey: c.OpenAIAPIKey, Model: c.EmbedModel, Dimensions: c.EmbedDimensions}), c.deadlines())
 		if e.Space().Dimensions == 0 {
 			if _, err := e.Embed(ctx, []string{"dimension probe"}); err != nil {
 				return nil, fmt.Errorf("GENAI_EMBEDDER=openai: embedding a probe to learn the dimensions of %s: %w", c.EmbedModel, err)
@@ -147,6 +151,6 @@ func (m *Main) knowledgeBase(ctx context.Context, notes *genai.NoteService, chat
 		Model:     model,
 		Sessions:  &rag.Sessions{},
 	}
-	docs := &rag.Documents{Ingester: &rag.Ingester{Store: chunks, Embedder: notes.Embedder}}
+	docs := &rag.Documents{Ingester: &rag.Ingester{Store: chunks, Embedder: notes.Embedder, Limiter: rag.NewParseLimiter(c.Parses, c.ParseQueue)}}
 	return local, docs, nil
 }

@@ -5,7 +5,8 @@
 //
 // A test starts a Server with a Config saying how it should answer and fail, points a
 // client at Server.URL, then inspects what arrived with Server.Requests and whether the
-// client hung up with Server.Canceled:
+// client hung up with Server.Canceled (Config.Hang and Server.SetHang freeze it, to test
+// clients' deadlines):
 //
 //	srv := openaitest.New(openaitest.Config{TokenDelay: 10 * time.Millisecond})
 //	defer srv.Close()
@@ -84,6 +85,10 @@ type Config struct {
 	// EmbeddingsReversed answers the data of an embeddings request last input first,
 	// each with its right index, as the protocol allows: clients must go by the index.
 	EmbeddingsReversed bool
+
+	// Hang, when set, makes requests hang as it says (hang.go); Server.SetHang changes it
+	// while the server runs.
+	Hang *Hang
 }
 
 // Server is a running test server. Its methods are safe for concurrent use.
@@ -97,6 +102,7 @@ type Server struct {
 	embeddingCalls atomic.Int64
 	ids            atomic.Int64
 	canceled       chan struct{}
+	hangs          hangState
 
 	mu                sync.Mutex
 	requests          []*ChatRequest
@@ -123,7 +129,8 @@ func New(cfg Config) *Server {
 		writeError(w, http.StatusNotFound, "invalid_request_error", "unknown_url",
 			fmt.Sprintf("Unknown request URL: %s %s", r.Method, r.URL.Path))
 	})
-	s.http = httptest.NewServer(mux)
+	s.hangs.hang = cfg.Hang
+	s.http = httptest.NewServer(s.hangBeforeHeaders(mux))
 	s.URL = s.http.URL + "/v1"
 	return s
 }
@@ -308,7 +315,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req *ChatRequest
 	if !s.wait(r, s.cfg.FirstTokenDelay) {
 		return
 	}
+	hangAt, thaw := s.hangAt()
 	for i := 0; ; i++ {
+		if i == min(hangAt, len(tokens)) && !s.hold(r, thaw) {
+			return
+		}
 		if s.cfg.Fail != FailNone && i == s.cfg.FailAfter {
 			s.failStream(w, send)
 			return
@@ -361,6 +372,9 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, req *ChatReque
 		delay += time.Duration(len(tokens)-1) * s.cfg.TokenDelay
 	}
 	if !s.wait(r, delay) {
+		return
+	}
+	if hangAt, thaw := s.hangAt(); hangAt >= 0 && !s.hold(r, thaw) {
 		return
 	}
 	switch s.cfg.Fail {
