@@ -110,6 +110,9 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, stream, err := s.parseAnthropic(w, r)
+	if err == nil {
+		err = noServerTools(req, "/v1/messages")
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

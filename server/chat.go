@@ -5,11 +5,16 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
+	"strings"
 
 	"genai"
+	"genai/agent"
 )
 
 // noProviderMessage is the fix a user needs when chat has no model behind it.
@@ -122,6 +127,28 @@ type (
 	}
 )
 
+// toolResultEvent is the result of a tool the server ran itself.
+type toolResultEvent struct {
+	ToolUseID string `json:"tool_use_id"`
+	IsError   bool   `json:"is_error"`
+	Content   []any  `json:"content"`
+}
+
+// resultContent is a tool result's content in Anthropic's shape: text blocks, and
+// images noted by their type and size (a client that wants them asks the tool itself).
+func resultContent(blocks []genai.ContentBlock) []any {
+	out := make([]any, 0, len(blocks))
+	for _, b := range blocks {
+		switch b.Type {
+		case genai.BlockText:
+			out = append(out, textContent{"text", b.Text})
+		case genai.BlockImage:
+			out = append(out, textContent{"text", fmt.Sprintf("[%s image, %d bytes]", b.Image.Format, len(b.Image.Data))})
+		}
+	}
+	return out
+}
+
 // toolEvent returns the SSE event of a streamed tool call step.
 func toolEvent(t *genai.ToolUseEvent) (string, any) {
 	switch {
@@ -148,9 +175,47 @@ type doneEvent struct {
 	Usage      genai.Usage `json:"usage"`
 }
 
+// modelFor returns the model that answers req: the provider, or, when req turns on
+// server tools, an agent that runs them with the provider.
+func (s *Server) modelFor(req *genai.ChatRequest) (genai.ChatModel, error) {
+	if len(req.ServerTools) == 0 {
+		return s.opts.Chat, nil
+	}
+	a := &agent.Agent{Model: s.opts.Chat, MaxSteps: s.opts.AgentMaxSteps, ToolTimeout: s.opts.AgentToolTimeout}
+	for i, group := range req.ServerTools {
+		tools, ok := s.opts.ServerTools[group]
+		if !ok {
+			return nil, genai.Errorf(genai.EINVALID, "server_tools[%d]: this server has no tools %q; it has %s", i, group, s.serverToolNames())
+		}
+		a.Tools = append(a.Tools, tools()...)
+	}
+	return a, nil
+}
+
+// serverToolNames lists the groups of ServerTools, for error messages.
+func (s *Server) serverToolNames() string {
+	names := slices.Sorted(maps.Keys(s.opts.ServerTools))
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// noServerTools refuses server tools on a route that cannot show their work.
+func noServerTools(req *genai.ChatRequest, route string) error {
+	if len(req.ServerTools) > 0 {
+		return genai.Errorf(genai.EINVALID, "server_tools: not taken by %s; use POST /api/chat", route)
+	}
+	return nil
+}
+
 // chat serves POST /api/chat: a streamed (SSE) or whole answer.
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	req, stream, err := s.parseChat(w, r)
+	var model genai.ChatModel
+	if err == nil {
+		model, err = s.modelFor(req)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -158,7 +223,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	id := newID("chat_")
 	call := s.metrics.startCall(s.opts.Provider, s.modelLabel(req.Model))
 	if !stream {
-		resp, err := s.opts.Chat.Chat(r.Context(), req)
+		resp, err := model.Chat(r.Context(), req)
 		call.finish(err, usageOf(resp))
 		if err != nil {
 			s.writeError(w, r, err)
@@ -174,7 +239,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	var sse *sseWriter
 	var usage genai.Usage
 	defer func() { call.finish(err, usage) }()
-	for ev, evErr := range s.opts.Chat.Stream(r.Context(), req) {
+	for ev, evErr := range model.Stream(r.Context(), req) {
 		if evErr != nil {
 			err = evErr
 			break
@@ -192,10 +257,21 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 			err = sse.event("done", doneEvent{StopReason: ev.StopReason, Usage: ev.Usage})
 			return
 		}
+		if len(ev.Citations) > 0 {
+			if err = sse.event("citations", citationsEvent{Citations: ev.Citations}); err != nil {
+				return
+			}
+		}
 		if ev.ToolUse != nil {
 			call.firstToken()
 			name, body := toolEvent(ev.ToolUse)
 			if err = sse.event(name, body); err != nil {
+				return
+			}
+			continue
+		}
+		if t := ev.ToolResult; t != nil {
+			if err = sse.event("tool_result", toolResultEvent{t.ToolUseID, t.IsError, resultContent(t.Content)}); err != nil {
 				return
 			}
 			continue
@@ -223,6 +299,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 // cut and the client sees an incomplete body rather than a falsely complete answer.
 func (s *Server) chatText(w http.ResponseWriter, r *http.Request) {
 	req, _, err := s.parseChat(w, r)
+	if err == nil {
+		err = noServerTools(req, r.URL.Path)
+	}
 	if err == nil && req.UsesTools() {
 		// Plain text has no place for a tool call: refused rather than dropped.
 		err = genai.Errorf(genai.EINVALID, "tools: not supported on this route, which answers plain text; use POST /api/chat")

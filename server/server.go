@@ -43,6 +43,14 @@ type Options struct {
 	AllowedHosts []string
 	// BodyReadTimeout bounds reading a request body (default DefaultBodyReadTimeout).
 	BodyReadTimeout time.Duration
+	// ServerTools are the groups of tools the server runs itself, by the name a request
+	// turns them on with ("server_tools": ["knowledge_base", "notes"]); each call makes
+	// the tools of one request.
+	ServerTools map[string]func() []genai.ToolRunner
+	// AgentMaxSteps bounds the model calls of a request with server tools, and
+	// AgentToolTimeout one tool call (defaults in package agent).
+	AgentMaxSteps    int
+	AgentToolTimeout time.Duration
 	// MaxBodyBytes caps a JSON request body (default DefaultMaxBodyBytes).
 	MaxBodyBytes int64
 	// Ready reports whether dependencies are ready, for /readyz; nil means ready.

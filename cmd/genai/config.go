@@ -51,6 +51,7 @@ type Config struct {
 	UpstreamCall          time.Duration
 	// ReadyInterval is how often /readyz's dependencies are checked in the background.
 	ReadyInterval time.Duration
+	AgentMaxSteps int // model calls of a request with server tools
 	Parses        int // files ingested at once; 0 = one per CPU
 	ParseQueue    int // files that may wait for a turn
 }
@@ -151,6 +152,14 @@ func settings() []setting {
 		{"upstream-between-events-timeout", "GENAI_UPSTREAM_BETWEEN_EVENTS_TIMEOUT", genai.DefaultBetweenEventsTimeout.String(), "longest silence of a model's stream once it has begun; then an error event", duration(func(c *Config) *time.Duration { return &c.UpstreamBetweenEvents }, "for none")},
 		{"upstream-call-timeout", "GENAI_UPSTREAM_CALL_TIMEOUT", genai.DefaultCallTimeout.String(), "longest whole call to the model provider or a remote embedder, streamed or not", duration(func(c *Config) *time.Duration { return &c.UpstreamCall }, "for none")},
 		{"ready-interval", "GENAI_READY_INTERVAL", "10s", "how often /readyz's dependencies (provider, store) are checked in the background", duration(func(c *Config) *time.Duration { return &c.ReadyInterval }, "")},
+		{"agent-max-steps", "GENAI_AGENT_MAX_STEPS", "8", "model calls of one answer that uses the server's own tools (server_tools), each tool call bounded by a minute", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 100 {
+				return fmt.Errorf("must be a whole number from 1 to 100, got %q", v)
+			}
+			c.AgentMaxSteps = n
+			return nil
+		}},
 		{"parses", "GENAI_PARSES", "0", "files ingested at once, uploads and \"genai ingest\" alike (read into memory, parsed, embedded, stored); 0 = one per CPU", func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {

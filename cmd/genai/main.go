@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"genai"
+	"genai/agent"
 	"genai/bedrock"
 	"genai/openai"
 	"genai/server"
@@ -149,6 +150,8 @@ func (m *Main) Run(ctx context.Context) error {
 		KB:            kb,
 		KBName:        c.KB,
 		Ingest:        docs,
+		ServerTools:   m.serverTools(kb, docs),
+		AgentMaxSteps: c.AgentMaxSteps,
 		Ready:         m.ready,
 		UI:            web.Handler(),
 		Logger:        m.Logger,
@@ -289,4 +292,17 @@ func (m *Main) chatModel(ctx context.Context) (genai.ChatModel, string, string, 
 		return cm, provider, model, nil
 	}
 	return nil, "none", "", nil
+}
+
+// serverTools are the groups of tools the server runs itself: the knowledge base and
+// the notes.
+func (m *Main) serverTools(kb genai.KnowledgeBase, docs server.KBDocuments) map[string]func() []genai.ToolRunner {
+	var lister agent.DocumentLister
+	if docs != nil {
+		lister = docs
+	}
+	return map[string]func() []genai.ToolRunner{
+		"knowledge_base": func() []genai.ToolRunner { return agent.KnowledgeBaseTools(kb, lister) },
+		"notes":          func() []genai.ToolRunner { return agent.NoteTools(m.notes) },
+	}
 }
