@@ -23,6 +23,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"genai"
+	"genai/agent"
 	"genai/bedrock"
 	"genai/bedrock/bedrocktest"
 	"genai/server"
@@ -107,6 +108,10 @@ func newApp(t *testing.T, o appOptions) *app {
 		opts.KBName = "local"
 		if o.kb == "local" {
 			a.docs, opts.Ingest = docs, docs
+			kb := opts.KB
+			opts.ServerTools = map[string]func() []genai.ToolRunner{
+				"knowledge_base": func() []genai.ToolRunner { return agent.KnowledgeBaseTools(kb, docs) },
+			}
 		} else {
 			opts.KBName = "bedrock" // documents managed elsewhere: no uploads
 		}
@@ -514,5 +519,21 @@ func TestServerMountsEveryPage(t *testing.T) {
 		if w.Code != 200 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") {
 			t.Errorf("GET %s: status %d (%s); server.routes must mount every path of web.Pages() (\"GET %s\") to Options.UI", p, w.Code, strings.TrimSpace(w.Body.String()), p)
 		}
+	}
+}
+
+// screenshot saves the page as name.png in GENAI_SCREENSHOT_DIR, when it is set, for a
+// person to look at.
+func (a *app) screenshot(name string) {
+	dir := os.Getenv("GENAI_SCREENSHOT_DIR")
+	if dir == "" {
+		return
+	}
+	shot, err := chromedp.Run(a.tab, chromedp.FullScreenshot(100))
+	if err != nil {
+		a.t.Fatalf("screenshot: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), shot, 0o644); err != nil {
+		a.t.Error(err)
 	}
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"genai/bedrock/bedrocktest"
 )
 
 // The Knowledge page and the workshop's knowledge-base pages, against the real server
@@ -310,4 +312,36 @@ func TestBrowserKnowledgeOnPhone(t *testing.T) {
 		t.Errorf("the source panel is not within the screen")
 	}
 	checkTopbarOnPhone(a, "/knowledge")
+}
+
+// The chat page's switch turns on the server's own tools: the knowledge-base search is
+// shown as a compact line with its result folded under it, and the answer's [n] marks
+// open the cited passage, as on the Knowledge page.
+func TestBrowserChatUsesTheKnowledgeBase(t *testing.T) {
+	a := newApp(t, appOptions{upstream: &bedrocktest.Options{}, kb: "local"})
+	if _, err := a.docs.IngestText(context.Background(), "Tides", "tides.md", "# Tides\n\nSpring tides, the highest tides, come when the Sun and the Moon line up."); err != nil {
+		t.Fatal(err)
+	}
+	a.do("open the chat page", chromedp.Navigate(a.url+"/"), chromedp.WaitVisible(chromedp.ID("prompt")))
+	a.waitFor("the tools switch", `!document.getElementById('tools-switch').hidden`)
+	a.do("turn on the knowledge base", chromedp.Click(chromedp.ID("use-tools")))
+	a.send("highest tides")
+	a.waitAnswerDone()
+	a.waitFor("the tool call's line", lastAnswer+`.querySelector('.tool-call .tool-name')?.textContent === 'search_knowledge_base' && `+
+		lastAnswer+`.querySelector('.tool-call .tool-state')?.textContent === 'done' && `+
+		lastAnswer+`.querySelector('.tool-call .tool-args')?.textContent.includes('highest tides')`)
+	if open := eval[bool](a, lastAnswer+`.querySelector('.tool-call').open`); open {
+		t.Error("the tool's result is not folded")
+	}
+	if got := eval[string](a, lastAnswer+`.querySelector('.tool-call .tool-result').textContent`); !strings.Contains(got, "Spring tides") {
+		t.Errorf("tool result %q", got)
+	}
+	a.waitFor("a clickable citation", lastAnswer+`.querySelector('.msg-body button.cite[data-n="1"]') !== null`)
+	a.do("open the source", chromedp.Click(chromedp.CSS(`#log .msg.assistant:last-child .msg-body button.cite`)))
+	a.waitFor("the passage in the side panel", `!document.getElementById('source-panel').hidden && document.querySelector('#source-panel .source-heading').textContent === 'Tides'`)
+	if got := a.upstream.Requests()[0].ToolConfig; got == nil || len(got.Tools) == 0 {
+		t.Error("the model was offered no tools")
+	}
+	// The page is what a person sees: keep a screenshot to look at.
+	a.screenshot("chat-tools")
 }

@@ -240,10 +240,12 @@ export async function* readEvents(body) {
 
 /**
  * streamChat posts body to /api/chat and calls onStart, onDelta(text) and onDone as the
- * answer streams. It resolves to the done event's data and rejects with an APIError
- * (an HTTP error, or an error event in the stream) or, when signal aborts, an AbortError.
+ * answer streams, and, when the server runs its own tools, onTool(event, data) for each
+ * tool_use, tool_use_end and tool_result event and onCitations(list) for the sources a
+ * tool found. It resolves to the done event's data and rejects with an APIError (an HTTP
+ * error, or an error event in the stream) or, when signal aborts, an AbortError.
  */
-export async function streamChat(body, { signal, onStart, onDelta, onDone } = {}) {
+export async function streamChat(body, { signal, onStart, onDelta, onDone, onTool, onCitations } = {}) {
   const res = await apiFetch('/api/chat', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
@@ -273,6 +275,14 @@ export async function streamChat(body, { signal, onStart, onDelta, onDone } = {}
         break;
       case 'delta':
         if (typeof data.text === 'string' && data.text) onDelta?.(data.text);
+        break;
+      case 'tool_use':
+      case 'tool_use_end':
+      case 'tool_result':
+        onTool?.(ev.event, data);
+        break;
+      case 'citations':
+        if (Array.isArray(data.citations)) onCitations?.(data.citations);
         break;
       case 'done':
         onDone?.(data);

@@ -4,6 +4,7 @@
 import { streamChat, isAbort } from './api.js';
 import { MarkdownView, renderMarkdown, copyWithFeedback } from './markdown.js';
 import { initPage, errorBox, usageText, stopNote, el, nearBottom, scrollToBottom } from './ui.js';
+import { linkCitations, sourceList, SourcePanel } from './sources.js';
 
 const CHAT_STORAGE = 'genai.chat.v1';
 const SETTINGS_STORAGE = 'genai.settings.v1';
@@ -17,11 +18,13 @@ const sendButton = $('send');
 const stopButton = $('stop');
 
 // A message is {role: "user"|"assistant", text, and for answers: usage, stopReason,
-// stopped, error: {code, message}}.
+// stopped, error: {code, message}, and when the server ran its own tools, tools: [{id,
+// name, input, result: {isError, text}}] and citations: [{n, title, uri, text}]}.
 let messages = validMessages(loadJSON(CHAT_STORAGE)?.messages);
 let settings = validSettings(loadJSON(SETTINGS_STORAGE));
 let config = null;
 let running = null; // {controller, index} while an answer streams
+const panel = new SourcePanel();
 
 function loadJSON(key) {
   try {
@@ -51,7 +54,14 @@ function validMessages(list) {
       stopReason: typeof m.stopReason === 'string' ? m.stopReason : '',
       stopped: m.stopped === true,
       error: m.error && typeof m.error.message === 'string' ? { code: String(m.error.code), message: m.error.message } : null,
+      tools: Array.isArray(m.tools) ? m.tools.filter((t) => t && typeof t.name === 'string').map(validTool) : [],
+      citations: Array.isArray(m.citations) ? m.citations.filter((c) => c && Number.isInteger(c.n)) : [],
     }));
+}
+
+function validTool(t) {
+  const r = t.result && typeof t.result.text === 'string' ? { isError: t.result.isError === true, text: t.result.text } : null;
+  return { id: String(t.id || ''), name: t.name, input: typeof t.input === 'string' ? t.input : '', result: r };
 }
 
 function validSettings(s) {
@@ -62,6 +72,7 @@ function validSettings(s) {
     temperature: s?.temperature != null && t >= 0 && t <= 1 ? t : null,
     maxTokens: Number.isInteger(n) && n >= 1 ? n : null,
     system: typeof s?.system === 'string' ? s.system : '',
+    useTools: s?.useTools === true,
   };
 }
 
@@ -80,14 +91,54 @@ function messageElement(m, index) {
   article.dataset.index = index;
   article.setAttribute('aria-label', m.role === 'user' ? 'You' : 'Assistant');
   const body = el('div', 'msg-body' + (m.role === 'assistant' ? ' markdown' : ''));
-  article.append(body);
   if (m.role === 'user') {
+    article.append(body);
     body.textContent = m.text;
     return article;
   }
+  const tools = el('div', 'tool-calls');
+  article.append(tools, body, el('div', 'answer-sources'));
+  for (const t of m.tools) tools.append(toolLine(t));
+  wireCitations(body, m);
   if (m.text) renderMarkdown(body, m.text);
+  linkCitations(body, (n) => m.citations.find((c) => c.n === n));
+  showSources(article, m);
   fillFooter(article, m, index);
   return article;
+}
+
+// toolLine shows a call the server ran: the tool's name and arguments on one line, its
+// result folded under it. Everything is text: the arguments come from the model and the
+// result from the user's own documents.
+function toolLine(t) {
+  const line = el('details', 'tool-call');
+  const summary = el('summary', 'tool-summary');
+  summary.append(el('span', 'tool-name', t.name), el('code', 'tool-args', t.input || ''));
+  const state = el('span', 'tool-state', t.result ? (t.result.isError ? 'failed' : 'done') : 'running…');
+  summary.append(state);
+  line.append(summary);
+  if (t.result) line.append(el('pre', 'tool-result' + (t.result.isError ? ' error' : ''), t.result.text));
+  line.classList.toggle('failed', t.result?.isError === true);
+  return line;
+}
+
+// wireCitations makes the [n] marks of an answer open their passage in the side panel.
+function wireCitations(body, m) {
+  body.addEventListener('click', (e) => {
+    const b = e.target.closest?.('button.cite');
+    const c = b && m.citations.find((x) => x.n === Number(b.dataset.n));
+    if (c) panel.show(c, b);
+  });
+}
+
+function showSources(article, m) {
+  const box = article.querySelector('.answer-sources');
+  if (!m.citations.length) return box.replaceChildren();
+  const open = (n, button) => {
+    const c = m.citations.find((x) => x.n === n);
+    if (c) panel.show(c, button);
+  };
+  box.replaceChildren(el('h3', 'sources-heading', 'Sources'), sourceList(m.citations, open));
 }
 
 // fillFooter adds an answer's state: error, stop note, usage, Copy and Retry.
@@ -147,22 +198,43 @@ function requestBody(index) {
   if (settings.system.trim()) body.system = settings.system;
   if (settings.temperature != null) body.temperature = settings.temperature;
   if (settings.maxTokens) body.max_tokens = settings.maxTokens;
+  const groups = serverToolGroups();
+  if (settings.useTools && groups.length) body.server_tools = groups;
   return body;
+}
+
+// serverToolGroups are the server's own tools this server can run: its knowledge base
+// and its notes, when it has them.
+function serverToolGroups() {
+  const f = config?.features || {};
+  return [f.kb && 'knowledge_base', f.notes && 'notes'].filter(Boolean);
 }
 
 async function answer(index) {
   const m = messages[index];
-  Object.assign(m, { text: '', usage: null, stopReason: '', stopped: false, error: null });
+  Object.assign(m, { text: '', usage: null, stopReason: '', stopped: false, error: null, tools: [], citations: [] });
   const controller = new AbortController();
   running = { controller, index };
   renderAll();
   const article = log.querySelector(`[data-index="${index}"]`);
   const body = article.querySelector('.msg-body');
+  const tools = article.querySelector('.tool-calls');
   body.append(el('span', 'typing', 'Thinking…'));
   const view = new MarkdownView(body);
+  const lookup = (n) => m.citations.find((c) => c.n === n);
+  view.onRender = () => linkCitations(body, lookup);
   let follow = true;
+  const rendered = view.onRender;
   view.onRender = () => {
+    rendered();
     if (follow) scrollToBottom();
+  };
+  const lines = new Map();
+  const redraw = (t) => {
+    const line = toolLine(t);
+    lines.get(t.id)?.replaceWith(line);
+    if (!lines.has(t.id)) tools.append(line);
+    lines.set(t.id, line);
   };
   const onScroll = () => {
     follow = nearBottom();
@@ -179,6 +251,30 @@ async function answer(index) {
       onDone(done) {
         m.usage = done.usage || null;
         m.stopReason = done.stop_reason || '';
+      },
+      onTool(kind, data) {
+        let t = m.tools.find((x) => x.id === (data.id || data.tool_use_id));
+        if (kind === 'tool_use') {
+          t = { id: String(data.id), name: String(data.name), input: '', result: null };
+          m.tools.push(t);
+        } else if (!t) {
+          return;
+        } else if (kind === 'tool_use_end') {
+          t.input = JSON.stringify(data.input ?? {});
+        } else {
+          const text = (data.content || []).filter((b) => b?.type === 'text').map((b) => b.text).join('\n');
+          t.result = { isError: data.is_error === true, text };
+          // The answer goes on after the result: a new paragraph.
+          if (m.text && !m.text.endsWith('\n\n')) m.text += '\n\n';
+        }
+        redraw(t);
+      },
+      onCitations(list) {
+        for (const c of list) {
+          const n = Number(c?.n);
+          if (Number.isInteger(n) && n > 0 && !lookup(n)) m.citations.push({ ...c, n });
+        }
+        showSources(article, m);
       },
     });
   } catch (err) {
@@ -322,4 +418,16 @@ prompt.focus();
 initPage().then((c) => {
   config = c;
   showModels();
+  showToolsSwitch();
 });
+
+// showToolsSwitch offers the server's own tools when it has a knowledge base or notes.
+function showToolsSwitch() {
+  const box = $('use-tools');
+  $('tools-switch').hidden = serverToolGroups().length === 0;
+  box.checked = settings.useTools;
+  box.addEventListener('change', () => {
+    settings.useTools = box.checked;
+    saveSettings();
+  });
+}
