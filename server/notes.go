@@ -25,7 +25,11 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if err != nil {
 		return err
 	}
-	return genai.DecodeJSON(data, v)
+	if err := genai.DecodeJSON(data, v); err != nil {
+		return err
+	}
+	// A field the route does not take is refused by name, never dropped.
+	return genai.RefuseUnknown(data, "", v)
 }
 
 // noteInput is a note as a client sends it; the server sets id and created_at.

@@ -239,3 +239,18 @@ func TestModelsListCapabilities(t *testing.T) {
 		t.Errorf("models %s: want one embedder", body)
 	}
 }
+
+// A field a route does not take is refused by name: an id for a new note is the
+// server's to give.
+func TestNoteFieldsNotTakenAreRefused(t *testing.T) {
+	base := notesServer(t)
+	for path, body := range map[string]string{
+		"/api/notes":        `{"id":"mine","text":"x"}`,
+		"/api/notes/search": `{"query":"x","limit":3}`,
+	} {
+		status, got := do(t, "POST", base+path, body)
+		if status != 400 || !strings.Contains(string(got), "not supported") {
+			t.Errorf("%s %s: %d %s, want 400 naming the field", path, body, status, got)
+		}
+	}
+}
