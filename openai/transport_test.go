@@ -43,12 +43,11 @@ func newConnCounter(t *testing.T, n int) *connCounter {
 			}
 			w.Header().Set("Content-Type", "text/event-stream")
 			fmt.Fprint(w, `data: {"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]}`+"\n\n")
+			fmt.Fprint(w, "data: [DONE]\n\n")
 			w.(http.Flusher).Flush()
 			// The chunked encoding's end leaves apart from the last event, as it
 			// often does from a real server.
 			time.Sleep(5 * time.Millisecond)
-			fmt.Fprint(w, "data: [DONE]\n\n")
-			w.(http.Flusher).Flush()
 		case "/v1/embeddings":
 			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprint(w, `{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.6,0.8]}],"model":"e"}`)
