@@ -23,6 +23,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"genai/internal/watch"
 )
 
 // FailMode says how a Server breaks a response part way.
@@ -84,6 +86,10 @@ type Config struct {
 	// EmbeddingsReversed answers the data of an embeddings request last input first,
 	// each with its right index, as the protocol allows: clients must go by the index.
 	EmbeddingsReversed bool
+
+	// NoRecord stops the server from keeping each chat request, for long load tests;
+	// Requests then returns none.
+	NoRecord bool
 }
 
 // Server is a running test server. Its methods are safe for concurrent use.
@@ -97,6 +103,8 @@ type Server struct {
 	embeddingCalls atomic.Int64
 	ids            atomic.Int64
 	canceled       chan struct{}
+
+	stats watch.Value[Stats]
 
 	mu                sync.Mutex
 	requests          []*ChatRequest
@@ -180,10 +188,12 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "", "We could not parse the JSON body of your request: "+err.Error())
 		return
 	}
-	req.Header = r.Header.Clone()
-	s.mu.Lock()
-	s.requests = append(s.requests, &req)
-	s.mu.Unlock()
+	if !s.cfg.NoRecord {
+		req.Header = r.Header.Clone()
+		s.mu.Lock()
+		s.requests = append(s.requests, &req)
+		s.mu.Unlock()
+	}
 
 	if !s.authorized(w, r) {
 		return
@@ -279,6 +289,8 @@ func (s *Server) wait(r *http.Request, d time.Duration) bool {
 }
 
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, req *ChatRequest, id string, tokens []string, finish string, u usage) {
+	s.stats.Update(func(st *Stats) { st.ActiveStreams++ })
+	defer s.stats.Update(func(st *Stats) { st.ActiveStreams-- })
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
