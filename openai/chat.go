@@ -26,23 +26,13 @@ import (
 // has been yielded. When ctx ends, the error wraps ctx's error instead.
 func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq2[genai.Event, error] {
 	return func(yield func(genai.Event, error) bool) {
-		params, err := m.params(req)
-		if err != nil {
-			yield(genai.Event{}, err)
-			return
-		}
-		params.StreamOptions = sdk.ChatCompletionStreamOptionsParam{IncludeUsage: sdk.Bool(true)}
-
 		// A context of our own, so that returning early — the consumer broke out of the
 		// loop — aborts the request, not only closes the body.
 		callCtx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		// New with the body taken as it is, rather than NewStreaming: the events are
-		// read by our own reader (stream.go). "stream": true is what NewStreaming adds.
-		var res *http.Response
-		_, err = m.completions.New(callCtx, params, option.WithJSONSet("stream", true), option.WithResponseBodyInto(&res))
+		res, err := m.startStream(ctx, callCtx, req)
 		if err != nil {
-			yield(genai.Event{}, m.callError(ctx, "stream", err, res))
+			yield(genai.Event{}, err)
 			return
 		}
 		defer res.Body.Close()
@@ -108,9 +98,12 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 	}
 }
 
-// drainTimeout bounds drain: the end of a body follows its last event at once, unless
-// the server misbehaves.
-const drainTimeout = time.Second
+// drainTimeout and drainLimit bound drain: the end of a body follows its last event at
+// once, unless the server misbehaves.
+const (
+	drainTimeout = time.Second
+	drainLimit   = 4 << 10
+)
 
 // drain reads the rest of a stream's body after "data: [DONE]", with cancel to call if
 // that takes over drainTimeout. Only a body read to its end lets net/http put an
@@ -119,7 +112,26 @@ const drainTimeout = time.Second
 func drain(body io.Reader, cancel context.CancelFunc) {
 	t := time.AfterFunc(drainTimeout, cancel)
 	defer t.Stop()
-	io.Copy(io.Discard, io.LimitReader(body, streamReadBuffer))
+	io.Copy(io.Discard, io.LimitReader(body, drainLimit))
+}
+
+// startStream sends req for a streamed answer with callCtx, and returns the response
+// whose body streams it; errors are those of Stream, ctx being the caller's. It is a
+// function apart so that the request's parameters (over a kilobyte of struct, on the
+// stack) are gone from the stack while the answer streams.
+func (m *ChatModel) startStream(ctx, callCtx context.Context, req *genai.ChatRequest) (*http.Response, error) {
+	params, err := m.params(req)
+	if err != nil {
+		return nil, err
+	}
+	params.StreamOptions = sdk.ChatCompletionStreamOptionsParam{IncludeUsage: sdk.Bool(true)}
+	// New with the body taken as it is, rather than NewStreaming: the events are read
+	// by our own reader (stream.go). "stream": true is what NewStreaming adds.
+	var res *http.Response
+	if _, err := m.completions.New(callCtx, params, option.WithJSONSet("stream", true), option.WithResponseBodyInto(&res)); err != nil {
+		return nil, m.callError(ctx, "stream", err, res)
+	}
+	return res, nil
 }
 
 // Chat sends req to the endpoint's chat completions API and returns the whole answer.

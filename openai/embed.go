@@ -94,6 +94,7 @@ func NewEmbedder(opts EmbedOptions) *Embedder {
 	e.embeddings = sdk.NewEmbeddingService(
 		option.WithBaseURL(base),
 		option.WithHTTPClient(httpClient(opts.HTTPClient)),
+		option.WithMiddleware(releasePayload),
 		option.WithMaxRetries(retries),
 		option.WithAPIKey(opts.APIKey),
 	)

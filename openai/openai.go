@@ -99,6 +99,7 @@ func New(opts Options) *ChatModel {
 	reqOpts := []option.RequestOption{
 		option.WithBaseURL(base),
 		option.WithHTTPClient(httpClient(opts.HTTPClient)),
+		option.WithMiddleware(releasePayload),
 		option.WithMaxRetries(retries),
 		// Explicit even when empty: an empty key sends no Authorization header.
 		option.WithAPIKey(opts.APIKey),
@@ -169,6 +170,12 @@ func newTransport() *http.Transport {
 		IdleConnTimeout:       idleConnTimeout,
 		TLSHandshakeTimeout:   tlsHandshakeTimeout,
 		ExpectContinueTimeout: time.Second,
+		// Each HTTP/1.1 connection, so each open stream, keeps buffers of these sizes
+		// (4 KiB each by default). The write buffer serves only to send the request;
+		// the read buffer takes a burst of a stream's chunks in one read. Larger reads
+		// and writes, as of a big request or an embeddings answer, bypass them.
+		ReadBufferSize:  2048,
+		WriteBufferSize: 1024,
 	}
 }
 

@@ -35,10 +35,10 @@ type streamChunk struct {
 	Error json.RawMessage `json:"error"`
 }
 
-// streamReadBuffer holds several chunks (about 150 bytes each) so that chunks that
+// streamReadBuffer holds several chunks (150 to 250 bytes each) so that chunks that
 // arrived together are decoded without a read each, and can be merged. A longer line
 // is read in pieces.
-const streamReadBuffer = 2048
+const streamReadBuffer = 1024
 
 // maxEventBytes bounds one event, so that an endpoint that never ends a line cannot
 // grow our memory without end. It is far above any chunk a model sends.

@@ -2,9 +2,12 @@ package openai_test
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -98,5 +101,52 @@ func TestConcurrentStreamsReuseConnections(t *testing.T) {
 	}
 	if got := srv.opened.Load(); got != n {
 		t.Errorf("the embedder opened a connection of its own; want it to share the chat's pool")
+	}
+}
+
+// TestOpenStreamsHoldNoRequestPayload checks that a stream, once answered, lets go of
+// its request's body: net/http keeps a request for as long as its response streams,
+// and a relay with many long streams of long conversations would otherwise hold every
+// conversation's JSON as many times.
+func TestOpenStreamsHoldNoRequestPayload(t *testing.T) {
+	const streams, payload = 16, 1 << 20
+	release := make(chan struct{})
+	var open sync.WaitGroup
+	open.Add(streams)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, `data: {"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}`+"\n\n")
+		w.(http.Flusher).Flush()
+		open.Done()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		fmt.Fprint(w, `data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`+"\n\ndata: [DONE]\n\n")
+	}))
+	defer srv.Close()
+	m := openai.New(openai.Options{BaseURL: srv.URL, DefaultModel: "m"})
+	req := userText(strings.Repeat("x", payload)) // one string, shared by every stream's request
+	var wg sync.WaitGroup
+	for range streams {
+		wg.Go(func() {
+			if _, _, err := collect(m.Stream(t.Context(), req)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	open.Wait()
+	// Twice: the first collection moves the encoders' pooled buffers to a victim
+	// cache, which only the second empties.
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	close(release)
+	wg.Wait()
+	if held := ms.HeapAlloc; held > streams*payload/2 {
+		t.Errorf("with %d streams of %d-byte requests open, %d MiB of heap in use; want about one request's worth, not one per stream",
+			streams, payload, held>>20)
 	}
 }

@@ -64,6 +64,7 @@ var benchLevels = []struct{ n, rounds int }{{1, 200}, {100, 10}, {1000, 3}}
 func TestMain(m *testing.M) {
 	if os.Getenv("GENAI_BENCH_CHILD") == "1" {
 		if addr := os.Getenv("GENAI_BENCH_PPROF"); addr != "" {
+			runtime.MemProfileRate = 4096     // a sample every 4 KiB: a precise account of each stream's heap
 			go http.ListenAndServe(addr, nil) // net/http/pprof's handlers
 		}
 		// Child: serve until killed, as the binary does.
@@ -286,27 +287,54 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	return s[max(0, min(i, len(s)-1))]
 }
 
+// memoryFigures are the figures of the server's own account of its memory (Go's
+// runtime.MemStats, from /metrics) that the memory run prints per stream.
+var memoryFigures = []struct{ metric, name string }{
+	{"go_goroutines", "goroutines"},
+	{"go_memstats_stack_inuse_bytes", "stacks"},
+	{"go_memstats_heap_inuse_bytes", "heap in use"},
+	{"go_memstats_heap_alloc_bytes", "of which allocated"},
+	{"go_memstats_heap_idle_bytes", "heap idle"},
+	{"go_memstats_heap_released_bytes", "of which released"},
+	{"go_memstats_next_gc_bytes", "GC goal"},
+	{"go_memstats_mspan_inuse_bytes", "span metadata"},
+	{"go_memstats_gc_sys_bytes", "GC metadata"},
+	{"go_memstats_other_sys_bytes", "other runtime"},
+	{"go_memstats_sys_bytes", "all from the OS"},
+}
+
 // goMemory reads the server's own account of its memory from /metrics.
-func goMemory(client *http.Client, base string) string {
+func goMemory(client *http.Client, base string) map[string]float64 {
+	m := map[string]float64{}
 	resp, err := client.Get(base + "/metrics")
 	if err != nil {
-		return err.Error()
+		return m
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	var parts []string
 	for _, l := range strings.Split(string(body), "\n") {
-		for _, name := range []string{"go_goroutines ", "go_memstats_stack_inuse_bytes ", "go_memstats_heap_inuse_bytes ", "go_memstats_heap_alloc_bytes ", "go_memstats_sys_bytes "} {
-			if v, ok := strings.CutPrefix(l, name); ok {
-				f, _ := strconv.ParseFloat(v, 64)
-				if name != "go_goroutines " {
-					v = fmt.Sprintf("%.0fKiB", f/1024)
-				}
-				parts = append(parts, strings.TrimSpace(name)+"="+v)
+		if name, v, ok := strings.Cut(l, " "); ok && !strings.HasPrefix(l, "#") {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				m[name] = f
 			}
 		}
 	}
-	return strings.Join(parts, " ")
+	return m
+}
+
+// memoryPerStream prints how each figure of memoryFigures grew per stream between
+// idle and open.
+func memoryPerStream(idle, open map[string]float64, streams int) string {
+	var parts []string
+	for _, f := range memoryFigures {
+		d := (open[f.metric] - idle[f.metric]) / float64(streams)
+		if f.metric == "go_goroutines" {
+			parts = append(parts, fmt.Sprintf("%s %.2f", f.name, d))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s %.1f", f.name, d/1024))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func rssKiB(pid int) int {
@@ -454,7 +482,7 @@ func benchMemory(b *testing.B, name string, up *benchUpstream, client *http.Clie
 		b.Fatal("warm-up stream failed")
 	}
 	time.Sleep(200 * time.Millisecond)
-	idle := rssKiB(pid)
+	idle, idleGo := rssKiB(pid), goMemory(client, base)
 	done := make(chan struct{})
 	var memErrs int
 	go func() {
@@ -467,14 +495,17 @@ func benchMemory(b *testing.B, name string, up *benchUpstream, client *http.Clie
 		b.Fatal(err)
 	}
 	var samples []int
-	var breakdown string
+	var openGo map[string]float64
 	for t0 := time.Now(); time.Since(t0) < benchSlowTokens*benchSlowTokenDelay*3/4 && up.open() >= benchMemoryStreams; {
 		samples = append(samples, rssKiB(pid))
 		if len(samples) == 5 {
-			breakdown = goMemory(client, base)
+			openGo = goMemory(client, base)
 			if profileDir != "" {
-				for _, p := range []string{"heap", "goroutine", "allocs"} {
-					saveProfile(b, fmt.Sprintf("http://%s/debug/pprof/%s", pprofAddr, p), profileDir, fmt.Sprintf("%s-%s.pprof", p, name))
+				// The heap after a collection, so that it holds what the open streams
+				// keep and nothing else.
+				for _, p := range []string{"heap?gc=1", "goroutine", "allocs"} {
+					kind, _, _ := strings.Cut(p, "?")
+					saveProfile(b, fmt.Sprintf("http://%s/debug/pprof/%s", pprofAddr, p), profileDir, fmt.Sprintf("%s-%s.pprof", kind, name))
 				}
 			}
 		}
@@ -487,6 +518,6 @@ func benchMemory(b *testing.B, name string, up *benchUpstream, client *http.Clie
 	fmt.Printf("\n%s memory: %d streams open at once (%d tokens %v apart) through /api/chat: server RSS %d KiB idle; with them open, over %d samples, median %d KiB, max %d KiB\n",
 		name, benchMemoryStreams, benchSlowTokens, benchSlowTokenDelay, idle, len(samples), median, peak)
 	fmt.Printf("        %.1f KiB per stream at the median (%.1f at the max); %d errors\n", perStream, float64(peak-idle)/benchMemoryStreams, memErrs)
-	fmt.Printf("        Go's own account mid-way: %s\n", breakdown)
+	fmt.Printf("        per stream, from Go's own account mid-way (KiB): %s\n", memoryPerStream(idleGo, openGo, benchMemoryStreams))
 	b.ReportMetric(perStream, "KiB/stream-"+name)
 }
