@@ -67,17 +67,17 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 				yield(genai.Event{}, m.streamError(ctx, err, yielded))
 				return
 			}
-			if chunk.Usage != nil {
-				usage = genai.Usage{InputTokens: chunk.Usage.PromptTokens, OutputTokens: chunk.Usage.CompletionTokens}
+			if chunk.usage != nil {
+				usage = *chunk.usage
 			}
-			for _, choice := range chunk.Choices {
-				if choice.Index != 0 {
+			for _, choice := range chunk.choices {
+				if choice.index != 0 {
 					continue // we never ask for n > 1
 				}
-				if choice.FinishReason != "" {
-					finish = choice.FinishReason
+				if choice.finishReason != "" {
+					finish = choice.finishReason
 				}
-				text.WriteString(choice.Delta.Content)
+				text.WriteString(choice.content)
 			}
 			if !r.sse.ready() && !flush() {
 				return

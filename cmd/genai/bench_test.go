@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,7 +65,12 @@ var benchLevels = []struct{ n, rounds int }{{1, 200}, {100, 10}, {1000, 3}}
 func TestMain(m *testing.M) {
 	if os.Getenv("GENAI_BENCH_CHILD") == "1" {
 		if addr := os.Getenv("GENAI_BENCH_PPROF"); addr != "" {
-			runtime.MemProfileRate = 4096     // a sample every 4 KiB: a precise account of each stream's heap
+			runtime.MemProfileRate = 4096 // a sample every 4 KiB: a precise account of each stream's heap
+			http.HandleFunc("/debug/stack-start", func(w http.ResponseWriter, _ *http.Request) {
+				s := []metrics.Sample{{Name: "/gc/stack/starting-size:bytes"}}
+				metrics.Read(s)
+				fmt.Fprint(w, s[0].Value.Uint64())
+			})
 			go http.ListenAndServe(addr, nil) // net/http/pprof's handlers
 		}
 		// Child: serve until killed, as the binary does.
@@ -503,6 +509,11 @@ func benchMemory(b *testing.B, name string, up *benchUpstream, client *http.Clie
 			if profileDir != "" {
 				// The heap after a collection, so that it holds what the open streams
 				// keep and nothing else.
+				if resp, err := http.Get(fmt.Sprintf("http://%s/debug/stack-start", pprofAddr)); err == nil {
+					size, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					fmt.Printf("        new goroutines start with a stack of %s bytes\n", size)
+				}
 				for _, p := range []string{"heap?gc=1", "goroutine", "allocs"} {
 					kind, _, _ := strings.Cut(p, "?")
 					saveProfile(b, fmt.Sprintf("http://%s/debug/pprof/%s", pprofAddr, p), profileDir, fmt.Sprintf("%s-%s.pprof", kind, name))
