@@ -3,8 +3,11 @@ package openai
 import (
 	"context"
 	"encoding/base64"
+	"io"
 	"iter"
 	"net/http"
+	"strings"
+	"time"
 
 	sdk "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -23,63 +26,112 @@ import (
 // has been yielded. When ctx ends, the error wraps ctx's error instead.
 func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq2[genai.Event, error] {
 	return func(yield func(genai.Event, error) bool) {
-		params, err := m.params(req)
-		if err != nil {
-			yield(genai.Event{}, err)
-			return
-		}
-		params.StreamOptions = sdk.ChatCompletionStreamOptionsParam{IncludeUsage: sdk.Bool(true)}
-
 		// A context of our own, so that returning early — the consumer broke out of the
 		// loop — aborts the request, not only closes the body.
 		callCtx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		var res *http.Response
-		stream := m.completions.NewStreaming(callCtx, params, option.WithResponseInto(&res))
-		defer stream.Close()
+		res, err := m.startStream(ctx, callCtx, req)
+		if err != nil {
+			yield(genai.Event{}, err)
+			return
+		}
+		defer res.Body.Close()
 
+		r := chunkReader{sse: newSSEReader(res.Body)}
 		var (
-			finish string
-			usage  genai.Usage
-			text   int // bytes yielded, for error messages
+			finish  string
+			usage   genai.Usage
+			yielded int // bytes of text yielded, for error messages
 		)
-		for stream.Next() {
-			chunk := stream.Current()
-			if chunk.JSON.Usage.Valid() {
-				usage = genai.Usage{InputTokens: int(chunk.Usage.PromptTokens), OutputTokens: int(chunk.Usage.CompletionTokens)}
+		// Text deltas that arrived together are yielded as one event, so that a consumer
+		// writes (and flushes) once for them; a delta that arrived alone goes at once.
+		var text strings.Builder
+		flush := func() bool {
+			if text.Len() == 0 {
+				return true
 			}
-			for _, choice := range chunk.Choices {
-				if choice.Index != 0 {
+			yielded += text.Len()
+			ok := yield(genai.Event{Text: text.String()}, nil)
+			text.Reset()
+			return ok
+		}
+		for {
+			chunk, err := r.next()
+			if err != nil {
+				if !flush() {
+					return // the text that came before the error goes first
+				}
+				if err == errDone || err == io.EOF {
+					break
+				}
+				yield(genai.Event{}, m.streamError(ctx, err, yielded))
+				return
+			}
+			if chunk.usage != nil {
+				usage = *chunk.usage
+			}
+			for _, choice := range chunk.choices {
+				if choice.index != 0 {
 					continue // we never ask for n > 1
 				}
-				if choice.FinishReason != "" {
-					finish = choice.FinishReason
+				if choice.finishReason != "" {
+					finish = choice.finishReason
 				}
-				if choice.Delta.Content == "" {
-					continue
-				}
-				text += len(choice.Delta.Content)
-				if !yield(genai.Event{Text: choice.Delta.Content}, nil) {
-					return
-				}
+				text.WriteString(choice.content)
+			}
+			if !r.sse.ready() && !flush() {
+				return
 			}
 		}
-		if err := stream.Err(); err != nil {
-			if res == nil || res.StatusCode >= 400 {
-				yield(genai.Event{}, m.callError(ctx, "stream", err, res))
-			} else {
-				yield(genai.Event{}, m.streamError(ctx, err, text))
-			}
+		if ctx.Err() != nil {
+			yield(genai.Event{}, m.streamError(ctx, ctx.Err(), yielded))
 			return
 		}
 		if finish == "" {
 			// The body ended cleanly but the model never said it was done: a proxy or
 			// the server gave up without reporting an error.
-			yield(genai.Event{}, genai.Errorf(genai.EUPSTREAM, "the stream from %s ended before the answer was complete, after %d bytes of text", m.baseURL, text))
+			yield(genai.Event{}, genai.Errorf(genai.EUPSTREAM, "the stream from %s ended before the answer was complete, after %d bytes of text", m.baseURL, yielded))
 			return
 		}
 		yield(genai.Event{Done: true, StopReason: stopReason(finish), Usage: usage}, nil)
+		drain(res.Body, cancel)
 	}
+}
+
+// drainTimeout and drainLimit bound drain: the end of a body follows its last event at
+// once, unless the server misbehaves.
+const (
+	drainTimeout = time.Second
+	drainLimit   = 4 << 10
+)
+
+// drain reads the rest of a stream's body after "data: [DONE]", with cancel to call if
+// that takes over drainTimeout. Only a body read to its end lets net/http put an
+// HTTP/1.1 connection back in the pool (one closed early is closed), and the chunked
+// encoding's last chunk often arrives just after the last event.
+func drain(body io.Reader, cancel context.CancelFunc) {
+	t := time.AfterFunc(drainTimeout, cancel)
+	defer t.Stop()
+	io.Copy(io.Discard, io.LimitReader(body, drainLimit))
+}
+
+// startStream sends req for a streamed answer with callCtx, and returns the response
+// whose body streams it; errors are those of Stream, ctx being the caller's. It is a
+// function apart so that the request's parameters (over a kilobyte of struct, on the
+// stack) are gone from the stack while the answer streams.
+func (m *ChatModel) startStream(ctx, callCtx context.Context, req *genai.ChatRequest) (*http.Response, error) {
+	params, err := m.params(req)
+	if err != nil {
+		return nil, err
+	}
+	params.StreamOptions = sdk.ChatCompletionStreamOptionsParam{IncludeUsage: sdk.Bool(true)}
+	// New with the body taken as it is, rather than NewStreaming: the events are read
+	// by our own reader (stream.go). "stream": true is what NewStreaming adds.
+	var res *http.Response
+	if _, err := m.completions.New(callCtx, params, option.WithJSONSet("stream", true), option.WithResponseBodyInto(&res)); err != nil {
+		return nil, m.callError(ctx, "stream", err, res)
+	}
+	return res, nil
 }
 
 // Chat sends req to the endpoint's chat completions API and returns the whole answer.

@@ -71,8 +71,9 @@ func TestStreamYieldsTextThenDone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(texts, tokens) {
-		t.Errorf("texts = %q, want %q", texts, tokens)
+	// Tokens that arrived together may come as one event (see TestStreamYieldsEachDeltaAsItArrives).
+	if got, want := strings.Join(texts, ""), strings.Join(tokens, ""); got != want {
+		t.Errorf("texts = %q, want %q", texts, want)
 	}
 	want := genai.Event{Done: true, StopReason: "end_turn", Usage: genai.Usage{InputTokens: 5, OutputTokens: len(tokens)}}
 	if !reflect.DeepEqual(done, want) {
@@ -81,6 +82,47 @@ func TestStreamYieldsTextThenDone(t *testing.T) {
 	reqs := srv.Requests()
 	if len(reqs) != 1 || !reqs[0].Stream || reqs[0].StreamOptions == nil || !reqs[0].StreamOptions.IncludeUsage {
 		t.Errorf("request did not ask for a stream with usage: %+v", reqs)
+	}
+}
+
+// TestStreamYieldsEachDeltaAsItArrives checks that the relay holds no text back: the
+// server sends its next chunk only once the consumer has the previous one, so a
+// reader that waited for more before yielding would hang here.
+func TestStreamYieldsEachDeltaAsItArrives(t *testing.T) {
+	tokens := []string{"one ", "two ", "three"}
+	got := make(chan string)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i, tok := range tokens {
+			fmt.Fprintf(w, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":%q},\"finish_reason\":null}]}\n\n", tok)
+			w.(http.Flusher).Flush()
+			select {
+			case text := <-got:
+				if text != tokens[i] {
+					return // the consumer saw something else: it fails below
+				}
+			case <-time.After(waitLong):
+				return
+			case <-r.Context().Done():
+				return
+			}
+		}
+		fmt.Fprint(w, "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n")
+	}))
+	defer srv.Close()
+	m := openai.New(openai.Options{BaseURL: srv.URL, DefaultModel: "m"})
+	var texts []string
+	for ev, err := range m.Stream(t.Context(), userText("count")) {
+		if err != nil {
+			t.Fatalf("after %q: %v", texts, err)
+		}
+		if ev.Text != "" {
+			texts = append(texts, ev.Text)
+			got <- ev.Text
+		}
+	}
+	if !slices.Equal(texts, tokens) {
+		t.Errorf("texts = %q, want %q, one event per chunk sent alone", texts, tokens)
 	}
 }
 

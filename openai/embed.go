@@ -86,10 +86,6 @@ func NewEmbedder(opts EmbedOptions) *Embedder {
 	case retries < 0:
 		retries = 0
 	}
-	client := opts.HTTPClient
-	if client == nil {
-		client = http.DefaultClient
-	}
 	base := opts.BaseURL
 	if base == "" {
 		base = DefaultBaseURL
@@ -97,7 +93,8 @@ func NewEmbedder(opts EmbedOptions) *Embedder {
 	// Built directly, not through sdk.NewClient, for the reason New gives.
 	e.embeddings = sdk.NewEmbeddingService(
 		option.WithBaseURL(base),
-		option.WithHTTPClient(client),
+		option.WithHTTPClient(httpClient(opts.HTTPClient)),
+		option.WithMiddleware(releasePayload),
 		option.WithMaxRetries(retries),
 		option.WithAPIKey(opts.APIKey),
 	)

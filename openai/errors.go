@@ -13,7 +13,6 @@ import (
 	"time"
 
 	sdk "github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/packages/ssestream"
 
 	"genai"
 )
@@ -83,13 +82,9 @@ func (m *ChatModel) streamError(ctx context.Context, err error, text int) error 
 	if ctx.Err() != nil {
 		return fmt.Errorf("openai: stream: %w", ctx.Err())
 	}
-	var sse *ssestream.StreamError
-	if errors.As(err, &sse) {
-		msg := errorObjectMessage(sse.Event.Data)
-		if msg == "" {
-			msg = sse.Message
-		}
-		return genai.Errorf(genai.EUPSTREAM, "the model endpoint %s reported an error after %d bytes of text: %s", m.baseURL, text, clip(msg))
+	var failure *streamFailure
+	if errors.As(err, &failure) {
+		return genai.Errorf(genai.EUPSTREAM, "the model endpoint %s reported an error after %d bytes of text: %s", m.baseURL, text, clip(failure.Error()))
 	}
 	return genai.Errorf(genai.EUPSTREAM, "the stream from %s broke after %d bytes of text: %v", m.baseURL, text, err)
 }

@@ -8,8 +8,11 @@ package openai
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
+	"sync"
+	"time"
 
 	sdk "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -47,8 +50,9 @@ type Options struct {
 	// DefaultMaxRetries; a negative value disables retries.
 	MaxRetries int
 
-	// HTTPClient makes the HTTP requests; nil means http.DefaultClient. It should have no
-	// overall Timeout, which would cut long streams: each call's context bounds it.
+	// HTTPClient makes the HTTP requests; nil means DefaultHTTPClient, which every
+	// ChatModel and Embedder of the process share. It should have no overall Timeout,
+	// which would cut long streams: each call's context bounds it.
 	HTTPClient *http.Client
 }
 
@@ -92,13 +96,10 @@ func New(opts Options) *ChatModel {
 	case retries < 0:
 		retries = 0
 	}
-	client := opts.HTTPClient
-	if client == nil {
-		client = http.DefaultClient
-	}
 	reqOpts := []option.RequestOption{
 		option.WithBaseURL(base),
-		option.WithHTTPClient(client),
+		option.WithHTTPClient(httpClient(opts.HTTPClient)),
+		option.WithMiddleware(releasePayload),
 		option.WithMaxRetries(retries),
 		// Explicit even when empty: an empty key sends no Authorization header.
 		option.WithAPIKey(opts.APIKey),
@@ -127,4 +128,64 @@ func (m *ChatModel) Models(ctx context.Context) ([]string, error) {
 		ids = append(ids, model.ID)
 	}
 	return ids, nil
+}
+
+// DefaultHTTPClient returns the client that a ChatModel or Embedder uses when its
+// options give none: one for the whole process, so that chat and embeddings share one
+// pool of connections to the endpoint.
+//
+// It has no overall Timeout, which would cut long streams; each call's context bounds
+// the call. Its transport is tuned for relaying many long streams:
+//   - the pool of idle connections is not capped per host (http.DefaultTransport keeps
+//     2), so that after a burst of N concurrent streams over HTTP/1.1 the next N reuse
+//     their connections instead of dialling anew and leaving N-2 sockets in TIME_WAIT;
+//     idle connections close after IdleConnTimeout;
+//   - HTTP/2 is used where a TLS endpoint offers it (OpenAI does; Ollama and vLLM speak
+//     HTTP/1.1), many streams on one connection, with pings that find a dead one;
+//   - dialling, the TLS handshake and a 100-continue wait are bounded, but not the wait
+//     for response headers: a local server loading a model may take minutes to answer.
+func DefaultHTTPClient() *http.Client { return defaultHTTPClient() }
+
+var defaultHTTPClient = sync.OnceValue(func() *http.Client {
+	return &http.Client{Transport: newTransport()}
+})
+
+// Timeouts of DefaultHTTPClient's transport.
+const (
+	dialTimeout         = 10 * time.Second
+	tlsHandshakeTimeout = 10 * time.Second
+	idleConnTimeout     = 90 * time.Second
+	http2PingAfter      = 30 * time.Second // of silence on an HTTP/2 connection
+	http2PingTimeout    = 15 * time.Second
+)
+
+func newTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		HTTP2:                 &http.HTTP2Config{SendPingTimeout: http2PingAfter, PingTimeout: http2PingTimeout},
+		MaxIdleConns:          0, // no limit in all, nor per host (below): the pool is what concurrency made it
+		MaxIdleConnsPerHost:   maxIdleConnsPerHost,
+		IdleConnTimeout:       idleConnTimeout,
+		TLSHandshakeTimeout:   tlsHandshakeTimeout,
+		ExpectContinueTimeout: time.Second,
+		// Each HTTP/1.1 connection, so each open stream, keeps buffers of these sizes
+		// (4 KiB each by default). The write buffer serves only to send the request;
+		// the read buffer takes a burst of a stream's chunks in one read. Larger reads
+		// and writes, as of a big request or an embeddings answer, bypass them.
+		ReadBufferSize:  2048,
+		WriteBufferSize: 1024,
+	}
+}
+
+// maxIdleConnsPerHost is, in practice, no limit: net/http reads zero as 2.
+const maxIdleConnsPerHost = 1 << 16
+
+// httpClient returns c, or DefaultHTTPClient when c is nil.
+func httpClient(c *http.Client) *http.Client {
+	if c == nil {
+		return defaultHTTPClient()
+	}
+	return c
 }

@@ -300,6 +300,9 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 		c.Choices = []oaiChoice{{Delta: delta, FinishReason: finish}}
 		return sse.data(c)
 	}
+	// A text chunk, written per token, is its text's JSON between a head and a tail
+	// encoded once; the bytes are those of chunk(map[string]any{"content": text}, nil).
+	head, tail := textChunkParts(base)
 	for ev, evErr := range s.opts.Chat.Stream(r.Context(), req) {
 		if evErr != nil {
 			err = evErr
@@ -307,7 +310,11 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 		}
 		if sse == nil {
 			sse = newSSEWriter(w)
-			if err = chunk(map[string]any{"role": "assistant", "content": ""}, nil); err != nil {
+			// The role chunk leaves with the first text, in one write.
+			sse.hold = true
+			err = chunk(map[string]any{"role": "assistant", "content": ""}, nil)
+			sse.hold = false
+			if err != nil {
 				return
 			}
 		}
@@ -328,7 +335,8 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		call.firstToken()
-		if err = chunk(map[string]any{"content": ev.Text}, nil); err != nil {
+		text, _ := json.Marshal(ev.Text) // a string always marshals
+		if err = sse.dataJoined(head, text, tail); err != nil {
 			return
 		}
 	}
@@ -349,6 +357,16 @@ type modelCapabilities struct {
 	Vision     bool `json:"vision"`
 	Embeddings bool `json:"embeddings"`
 	Dimensions int  `json:"dimensions,omitempty"`
+}
+
+// textChunkParts returns the JSON of a chat.completion.chunk of base holding a text
+// delta, without the text's JSON string between them.
+func textChunkParts(base oaiCompletion) (head, tail []byte) {
+	id, _ := json.Marshal(base.ID)
+	object, _ := json.Marshal(base.Object)
+	model, _ := json.Marshal(base.Model)
+	head = fmt.Appendf(nil, `{"id":%s,"object":%s,"created":%d,"model":%s,"choices":[{"index":0,"delta":{"content":`, id, object, base.Created, model)
+	return head, []byte(`},"finish_reason":null}]}`)
 }
 
 func (s *Server) openAIModels(w http.ResponseWriter, r *http.Request) {

@@ -54,6 +54,16 @@ func (s *sseWriter) data(v any) error {
 	return s.write(data)
 }
 
+// dataJoined writes one unnamed event whose data line is parts joined: JSON that the
+// caller assembled from pieces encoded once, for events too frequent to marshal whole.
+func (s *sseWriter) dataJoined(parts ...[]byte) error {
+	s.buf = append(s.buf[:0], "data: "...)
+	for _, p := range parts {
+		s.buf = append(s.buf, p...)
+	}
+	return s.send()
+}
+
 // raw writes one unnamed event whose data line is text.
 func (s *sseWriter) raw(text string) error {
 	s.buf = s.buf[:0]
@@ -65,6 +75,11 @@ func (s *sseWriter) raw(text string) error {
 func (s *sseWriter) write(data []byte) error {
 	s.buf = append(s.buf, "data: "...)
 	s.buf = append(s.buf, data...)
+	return s.send()
+}
+
+// send ends the event in s.buf, writes it and flushes it unless held.
+func (s *sseWriter) send() error {
 	s.buf = append(s.buf, "\n\n"...)
 	if _, err := s.w.Write(s.buf); err != nil || s.hold {
 		return err

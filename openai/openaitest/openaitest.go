@@ -24,6 +24,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"genai/internal/watch"
 )
 
 // FailMode says how a Server breaks a response part way.
@@ -89,6 +91,10 @@ type Config struct {
 	// Hang, when set, makes requests hang as it says (hang.go); Server.SetHang changes it
 	// while the server runs.
 	Hang *Hang
+
+	// NoRecord stops the server from keeping each chat request, for long load tests;
+	// Requests then returns none.
+	NoRecord bool
 }
 
 // Server is a running test server. Its methods are safe for concurrent use.
@@ -103,6 +109,8 @@ type Server struct {
 	ids            atomic.Int64
 	canceled       chan struct{}
 	hangs          hangState
+
+	stats watch.Value[Stats]
 
 	mu                sync.Mutex
 	requests          []*ChatRequest
@@ -187,10 +195,12 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "", "We could not parse the JSON body of your request: "+err.Error())
 		return
 	}
-	req.Header = r.Header.Clone()
-	s.mu.Lock()
-	s.requests = append(s.requests, &req)
-	s.mu.Unlock()
+	if !s.cfg.NoRecord {
+		req.Header = r.Header.Clone()
+		s.mu.Lock()
+		s.requests = append(s.requests, &req)
+		s.mu.Unlock()
+	}
 
 	if !s.authorized(w, r) {
 		return
@@ -286,6 +296,8 @@ func (s *Server) wait(r *http.Request, d time.Duration) bool {
 }
 
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, req *ChatRequest, id string, tokens []string, finish string, u usage) {
+	s.stats.Update(func(st *Stats) { st.ActiveStreams++ })
+	defer s.stats.Update(func(st *Stats) { st.ActiveStreams-- })
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")

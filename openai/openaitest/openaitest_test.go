@@ -3,12 +3,14 @@ package openaitest
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // These tests read the wire by hand, so that the server's protocol is checked without
@@ -168,3 +170,28 @@ func TestEmbeddingsWire(t *testing.T) {
 }
 
 func base64Len(n int) int { return (n + 2) / 3 * 4 }
+
+func TestStatsCountOpenStreamsAndNoRecordKeepsNone(t *testing.T) {
+	srv := New(Config{FirstTokenDelay: time.Hour, NoRecord: true})
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/chat/completions",
+		strings.NewReader(`{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	wait, stop := context.WithTimeout(t.Context(), 10*time.Second)
+	defer stop()
+	if err := srv.Wait(wait, func(s Stats) bool { return s.ActiveStreams == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := srv.Wait(wait, func(s Stats) bool { return s.ActiveStreams == 0 }); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Errorf("%d requests recorded with NoRecord", n)
+	}
+}
