@@ -119,8 +119,36 @@ type vectorTable struct {
 	annKey    string // meta key of the write count the saved graph was saved at
 	annSuffix string // added to the database's path: the file of the saved graph
 
-	vec  atomic.Pointer[vectorSet] // replaced whole by loadVectors
-	seen atomic.Int64              // the write count vec reflects; see refresh
+	vec  atomic.Pointer[vectorSet]    // replaced whole by loadVectors
+	lex  atomic.Pointer[lexicalIndex] // chunks only: their words, replaced whole by loadChunkIndexes
+	seen atomic.Int64                 // the write count vec (and lex) reflect; see refresh
+}
+
+// loadChunkIndexes loads the in-memory indexes of the chunks: their vectors, then
+// their words (the write count is read first, so a write in between reloads both).
+func (db *DB) loadChunkIndexes(ctx context.Context) error {
+	if err := db.loadVectors(ctx, &db.chunks); err != nil {
+		return err
+	}
+	x, err := db.loadLexical(ctx)
+	if err != nil {
+		return err
+	}
+	db.chunks.lex.Store(x)
+	return nil
+}
+
+// lexical returns the BM25 index of the chunks; empty in a store still to re-embed,
+// which searches none.
+func (db *DB) lexical() *lexicalIndex {
+	if x := db.chunks.lex.Load(); x != nil {
+		return x
+	}
+	x := newLexicalIndex(db.opts.ChunkBM25Weights)
+	if db.chunks.lex.CompareAndSwap(nil, x) {
+		return x
+	}
+	return db.chunks.lex.Load()
 }
 
 // annPath is the file beside the database where Close saves the HNSW graph of t.
@@ -232,6 +260,9 @@ func (db *DB) refresh(ctx context.Context, t *vectorTable) error {
 	defer db.mu.Unlock()
 	if n, err = db.writeCount(ctx, t); err != nil || n == t.seen.Load() {
 		return err
+	}
+	if t == &db.chunks {
+		return db.loadChunkIndexes(ctx)
 	}
 	return db.loadVectors(ctx, t)
 }

@@ -188,7 +188,7 @@ func (db *DB) init(ctx context.Context, forReembed bool) error {
 	if err := db.loadVectors(ctx, &db.notes); err != nil {
 		return err
 	}
-	return db.loadVectors(ctx, &db.chunks)
+	return db.loadChunkIndexes(ctx)
 }
 
 // loadVectors fills the in-memory vector search of t from its table: an exact index

@@ -6,6 +6,8 @@ import (
 	"math"
 	"runtime"
 	"sync"
+
+	"genai/internal/hnsw"
 )
 
 // vectorIndex holds every note's vector in memory, in one flat slice (no per-vector
@@ -129,21 +131,8 @@ func (x *vectorIndex) scan(q []float32, k, lo, hi int) topK {
 	return h
 }
 
-func dot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return s0 + s1 + s2 + s3
-}
+// dot is the cosine similarity of unit vectors a and b.
+func dot(a, b []float32) float32 { return hnsw.Dot(a, b) }
 
 // topK is a min-heap of the best k results so far; the worst is at the root.
 type topK []scored
