@@ -402,6 +402,11 @@ func (db *DB) RankChunksBM25(ctx context.Context, query string, n int, documentI
 	if err := db.refresh(ctx, &db.chunks); err != nil {
 		return nil, fmt.Errorf("sqlite: search chunks: %w", err)
 	}
+	release, err := db.searchSlot(ctx, &db.chunks)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	ranked, err := db.bm25Chunks(ctx, db.reader, query, n, documentID)
 	if err != nil {
 		return nil, err
@@ -416,6 +421,11 @@ func (db *DB) RankChunksVector(ctx context.Context, vector []float32, n int, doc
 	if err != nil {
 		return nil, err
 	}
+	release, err := db.searchSlot(ctx, &db.chunks)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	ranked, err := db.nearestChunks(ctx, db.reader, vector, n, documentID)
 	if err != nil {
 		return nil, err
@@ -438,6 +448,11 @@ func (db *DB) LoadChunks(ctx context.Context, hits []genai.ChunkHit) ([]genai.Ch
 	for i, h := range hits {
 		ids[i] = h.ID
 	}
+	release, err := db.searchSlot(ctx, &db.chunks)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	byID, err := loadChunks(ctx, db.reader, "c.id", ids)
 	if err != nil {
 		return nil, err
@@ -460,6 +475,11 @@ type rowQuerier interface {
 // readChunks runs rank in a read transaction and loads the chunks it ranks in the
 // same one, keeping the order and the scores.
 func (db *DB) readChunks(ctx context.Context, rank func(tx *sql.Tx) ([]scored, error)) ([]genai.ChunkHit, error) {
+	release, err := db.searchSlot(ctx, &db.chunks)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	tx, err := db.reader.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: search chunks: %w", err)
