@@ -123,9 +123,10 @@ type vectorTable struct {
 	slots     sync.Once
 	searching chan struct{} // see DB.searchSlot
 
-	vec  atomic.Pointer[vectorSet]    // replaced whole by loadVectors
-	lex  atomic.Pointer[lexicalIndex] // chunks only: their words, replaced whole by loadChunkIndexes
-	seen atomic.Int64                 // the write count vec (and lex) reflect; see refresh
+	vec   atomic.Pointer[vectorSet]    // replaced whole by loadVectors
+	lex   atomic.Pointer[lexicalIndex] // chunks only: their words, replaced whole by loadChunkIndexes
+	stems stemCache                    // chunks only: for their lexicalIndex
+	seen  atomic.Int64                 // the write count vec (and lex) reflect; see refresh
 }
 
 // searchSlots is the number of searches of a kind that run at once: all processors but

@@ -49,19 +49,26 @@ func (db *DB) PutDocuments(ctx context.Context, docs []genai.Document, chunks []
 		return nil
 	}
 
+	// Words are analysed before the write lock, so that writers of several documents
+	// do it in parallel.
+	var words []lexicalRow
+	for d, doc := range docs {
+		for _, c := range chunks[d] {
+			words = append(words, analyze(lexicalChunk{id: c.ID, document: doc.ID, title: doc.Title, headings: c.Headings, text: c.Text},
+				db.opts.ChunkBM25Weights, db.chunks.stems.stem))
+		}
+	}
+
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	old, rowids, err := db.putDocumentsTx(ctx, docs, chunks, unit)
 	if err != nil {
 		return err
 	}
-	words := make([]lexicalChunk, 0, len(rowids))
-	for d, doc := range docs {
-		for _, c := range chunks[d] {
-			words = append(words, lexicalChunk{rowid: rowids[len(words)], id: c.ID, document: doc.ID, title: doc.Title, headings: c.Headings, text: c.Text})
-		}
+	for i := range words {
+		words[i].rowid = rowids[i]
 	}
-	db.lexical().replace(old, words, stemmer{})
+	db.lexical().replace(old, words)
 	set := db.chunks.vec.Load()
 	for _, r := range old {
 		set.remove(r)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -74,57 +75,71 @@ type lexicalChunk struct {
 	text     string
 }
 
-// stemmer stems words, remembering the stems of the words it has seen; a load of the
-// whole store meets the same words again and again.
-type stemmer map[string]string
+// lexicalRow is a chunk as the index keeps it: its words with their weighted
+// frequencies, and its length.
+type lexicalRow struct {
+	rowid        int64
+	id, document string
+	words        []lexicalWord
+	length       float32
+}
 
-func (s stemmer) stem(w string) string {
-	if st, ok := s[w]; ok {
-		return st
+type lexicalWord struct {
+	stem string
+	freq float32
+}
+
+// analyze returns the row of chunk c for an index of column weights w, stemming with
+// stem. It takes no lock: writers analyze before they take DB.mu.
+func analyze(c lexicalChunk, w [3]float64, stem func(string) string) lexicalRow {
+	freq := map[string]float32{}
+	n := 0
+	count := func(col int, s string) {
+		tokens(s, func(t string) {
+			freq[stem(t)] += float32(w[col])
+			n++
+		})
+	}
+	count(0, c.title)
+	for _, h := range c.headings {
+		count(1, h)
+	}
+	count(2, c.text)
+	r := lexicalRow{rowid: c.rowid, id: c.id, document: c.document, words: make([]lexicalWord, 0, len(freq)), length: float32(n)}
+	for st, f := range freq {
+		r.words = append(r.words, lexicalWord{st, f})
+	}
+	return r
+}
+
+// stemCache remembers the stems of the words it has seen, up to a million: text
+// meets the same words again and again, and stemming is most of analyze's work.
+type stemCache struct {
+	m sync.Map
+	n atomic.Int64
+}
+
+func (c *stemCache) stem(w string) string {
+	if st, ok := c.m.Load(w); ok {
+		return st.(string)
 	}
 	st := stemWord(w)
-	if len(s) < 1<<20 {
-		s[w] = st
+	if c.n.Load() < 1<<20 {
+		c.m.Store(strings.Clone(w), st)
+		c.n.Add(1)
 	}
 	return st
 }
 
-// replace removes the chunks of rows old and indexes chunks, at once for searches.
-// Callers hold DB.mu (or own the index alone).
-func (x *lexicalIndex) replace(old []int64, chunks []lexicalChunk, st stemmer) {
-	type entry struct {
-		word string
-		freq float32
-	}
-	// Tokenize outside the lock: searches go on meanwhile.
-	rows := make([][]entry, len(chunks))
-	lengths := make([]float32, len(chunks))
-	for i, c := range chunks {
-		freq := map[string]float32{}
-		n := 0
-		count := func(col int, s string) {
-			tokens(s, func(w string) {
-				freq[st.stem(w)] += float32(x.weights[col])
-				n++
-			})
-		}
-		count(0, c.title)
-		for _, h := range c.headings {
-			count(1, h)
-		}
-		count(2, c.text)
-		es := make([]entry, 0, len(freq))
-		for w, f := range freq {
-			es = append(es, entry{w, f})
-		}
-		rows[i], lengths[i] = es, float32(n)
-	}
+// replace removes the chunks of rows old and adds rows, at once for searches. Callers
+// hold DB.mu (or own the index alone).
+func (x *lexicalIndex) replace(old []int64, rows []lexicalRow) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for _, r := range old {
 		x.removeLocked(r)
 	}
-	for i, c := range chunks {
+	for _, c := range rows {
 		if _, ok := x.slot[c.rowid]; ok {
 			x.removeLocked(c.rowid)
 		}
@@ -133,14 +148,14 @@ func (x *lexicalIndex) replace(old []int64, chunks []lexicalChunk, st stemmer) {
 		x.rowids = append(x.rowids, c.rowid)
 		x.ids = append(x.ids, c.id)
 		x.docs = append(x.docs, c.document)
-		x.lengths = append(x.lengths, lengths[i])
+		x.lengths = append(x.lengths, c.length)
 		x.live++
-		x.words += int64(lengths[i])
-		for _, e := range rows[i] {
-			p := x.postings[e.word]
+		x.words += int64(c.length)
+		for _, e := range c.words {
+			p := x.postings[e.stem]
 			if p == nil {
 				p = &postingList{}
-				x.postings[e.word] = p
+				x.postings[e.stem] = p
 			}
 			p.slots = append(p.slots, s)
 			p.freqs = append(p.freqs, e.freq)
@@ -404,9 +419,8 @@ func (db *DB) loadLexical(ctx context.Context) (*lexicalIndex, error) {
 		return nil, fmt.Errorf("sqlite: open %s: load the words of chunks: %w", db.path, err)
 	}
 	defer rows.Close()
-	st := stemmer{}
 	docs := map[string]string{} // one string per document ID, shared by its chunks
-	var batch []lexicalChunk
+	var batch []lexicalRow
 	for rows.Next() {
 		var c lexicalChunk
 		var headings string
@@ -421,14 +435,14 @@ func (db *DB) loadLexical(ctx context.Context) (*lexicalIndex, error) {
 		} else {
 			docs[c.document] = c.document
 		}
-		if batch = append(batch, c); len(batch) == 1024 {
-			x.replace(nil, batch, st)
+		if batch = append(batch, analyze(c, x.weights, db.chunks.stems.stem)); len(batch) == 1024 {
+			x.replace(nil, batch)
 			batch = batch[:0]
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: load the words of chunks: %w", db.path, err)
 	}
-	x.replace(nil, batch, st)
+	x.replace(nil, batch)
 	return x, nil
 }
