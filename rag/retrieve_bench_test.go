@@ -31,8 +31,8 @@ import (
 //     SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank
 //     LIMIT k on the same database, the query's words OR'd). It prints p50 and p99 of
 //     each and the baseline's divided by them (how many times faster).
-//  2. Writes beside searches: one note (PutNotes) and one document of 5 chunks
-//     (PutDocument) at a time, each a durable commit, for a second each alone and
+//  2. Writes beside searches: one note (PutNotes), or one of the stored abstracts
+//     again (PutDocument, about 5 chunks), at a time, each a durable commit, for a second each alone and
 //     then with two goroutines running hybrid retrievals back to back, five times
 //     in turn. It prints writes per second of each and the ratio.
 //
@@ -88,7 +88,7 @@ func BenchmarkRetrieve(b *testing.B) {
 					b.ReportMetric(float64(p50.Microseconds())/1000, mode+"-p50-ms")
 					b.ReportMetric(float64(p99.Microseconds())/1000, mode+"-p99-ms")
 				}
-				writesBesideSearches(b, ctx, store, r, e, queries)
+				writesBesideSearches(b, ctx, store, r, e, corpus, queries)
 			}
 		})
 	}
@@ -155,12 +155,13 @@ var stopWords = func() map[string]bool {
 }()
 
 // writesBesideSearches measures note and chunk writes per second alone and beside two
-// goroutines retrieving (hybrid) back to back. The writes replace 10 notes and 10
-// documents over and over, so that the store keeps its size.
-func writesBesideSearches(b *testing.B, ctx context.Context, store *sqlite.DB, r *rag.Retriever, e genai.Embedder, queries []string) {
+// goroutines retrieving (hybrid) back to back. The writes replace 10 notes, and 10 of
+// the store's documents with themselves, over and over, so that the store keeps its
+// size (and, at 20,000 chunks, its exact vector search).
+func writesBesideSearches(b *testing.B, ctx context.Context, store *sqlite.DB, r *rag.Retriever, e *localembed.Embedder, corpus []line, queries []string) {
 	const phase, rounds = time.Second, 5
 	text := "Aspirin lowers the risk of colorectal cancer in adults over fifty, a trial of ten years found."
-	vecs, err := e.Embed(ctx, []string{text, text, text, text, text})
+	vecs, err := e.Embed(ctx, []string{text})
 	must(b, err)
 	seq := 0
 	writeNotes := func(d time.Duration) float64 {
@@ -174,18 +175,25 @@ func writesBesideSearches(b *testing.B, ctx context.Context, store *sqlite.DB, r
 		}
 		return float64(n) / time.Since(start).Seconds()
 	}
+	type document struct {
+		doc    genai.Document
+		chunks []genai.Chunk
+		vecs   [][]float32
+	}
+	var again []document // the first abstracts, ingested again and again
+	for i := 0; len(again) < 10; i++ {
+		if doc, cs, vs := benchDocument(b, e, corpus, 0, i); len(cs) > 0 {
+			again = append(again, document{doc, cs, vs})
+		}
+	}
 	writeChunks := func(d time.Duration) float64 {
 		n := 0
 		start := time.Now()
 		for time.Since(start) < d {
 			seq++
-			id := fmt.Sprintf("bench-doc-%d", seq%10)
-			chunks := make([]genai.Chunk, len(vecs))
-			for i := range chunks {
-				chunks[i] = genai.Chunk{ID: fmt.Sprintf("%s-%d", id, i), Index: i, Text: text}
-			}
-			must(b, store.PutDocument(ctx, genai.Document{ID: id, Title: "bench", Format: "text", CreatedAt: time.Now()}, chunks, vecs))
-			n += len(chunks)
+			w := again[seq%len(again)]
+			must(b, store.PutDocument(ctx, w.doc, w.chunks, w.vecs))
+			n += len(w.chunks)
 		}
 		return float64(n) / time.Since(start).Seconds()
 	}
@@ -224,7 +232,6 @@ func writesBesideSearches(b *testing.B, ctx context.Context, store *sqlite.DB, r
 	}
 	for i := range 10 { // leave a kept store (GENAI_BENCH_CACHE) as it was
 		must(b, store.DeleteNote(ctx, fmt.Sprintf("bench-note-%d", i)))
-		must(b, store.DeleteDocument(ctx, fmt.Sprintf("bench-doc-%d", i)))
 	}
 	fmt.Printf("writes      alone    beside %.0f hybrid retrievals/s   ratio\n", searchRate)
 	fmt.Printf("notes/s  %8.0f %10.0f %29.2f\n", aloneNotes, busyNotes, busyNotes/aloneNotes)
@@ -276,34 +283,18 @@ func benchStore(b *testing.B, e *localembed.Embedder, corpus []line, size int) (
 			docs, chunks, vectors = docs[:0], chunks[:0], vectors[:0]
 		}
 	}
-	chunker := rag.Chunker{Tokens: 128}
 	total := 0
 	for c := 0; total < size; c++ {
-		for i, d := range corpus {
+		for i := range corpus {
 			if total >= size {
 				break
 			}
-			text := d.Text
-			if c > 0 {
-				text = variant(text, uint64(c), uint64(i))
-			}
-			if strings.TrimSpace(text) == "" {
+			doc, cs, vs := benchDocument(b, e, corpus, c, i)
+			if len(cs) == 0 {
 				continue
 			}
-			uri := fmt.Sprintf("scifact:%s#%d", d.ID, c)
-			id := rag.DocumentID(uri)
-			cs := chunker.Split([]rag.Section{{Headings: []string{d.Title}, Text: text}})
-			cs = cs[:min(len(cs), size-total)]
-			texts := make([]string, len(cs))
-			for j := range cs {
-				cs[j].ID = fmt.Sprintf("%s-%d", id, j)
-				cs[j].DocumentID = id
-				texts[j] = cs[j].EmbeddingText()
-			}
-			vs, err := e.Embed(ctx, texts)
-			must(b, err)
-			docs = append(docs, genai.Document{ID: id, Title: d.Title, URI: uri, Format: "text", CreatedAt: time.Now()})
-			chunks, vectors = append(chunks, cs), append(vectors, vs)
+			cs, vs = cs[:min(len(cs), size-total)], vs[:min(len(cs), size-total)]
+			docs, chunks, vectors = append(docs, doc), append(chunks, cs), append(vectors, vs)
 			total += len(cs)
 			if len(docs) == 256 {
 				flush()
@@ -313,6 +304,32 @@ func benchStore(b *testing.B, e *localembed.Embedder, corpus []line, size int) (
 	flush()
 	fmt.Printf("built %d chunks in %.1fs\n", total, time.Since(start).Seconds())
 	return store, path
+}
+
+// benchDocument is copy c of SciFact abstract i as BenchmarkRetrieve stores it: under
+// its title, chunked at 128 tokens, embedded.
+func benchDocument(b *testing.B, e *localembed.Embedder, corpus []line, c, i int) (genai.Document, []genai.Chunk, [][]float32) {
+	d := corpus[i]
+	text := d.Text
+	if c > 0 {
+		text = variant(text, uint64(c), uint64(i))
+	}
+	uri := fmt.Sprintf("scifact:%s#%d", d.ID, c)
+	id := rag.DocumentID(uri)
+	doc := genai.Document{ID: id, Title: d.Title, URI: uri, Format: "text", CreatedAt: time.Now()}
+	if strings.TrimSpace(text) == "" {
+		return doc, nil, nil
+	}
+	cs := rag.Chunker{Tokens: 128}.Split([]rag.Section{{Headings: []string{d.Title}, Text: text}})
+	texts := make([]string, len(cs))
+	for j := range cs {
+		cs[j].ID = fmt.Sprintf("%s-%d", id, j)
+		cs[j].DocumentID = id
+		texts[j] = cs[j].EmbeddingText()
+	}
+	vs, err := e.Embed(b.Context(), texts)
+	must(b, err)
+	return doc, cs, vs
 }
 
 // variant is copy c of abstract i: its sentences shuffled and one word in ten dropped.
