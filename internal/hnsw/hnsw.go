@@ -171,7 +171,9 @@ func (x *Index) AddBatch(ids []uint32, vecs [][]float32) error {
 		}
 		scale[i] = s
 	}
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(ids)))
+	// A worker per batchChunk vectors at most: a write of a few vectors links them on
+	// its own goroutine rather than waiting for others to be scheduled.
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(ids)/batchChunk))
 	chunk := batchChunk * workers
 	for start := 0; start < len(ids); start += chunk {
 		end := min(start+chunk, len(ids))
