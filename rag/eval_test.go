@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"genai"
 	"genai/localembed"
@@ -139,51 +137,6 @@ func BenchmarkSciFact(b *testing.B) {
 		}{{"bm25", rep.BM25}, {"vector", rep.Vector}, {"hybrid", rep.Hybrid}} {
 			fmt.Printf("%-8s %8.4f %11.4f %8.4f\n", row.name, row.m.NDCG10, row.m.Recall100, row.m.MRR10)
 		}
-	}
-}
-
-// BenchmarkRetrieve ingests SciFact's corpus once and measures Retriever.Retrieve (k 6)
-// on its queries in each mode, reporting p50 and p99 latency:
-//
-//	go test -run '^$' -bench BenchmarkRetrieve ./rag
-func BenchmarkRetrieve(b *testing.B) {
-	dir := sciFactDir(b)
-	ctx := b.Context()
-	e, err := localembed.New(localembed.Options{})
-	must(b, err)
-	store, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "genai.db"), sqlite.Options{Space: e.Space()})
-	must(b, err)
-	defer store.Close()
-	in := &rag.Ingester{Store: store, Embedder: e}
-	corpus, queries := readLines(b, filepath.Join(dir, "corpus.jsonl")), readLines(b, filepath.Join(dir, "queries.jsonl"))
-	start := time.Now()
-	for _, d := range corpus {
-		if strings.TrimSpace(d.Text) == "" {
-			continue
-		}
-		_, err := in.IngestText(ctx, d.Title, "beir:"+d.ID, d.Text)
-		must(b, err)
-	}
-	b.Logf("ingested %d documents in %s (one goroutine)", len(corpus), time.Since(start))
-	r := &rag.Retriever{Store: store, Embedder: e}
-	for _, mode := range []genai.RetrievalMode{genai.RetrieveBM25, genai.RetrieveVector, genai.RetrieveHybrid} {
-		b.Run(string(mode), func(b *testing.B) {
-			var lat []time.Duration
-			i := 0
-			for b.Loop() {
-				q := queries[i%len(queries)]
-				i++
-				t0 := time.Now()
-				if _, err := r.Retrieve(ctx, genai.RetrieveQuery{Query: q.Text, K: 6, Mode: mode}); err != nil {
-					b.Fatal(err)
-				}
-				lat = append(lat, time.Since(t0))
-			}
-			slices.Sort(lat)
-			p := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
-			b.ReportMetric(float64(p(0.50).Microseconds())/1000, "p50-ms")
-			b.ReportMetric(float64(p(0.99).Microseconds())/1000, "p99-ms")
-		})
 	}
 }
 

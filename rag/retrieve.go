@@ -36,6 +36,17 @@ type RankedSearcher interface {
 	SearchChunksVector(ctx context.Context, vector []float32, n int, documentID string) ([]genai.ChunkHit, error)
 }
 
+// ChunkRanker is a RankedSearcher that ranks without loading chunks, each hit with
+// only its ID, DocumentID and Score, and loads the hits a caller keeps: LoadChunks
+// returns them in full, in order, with their scores, leaving out chunks no longer
+// stored. A Retriever then loads only the passages its feedback reads and the K it
+// returns, not the hundreds of candidates it fuses. The embedded sqlite store is one.
+type ChunkRanker interface {
+	RankChunksBM25(ctx context.Context, query string, n int, documentID string) ([]genai.ChunkHit, error)
+	RankChunksVector(ctx context.Context, vector []float32, n int, documentID string) ([]genai.ChunkHit, error)
+	LoadChunks(ctx context.Context, hits []genai.ChunkHit) ([]genai.ChunkHit, error)
+}
+
 // RetrieverOptions tune a Retriever. Zero fields take the defaults above; a negative
 // FeedbackDocs turns feedback off.
 type RetrieverOptions struct {
@@ -112,10 +123,24 @@ func (r *Retriever) Retrieve(ctx context.Context, q genai.RetrieveQuery) ([]gena
 	default:
 		hits = fuseByScore(rk.lexical, rk.vector, r.Options.withDefaults().VectorWeight)
 	}
-	return hits[:min(q.K, len(hits))], nil
+	return r.load(ctx, hits[:min(q.K, len(hits))])
 }
 
-// rankings are the two rankings a query's hybrid result is fused from.
+// load returns hits in full: as they are, or loaded by a ChunkRanker that ranked them.
+func (r *Retriever) load(ctx context.Context, hits []genai.ChunkHit) ([]genai.ChunkHit, error) {
+	s, ok := r.Store.(ChunkRanker)
+	if !ok {
+		return hits, nil
+	}
+	full, err := s.LoadChunks(ctx, hits)
+	if err != nil {
+		return nil, fmt.Errorf("retrieve: %w", err)
+	}
+	return full, nil
+}
+
+// rankings are the two rankings a query's hybrid result is fused from; from a
+// ChunkRanker, their hits have only IDs and scores (see load).
 type rankings struct {
 	lexical, vector []genai.ChunkHit
 }
@@ -149,7 +174,11 @@ func (r *Retriever) lexical(ctx context.Context, query, documentID string, o Ret
 	if err != nil || o.FeedbackDocs < 0 || len(first) == 0 {
 		return first, err
 	}
-	terms := feedbackTerms(query, first[:min(o.FeedbackDocs, len(first))], o.FeedbackTerms)
+	fb, err := r.load(ctx, first[:min(o.FeedbackDocs, len(first))])
+	if err != nil || len(fb) == 0 {
+		return first, err
+	}
+	terms := feedbackTerms(query, fb, o.FeedbackTerms)
 	if len(terms) == 0 {
 		return first, nil
 	}
@@ -161,6 +190,9 @@ func (r *Retriever) lexical(ctx context.Context, query, documentID string, o Ret
 }
 
 func (r *Retriever) searchBM25(ctx context.Context, query string, n int, documentID string) ([]genai.ChunkHit, error) {
+	if s, ok := r.Store.(ChunkRanker); ok {
+		return s.RankChunksBM25(ctx, query, n, documentID)
+	}
 	if s, ok := r.Store.(RankedSearcher); ok {
 		return s.SearchChunksBM25(ctx, query, n, documentID)
 	}
@@ -168,6 +200,9 @@ func (r *Retriever) searchBM25(ctx context.Context, query string, n int, documen
 }
 
 func (r *Retriever) searchVector(ctx context.Context, vector []float32, n int, documentID string) ([]genai.ChunkHit, error) {
+	if s, ok := r.Store.(ChunkRanker); ok {
+		return s.RankChunksVector(ctx, vector, n, documentID)
+	}
 	if s, ok := r.Store.(RankedSearcher); ok {
 		return s.SearchChunksVector(ctx, vector, n, documentID)
 	}
@@ -244,6 +279,7 @@ func feedbackTerms(query string, fb []genai.ChunkHit, m int) []string {
 	}
 	weight := map[string]float64{}
 	forms := map[string]map[string]int{}
+	stemOf := map[string]string{} // the passages repeat their words; stemming is most of the work
 	top := fb[0].Score
 	for _, h := range fb {
 		tf := map[string]int{}
@@ -253,7 +289,11 @@ func feedbackTerms(query string, fb []genai.ChunkHit, m int) []string {
 			if len(w) < 3 || english.IsStopWord(w) || unicode.IsDigit(rune(w[0])) {
 				continue
 			}
-			st := english.Stem(w, false)
+			st, ok := stemOf[w]
+			if !ok {
+				st = english.Stem(w, false)
+				stemOf[w] = st
+			}
 			if inQuery[st] {
 				continue
 			}

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"genai/internal/hnsw"
@@ -56,16 +58,15 @@ func (s *vectorSet) put(rowids []int64, vecs [][]float32) error {
 // toANN builds the HNSW graph from the exact index's vectors and swaps it in; searches
 // keep using the exact index until then.
 func (s *vectorSet) toANN(x *vectorIndex) error {
-	x.mu.RLock()
-	ids := annIDs(x.rowids)
-	vecs := make([][]float32, len(ids))
-	for i := range vecs {
-		vecs[i] = x.data[i*s.dim : (i+1)*s.dim]
-	}
+	var ids []uint32
+	var vecs [][]float32
+	x.each(func(rowid int64, v []float32) {
+		ids, vecs = append(ids, uint32(rowid)), append(vecs, v)
+	})
+	// The exact index is not written meanwhile (callers hold DB.mu), so its vectors
+	// can be read without its lock.
 	a := hnsw.New(s.dim, hnsw.Options{})
-	err := a.AddBatch(ids, vecs)
-	x.mu.RUnlock()
-	if err != nil {
+	if err := a.AddBatch(ids, vecs); err != nil {
 		return fmt.Errorf("build the vector index: %w", err)
 	}
 	s.ann.Store(a)
@@ -119,8 +120,58 @@ type vectorTable struct {
 	annKey    string // meta key of the write count the saved graph was saved at
 	annSuffix string // added to the database's path: the file of the saved graph
 
-	vec  atomic.Pointer[vectorSet] // replaced whole by loadVectors
-	seen atomic.Int64              // the write count vec reflects; see refresh
+	slots     sync.Once
+	searching chan struct{} // see DB.searchSlot
+
+	vec   atomic.Pointer[vectorSet]    // replaced whole by loadVectors
+	lex   atomic.Pointer[lexicalIndex] // chunks only: their words, replaced whole by loadChunkIndexes
+	stems stemCache                    // chunks only: for their lexicalIndex
+	seen  atomic.Int64                 // the write count vec (and lex) reflect; see refresh
+}
+
+// searchSlots is the number of searches of a kind that run at once: all processors but
+// one, so that a write, which spends most of its time in fsync and then needs a
+// processor to go on, finds one free. With two searches spinning on two processors,
+// one write at a time made 1/4 to 1/7 of its commits a second alone; with one, 3/4.
+func searchSlots() int { return max(1, runtime.GOMAXPROCS(0)-1) }
+
+// searchSlot waits for a slot to search t in (see searchSlots) and returns its
+// release, or the context's error when it ends first.
+func (db *DB) searchSlot(ctx context.Context, t *vectorTable) (release func(), err error) {
+	t.slots.Do(func() { t.searching = make(chan struct{}, searchSlots()) })
+	select {
+	case t.searching <- struct{}{}:
+		return func() { <-t.searching }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("sqlite: search %s: %w", t.name, ctx.Err())
+	}
+}
+
+// loadChunkIndexes loads the in-memory indexes of the chunks: their vectors, then
+// their words (the write count is read first, so a write in between reloads both).
+func (db *DB) loadChunkIndexes(ctx context.Context) error {
+	if err := db.loadVectors(ctx, &db.chunks); err != nil {
+		return err
+	}
+	x, err := db.loadLexical(ctx)
+	if err != nil {
+		return err
+	}
+	db.chunks.lex.Store(x)
+	return nil
+}
+
+// lexical returns the BM25 index of the chunks; empty in a store still to re-embed,
+// which searches none.
+func (db *DB) lexical() *lexicalIndex {
+	if x := db.chunks.lex.Load(); x != nil {
+		return x
+	}
+	x := newLexicalIndex(db.opts.ChunkBM25Weights)
+	if db.chunks.lex.CompareAndSwap(nil, x) {
+		return x
+	}
+	return db.chunks.lex.Load()
 }
 
 // annPath is the file beside the database where Close saves the HNSW graph of t.
@@ -232,6 +283,9 @@ func (db *DB) refresh(ctx context.Context, t *vectorTable) error {
 	defer db.mu.Unlock()
 	if n, err = db.writeCount(ctx, t); err != nil || n == t.seen.Load() {
 		return err
+	}
+	if t == &db.chunks {
+		return db.loadChunkIndexes(ctx)
 	}
 	return db.loadVectors(ctx, t)
 }

@@ -49,12 +49,26 @@ func (db *DB) PutDocuments(ctx context.Context, docs []genai.Document, chunks []
 		return nil
 	}
 
+	// Words are analysed before the write lock, so that writers of several documents
+	// do it in parallel.
+	var words []lexicalRow
+	for d, doc := range docs {
+		for _, c := range chunks[d] {
+			words = append(words, analyze(lexicalChunk{id: c.ID, document: doc.ID, title: doc.Title, headings: c.Headings, text: c.Text},
+				db.opts.ChunkBM25Weights, db.chunks.stems.stem))
+		}
+	}
+
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	old, rowids, err := db.putDocumentsTx(ctx, docs, chunks, unit)
 	if err != nil {
 		return db.fullErr(err)
 	}
+	for i := range words {
+		words[i].rowid = rowids[i]
+	}
+	db.lexical().replace(old, words)
 	set := db.chunks.vec.Load()
 	for _, r := range old {
 		set.remove(r)
@@ -283,6 +297,7 @@ func (db *DB) DeleteDocument(ctx context.Context, id string) error {
 	if err := tx.Commit(); err != nil {
 		return db.fullErr(fmt.Errorf("sqlite: delete document %q: commit: %w", id, err))
 	}
+	db.lexical().remove(old)
 	set := db.chunks.vec.Load()
 	for _, r := range old {
 		set.remove(r)
@@ -339,6 +354,12 @@ func (db *DB) SearchChunks(ctx context.Context, q genai.RetrieveQuery, vector []
 // when it is not "". It is the word half of SearchChunks' hybrid mode, for callers that
 // fuse candidates themselves.
 func (db *DB) SearchChunksBM25(ctx context.Context, query string, n int, documentID string) ([]genai.ChunkHit, error) {
+	if err := db.usable(); err != nil {
+		return nil, err
+	}
+	if err := db.refresh(ctx, &db.chunks); err != nil {
+		return nil, fmt.Errorf("sqlite: search chunks: %w", err)
+	}
 	return db.readChunks(ctx, func(tx *sql.Tx) ([]scored, error) {
 		return db.bm25Chunks(ctx, tx, query, n, documentID)
 	})
@@ -378,9 +399,94 @@ func (db *DB) queryVector(ctx context.Context, vector []float32) ([]float32, err
 	return unit, nil
 }
 
+// RankChunksBM25 ranks as SearchChunksBM25 does but loads no chunk: each hit has only
+// its ID, DocumentID and Score. LoadChunks loads those a caller keeps: a retrieval that fuses 200
+// candidates of each ranking and returns 10 need not read 400 chunks.
+func (db *DB) RankChunksBM25(ctx context.Context, query string, n int, documentID string) ([]genai.ChunkHit, error) {
+	if err := db.usable(); err != nil {
+		return nil, err
+	}
+	if err := db.refresh(ctx, &db.chunks); err != nil {
+		return nil, fmt.Errorf("sqlite: search chunks: %w", err)
+	}
+	release, err := db.searchSlot(ctx, &db.chunks)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	ranked, err := db.bm25Chunks(ctx, db.reader, query, n, documentID)
+	if err != nil {
+		return nil, err
+	}
+	return db.lexical().named(ranked), nil
+}
+
+// RankChunksVector ranks as SearchChunksVector does but loads no chunk: each hit has
+// only its ID, DocumentID and Score (see RankChunksBM25).
+func (db *DB) RankChunksVector(ctx context.Context, vector []float32, n int, documentID string) ([]genai.ChunkHit, error) {
+	vector, err := db.queryVector(ctx, vector)
+	if err != nil {
+		return nil, err
+	}
+	release, err := db.searchSlot(ctx, &db.chunks)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	ranked, err := db.nearestChunks(ctx, db.reader, vector, n, documentID)
+	if err != nil {
+		return nil, err
+	}
+	return db.lexical().named(ranked), nil
+}
+
+// LoadChunks returns the chunks of hits (found by their IDs) in full: text, headings,
+// document title and URI, in the order of hits and with their scores. A chunk no
+// longer stored is left out.
+func (db *DB) LoadChunks(ctx context.Context, hits []genai.ChunkHit) ([]genai.ChunkHit, error) {
+	out := make([]genai.ChunkHit, 0, len(hits))
+	if len(hits) == 0 {
+		return out, nil
+	}
+	if err := db.usable(); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(hits))
+	for i, h := range hits {
+		ids[i] = h.ID
+	}
+	release, err := db.searchSlot(ctx, &db.chunks)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	byID, err := loadChunks(ctx, db.reader, "c.id", ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hits {
+		if c, ok := byID[h.ID]; ok {
+			c.Score = h.Score
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// rowQuerier is a *sql.DB or a *sql.Tx.
+type rowQuerier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // readChunks runs rank in a read transaction and loads the chunks it ranks in the
 // same one, keeping the order and the scores.
 func (db *DB) readChunks(ctx context.Context, rank func(tx *sql.Tx) ([]scored, error)) ([]genai.ChunkHit, error) {
+	release, err := db.searchSlot(ctx, &db.chunks)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	tx, err := db.reader.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: search chunks: %w", err)
@@ -394,38 +500,16 @@ func (db *DB) readChunks(ctx context.Context, rank func(tx *sql.Tx) ([]scored, e
 	if len(ranked) == 0 {
 		return out, nil
 	}
-	args := make([]any, len(ranked))
+	rowids := make([]int64, len(ranked))
 	for i, s := range ranked {
-		args[i] = s.rowid
+		rowids[i] = s.rowid
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT c.rowid, c.id, c.document_id, c.idx, c.headings, c.text, d.title, coalesce(d.uri, '')
-		FROM chunks c JOIN documents d ON d.id = c.document_id
-		WHERE c.rowid IN (?`+strings.Repeat(", ?", len(ranked)-1)+`)`, args...)
+	byRow, err := loadChunks(ctx, tx, "c.rowid", rowids)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: search chunks: load chunks: %w", err)
-	}
-	defer rows.Close()
-	byRow := make(map[int64]genai.ChunkHit, len(ranked))
-	for rows.Next() {
-		var rowid int64
-		var h genai.ChunkHit
-		var headings string
-		if err := rows.Scan(&rowid, &h.ID, &h.DocumentID, &h.Index, &headings, &h.Text, &h.Title, &h.URI); err != nil {
-			return nil, fmt.Errorf("sqlite: search chunks: load chunks: %w", err)
-		}
-		if err := json.Unmarshal([]byte(headings), &h.Headings); err != nil {
-			return nil, fmt.Errorf("sqlite: search chunks: headings of chunk %q: %w", h.ID, err)
-		}
-		if len(h.Headings) == 0 {
-			h.Headings = nil
-		}
-		byRow[rowid] = h
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: search chunks: load chunks: %w", err)
+		return nil, err
 	}
 	for _, s := range ranked {
-		// A row the in-memory vectors still had but the transaction does not (deleted
+		// A row the in-memory indexes still had but the transaction does not (deleted
 		// meanwhile) is left out.
 		if h, ok := byRow[s.rowid]; ok {
 			h.Score = float64(s.score)
@@ -435,46 +519,68 @@ func (db *DB) readChunks(ctx context.Context, rank func(tx *sql.Tx) ([]scored, e
 	return out, nil
 }
 
-// bm25Chunks returns up to n chunk rows matching the words of query, best first.
-func (db *DB) bm25Chunks(ctx context.Context, tx *sql.Tx, query string, n int, documentID string) ([]scored, error) {
-	match := chunkFTSQuery(query)
-	if match == "" || n <= 0 {
+// loadChunks returns the chunks whose column col (c.rowid or c.id) is among keys, by
+// key.
+func loadChunks[K comparable](ctx context.Context, q rowQuerier, col string, keys []K) (map[K]genai.ChunkHit, error) {
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	rows, err := q.QueryContext(ctx, `SELECT `+col+`, c.id, c.document_id, c.idx, c.headings, c.text, d.title, coalesce(d.uri, '')
+		FROM chunks c JOIN documents d ON d.id = c.document_id
+		WHERE `+col+` IN (?`+strings.Repeat(", ?", len(keys)-1)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: search chunks: load chunks: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[K]genai.ChunkHit, len(keys))
+	for rows.Next() {
+		var key K
+		var h genai.ChunkHit
+		var headings string
+		if err := rows.Scan(&key, &h.ID, &h.DocumentID, &h.Index, &headings, &h.Text, &h.Title, &h.URI); err != nil {
+			return nil, fmt.Errorf("sqlite: search chunks: load chunks: %w", err)
+		}
+		if headings != "[]" {
+			if err := json.Unmarshal([]byte(headings), &h.Headings); err != nil {
+				return nil, fmt.Errorf("sqlite: search chunks: headings of chunk %q: %w", h.ID, err)
+			}
+		}
+		if len(h.Headings) == 0 {
+			h.Headings = nil
+		}
+		out[key] = h
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: search chunks: load chunks: %w", err)
+	}
+	return out, nil
+}
+
+// bm25Chunks returns up to n chunk rows matching the words of query, best first, from
+// the in-memory BM25 index (see lexicalIndex).
+func (db *DB) bm25Chunks(ctx context.Context, tx rowQuerier, query string, n int, documentID string) ([]scored, error) {
+	if n <= 0 {
 		return nil, nil
 	}
-	w := db.opts.ChunkBM25Weights
-	rank := fmt.Sprintf("-bm25(chunks_fts, %g, %g, %g)", w[0], w[1], w[2]) // bm25() is lower for better matches
-	query = `SELECT rowid, ` + rank + ` AS score FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY score DESC, rowid LIMIT ?`
-	args := []any{match, n}
+	var lo, hi sql.NullInt64
 	if documentID != "" {
 		// A document's chunks have consecutive rows (one transaction, rows never
-		// reused), and FTS5 takes a rowid range as a constraint of its own; an IN list
-		// it would check only after matching every chunk of the store.
-		var lo, hi sql.NullInt64
+		// reused).
 		if err := tx.QueryRowContext(ctx, `SELECT min(rowid), max(rowid) FROM chunks WHERE document_id = ?`, documentID).Scan(&lo, &hi); err != nil {
 			return nil, fmt.Errorf("sqlite: search chunks of document %q: %w", documentID, err)
 		}
 		if !lo.Valid {
 			return nil, nil
 		}
-		query = `SELECT rowid, ` + rank + ` AS score FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid BETWEEN ? AND ?
-			ORDER BY score DESC, rowid LIMIT ?`
-		args = []any{match, lo.Int64, hi.Int64, n}
 	}
-	rows, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: search chunks %q: %w", query, err)
-	}
-	out, err := scanScored(rows)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: search chunks %q: %w", query, err)
-	}
-	return out, nil
+	return db.lexical().search(query, n, lo.Int64, hi.Int64), nil
 }
 
 // nearestChunks returns up to n chunk rows nearest the unit vector q, best first: from
 // the in-memory vectors, or, filtered by document, by a scan of that document's
 // stored vectors in tx.
-func (db *DB) nearestChunks(ctx context.Context, tx *sql.Tx, q []float32, n int, documentID string) ([]scored, error) {
+func (db *DB) nearestChunks(ctx context.Context, tx rowQuerier, q []float32, n int, documentID string) ([]scored, error) {
 	if n <= 0 {
 		return nil, nil
 	}
@@ -507,7 +613,7 @@ func (db *DB) nearestChunks(ctx context.Context, tx *sql.Tx, q []float32, n int,
 	return h.sorted(), nil
 }
 
-// englishStopWords are left out of BM25 queries: Lucene's English stop words, which
+// englishStopWords are left out of BM25 queries (see queryTerms): Lucene's English stop words, which
 // OpenSearch's english analyzer drops too. They match most chunks and rank few.
 var englishStopWords = func() map[string]bool {
 	m := map[string]bool{}
@@ -517,24 +623,3 @@ var englishStopWords = func() map[string]bool {
 	}
 	return m
 }()
-
-// chunkFTSQuery turns user text into an FTS5 query for chunks_fts: any of its words,
-// each quoted (so no input is ever FTS5 syntax; the Porter tokenizer still stems it),
-// without English stop words unless the text has nothing else.
-func chunkFTSQuery(text string) string {
-	match := ftsQuery(text)
-	if match == "" {
-		return ""
-	}
-	terms := strings.Split(match, " OR ")
-	kept := terms[:0:0]
-	for _, t := range terms {
-		if !englishStopWords[strings.Trim(t, `"`)] {
-			kept = append(kept, t)
-		}
-	}
-	if len(kept) == 0 {
-		return match
-	}
-	return strings.Join(kept, " OR ")
-}

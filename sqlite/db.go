@@ -262,7 +262,7 @@ func (db *DB) init(ctx context.Context, forReembed bool) error {
 	if err := db.loadVectors(ctx, &db.notes); err != nil {
 		return err
 	}
-	return db.loadVectors(ctx, &db.chunks)
+	return db.loadChunkIndexes(ctx)
 }
 
 // readers opens a pool of read-only connections, extra added to their data source

@@ -4,13 +4,20 @@ import (
 	"container/heap"
 	"encoding/binary"
 	"math"
-	"runtime"
 	"sync"
+
+	"genai/internal/hnsw"
 )
 
-// vectorIndex holds every note's vector in memory, in one flat slice (no per-vector
-// allocation, no second copy), and answers exact nearest-neighbour queries by a scan.
-// Vectors are unit length, so the dot product is the cosine similarity.
+// vectorIndex holds every note's (or chunk's) vector in memory, in one flat slice (no
+// per-vector allocation, no second copy), and answers exact nearest-neighbour queries
+// by a scan. Vectors are unit length, so the dot product is the cosine similarity.
+//
+// A search takes the read lock for one block of vectors at a time, so a write waits
+// for at most one block's scan, not a whole search (a 20,000 × 1024 scan is several
+// milliseconds, more when the search's goroutine is descheduled meanwhile). So that a
+// search still sees every vector once, a removed vector's slot is marked free and
+// reused, never moved into.
 //
 // Written by hand: an exact scan is a loop, and no library keeps vectors keyed by our
 // row IDs without a copy of its own.
@@ -19,9 +26,17 @@ type vectorIndex struct {
 
 	mu     sync.RWMutex
 	data   []float32       // len(rowids)*dim floats, slot i at data[i*dim:]
-	rowids []int64         // the note row of each slot
+	rowids []int64         // the row of each slot; freeSlot for a free one
 	slot   map[int64]int32 // rowid → slot
+	free   []int32         // free slots, reused first
 }
+
+// freeSlot marks a slot without a vector; rows are never negative.
+const freeSlot = -1
+
+// scanBlock is the number of vectors a search scans under one hold of the read lock:
+// 256 × 1024 dimensions is about 50 µs.
+const scanBlock = 256
 
 func newVectorIndex(dim, capacity int) *vectorIndex {
 	return &vectorIndex{
@@ -36,38 +51,45 @@ func newVectorIndex(dim, capacity int) *vectorIndex {
 func (x *vectorIndex) len() int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return len(x.rowids)
+	return len(x.slot)
+}
+
+// slotFor returns the slot of rowid, giving it a free or new one if it has none. The
+// caller holds the write lock.
+func (x *vectorIndex) slotFor(rowid int64) int {
+	if i, ok := x.slot[rowid]; ok {
+		return int(i)
+	}
+	var i int32
+	if n := len(x.free); n > 0 {
+		i, x.free = x.free[n-1], x.free[:n-1]
+		x.rowids[i] = rowid
+	} else {
+		i = int32(len(x.rowids))
+		x.rowids = append(x.rowids, rowid)
+		x.data = append(x.data, make([]float32, x.dim)...)
+	}
+	x.slot[rowid] = i
+	return int(i)
 }
 
 // put sets the vector of rowid.
 func (x *vectorIndex) put(rowid int64, v []float32) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if i, ok := x.slot[rowid]; ok {
-		copy(x.data[int(i)*x.dim:], v)
-		return
-	}
-	x.slot[rowid] = int32(len(x.rowids))
-	x.rowids = append(x.rowids, rowid)
-	x.data = append(x.data, v...)
+	i := x.slotFor(rowid)
+	copy(x.data[i*x.dim:(i+1)*x.dim], v)
 }
 
 // putBlob sets the vector of rowid from its stored bytes.
 func (x *vectorIndex) putBlob(rowid int64, blob []byte) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	off := len(x.data)
-	if i, ok := x.slot[rowid]; ok {
-		off = int(i) * x.dim
-	} else {
-		x.slot[rowid] = int32(len(x.rowids))
-		x.rowids = append(x.rowids, rowid)
-		x.data = append(x.data, make([]float32, x.dim)...)
-	}
-	decodeVector(x.data[off:off+x.dim], blob)
+	i := x.slotFor(rowid)
+	decodeVector(x.data[i*x.dim:(i+1)*x.dim], blob)
 }
 
-// remove deletes the vector of rowid, moving the last slot into its place.
+// remove deletes the vector of rowid, freeing its slot.
 func (x *vectorIndex) remove(rowid int64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -75,15 +97,20 @@ func (x *vectorIndex) remove(rowid int64) {
 	if !ok {
 		return
 	}
-	last := len(x.rowids) - 1
-	if int(i) != last {
-		copy(x.data[int(i)*x.dim:int(i+1)*x.dim], x.data[last*x.dim:])
-		x.rowids[i] = x.rowids[last]
-		x.slot[x.rowids[i]] = i
-	}
-	x.rowids = x.rowids[:last]
-	x.data = x.data[:last*x.dim]
 	delete(x.slot, rowid)
+	x.rowids[i] = freeSlot
+	x.free = append(x.free, i)
+}
+
+// each calls fn with the row and vector of every slot in use, under the read lock.
+func (x *vectorIndex) each(fn func(rowid int64, v []float32)) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	for i, r := range x.rowids {
+		if r != freeSlot {
+			fn(r, x.data[i*x.dim:(i+1)*x.dim])
+		}
+	}
 }
 
 // scored is a note row with its similarity to a query.
@@ -96,14 +123,14 @@ type scored struct {
 // several goroutines, each over its own part.
 func (x *vectorIndex) search(q []float32, k int) []scored {
 	x.mu.RLock()
-	defer x.mu.RUnlock()
 	n := len(x.rowids)
+	x.mu.RUnlock()
 	if k <= 0 || n == 0 {
 		return nil
 	}
 	parts := 1
 	if n*x.dim >= 1<<20 {
-		parts = min(runtime.GOMAXPROCS(0), 8)
+		parts = min(searchSlots(), 8) // not every processor: see DB.searchSlot
 	}
 	heaps := make([]topK, parts)
 	var wg sync.WaitGroup
@@ -121,29 +148,24 @@ func (x *vectorIndex) search(q []float32, k int) []scored {
 	return all.sorted()
 }
 
+// scan returns the best k of slots lo to hi, taking the read lock a block at a time.
+// Slots never move or go away, so lo and hi stay valid between blocks.
 func (x *vectorIndex) scan(q []float32, k, lo, hi int) topK {
 	h := make(topK, 0, k+1)
-	for i := lo; i < hi; i++ {
-		h.offer(scored{x.rowids[i], dot(q, x.data[i*x.dim:(i+1)*x.dim])}, k)
+	for b := lo; b < hi; b += scanBlock {
+		x.mu.RLock()
+		for i := b; i < min(b+scanBlock, hi); i++ {
+			if r := x.rowids[i]; r != freeSlot {
+				h.offer(scored{r, dot(q, x.data[i*x.dim:(i+1)*x.dim])}, k)
+			}
+		}
+		x.mu.RUnlock()
 	}
 	return h
 }
 
-func dot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return s0 + s1 + s2 + s3
-}
+// dot is the cosine similarity of unit vectors a and b.
+func dot(a, b []float32) float32 { return hnsw.Dot(a, b) }
 
 // topK is a min-heap of the best k results so far; the worst is at the root.
 type topK []scored

@@ -1,5 +1,10 @@
 package hnsw
 
+// Dot returns the dot product of a and b[:len(a)] (b must be at least as long): with
+// AVX2 and FMA where the processor has them. For unit vectors it is their cosine
+// similarity.
+func Dot(a, b []float32) float32 { return dot(a, b) }
+
 // dotGeneric is the portable dot product: eight lanes a step into four
 // accumulators, so the adds of one step do not wait on each other. The loop
 // shape lets the compiler drop every bounds check (checked with

@@ -227,6 +227,11 @@ func (x *Index) insert(s *searcher, slot uint32) {
 // heuristic: a candidate is kept only if it is closer to the base than to every
 // neighbour already kept, which spreads links across directions and keeps
 // clusters connected to each other.
+//
+// A copy of a neighbour already kept (the same vector, as a document ingested again
+// gives) is not kept: the heuristic alone keeps every copy of the base, since each
+// is exactly as close to the others as to it, and a node with many copies then links
+// only to them. Once they were deleted, a search that reached them found nothing.
 func (x *Index) selectNeighbours(cands []candidate, m int, dst []candidate) []candidate {
 	for _, c := range cands {
 		if len(dst) >= m {
@@ -235,7 +240,7 @@ func (x *Index) selectNeighbours(cands []candidate, m int, dst []candidate) []ca
 		v := x.vec(c.slot)
 		keep := true
 		for _, r := range dst {
-			if dot(v, x.vec(r.slot)) > c.score {
+			if d := dot(v, x.vec(r.slot)); d > c.score || d >= sameVector {
 				keep = false
 				break
 			}
@@ -246,6 +251,9 @@ func (x *Index) selectNeighbours(cands []candidate, m int, dst []candidate) []ca
 	}
 	return dst
 }
+
+// sameVector is the similarity at which two unit vectors count as copies.
+const sameVector = 1 - 1e-6
 
 func (x *Index) setList(slot uint32, layer int, cs []candidate) {
 	mu := &x.linkMu[slot%lockStripes]

@@ -171,7 +171,9 @@ func (x *Index) AddBatch(ids []uint32, vecs [][]float32) error {
 		}
 		scale[i] = s
 	}
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(ids)))
+	// A worker per batchChunk vectors at most: a write of a few vectors links them on
+	// its own goroutine rather than waiting for others to be scheduled.
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(ids)/batchChunk))
 	chunk := batchChunk * workers
 	for start := 0; start < len(ids); start += chunk {
 		end := min(start+chunk, len(ids))
@@ -317,7 +319,9 @@ func (x *Index) Delete(id uint32) {
 
 // Search returns the k vectors most similar to q, best first: approximately, with
 // recall set by Options.EfSearch. It returns nil when k <= 0, q has the wrong
-// dimension or the index is empty. q need not be normalised.
+// dimension or the index is empty. q need not be normalised. Should the graph walk
+// find fewer than k live vectors where the index has more (a region left of deleted
+// nodes only), it answers by an exact scan instead.
 func (x *Index) Search(q []float32, k int) []Result {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
@@ -333,6 +337,9 @@ func (x *Index) Search(q []float32, k int) []Result {
 		cur = x.greedy(s, q, cur, l, false)
 	}
 	x.searchLayer(s, q, []candidate{cur}, max(x.opts.EfSearch, k), 0, true, false)
+	if len(s.res) < min(k, x.live) {
+		return x.exact(q, k)
+	}
 	return x.results(s.res, k)
 }
 
@@ -346,6 +353,11 @@ func (x *Index) Exact(q []float32, k int) []Result {
 	if !ok {
 		return nil
 	}
+	return x.exact(q, k)
+}
+
+// exact is Exact for a checked, normalised query. The caller holds a lock.
+func (x *Index) exact(q []float32, k int) []Result {
 	h := make(minHeap, 0, k+1)
 	for slot := range uint32(len(x.ids)) {
 		if x.isDeleted(slot) {

@@ -485,3 +485,37 @@ func BenchmarkDot(b *testing.B) {
 	})
 	_ = sink
 }
+
+// A document ingested again and again gives the same vectors again and again. Once
+// those copies are deleted, a search that the graph leads to them still finds the k
+// live vectors nearest its query.
+func TestCopiesDeleted(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	copyOf := gaussian(rng, 64, 1)
+	x := New(64, Options{Seed: 1})
+	var ids []uint32
+	var copies [][]float32
+	for i := range 40 {
+		ids, copies = append(ids, uint32(i)), append(copies, copyOf)
+	}
+	if err := x.AddBatch(ids, copies); err != nil { // the first nodes: the graph's entry is a copy
+		t.Fatal(err)
+	}
+	vecs := clustered(rng, 2000, 64, 20, 0.3)
+	others := make([]uint32, len(vecs))
+	for i := range others {
+		others[i] = uint32(100 + i)
+	}
+	if err := x.AddBatch(others, vecs); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		x.Delete(id)
+	}
+	for _, q := range [][]float32{copyOf, vecs[0], vecs[1000]} {
+		got, want := x.Search(q, 10), x.Exact(q, 10)
+		if len(got) != 10 || got[0].ID != want[0].ID {
+			t.Fatalf("Search found %v; exact %v", got, want)
+		}
+	}
+}

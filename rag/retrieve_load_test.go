@@ -1,0 +1,70 @@
+package rag_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"genai"
+	"genai/rag"
+	"genai/sqlite"
+)
+
+// loadCounter is the sqlite store, counting the chunks it reads in full: those it
+// loads and those its searches return.
+type loadCounter struct {
+	*sqlite.DB
+	loaded int
+}
+
+func (s *loadCounter) LoadChunks(ctx context.Context, hits []genai.ChunkHit) ([]genai.ChunkHit, error) {
+	s.loaded += len(hits)
+	return s.DB.LoadChunks(ctx, hits)
+}
+
+func (s *loadCounter) SearchChunksBM25(ctx context.Context, query string, n int, documentID string) ([]genai.ChunkHit, error) {
+	hits, err := s.DB.SearchChunksBM25(ctx, query, n, documentID)
+	s.loaded += len(hits)
+	return hits, err
+}
+
+func (s *loadCounter) SearchChunksVector(ctx context.Context, vector []float32, n int, documentID string) ([]genai.ChunkHit, error) {
+	hits, err := s.DB.SearchChunksVector(ctx, vector, n, documentID)
+	s.loaded += len(hits)
+	return hits, err
+}
+
+func (s *loadCounter) SearchChunks(ctx context.Context, q genai.RetrieveQuery, vector []float32) ([]genai.ChunkHit, error) {
+	hits, err := s.DB.SearchChunks(ctx, q, vector)
+	s.loaded += len(hits)
+	return hits, err
+}
+
+// A retrieval from a store that ranks without loading loads only the passages its
+// feedback reads and the K it returns, not the hundreds of candidates it fuses, and
+// returns them in full.
+func TestRetrieverLoadsOnlyWhatItKeeps(t *testing.T) {
+	ctx := t.Context()
+	opts := evalOptions(t)
+	db, err := openSQLite(ctx, t.TempDir(), opts.Embedder.Space())
+	must(t, err)
+	defer db.(*sqlite.DB).Close()
+	store := &loadCounter{DB: db.(*sqlite.DB)}
+	in := &rag.Ingester{Store: store, Embedder: opts.Embedder}
+	for i := range 300 {
+		_, err := in.IngestText(ctx, fmt.Sprintf("Trial %d", i), fmt.Sprintf("t%d.txt", i), fmt.Sprintf("Aspirin trial %d lowered the risk of cancer in %d adults.", i, 10*i))
+		must(t, err)
+	}
+	r := &rag.Retriever{Store: store, Embedder: opts.Embedder}
+	for _, mode := range []genai.RetrievalMode{genai.RetrieveBM25, genai.RetrieveVector, genai.RetrieveHybrid} {
+		store.loaded = 0
+		hits, err := r.Retrieve(ctx, genai.RetrieveQuery{Query: "aspirin cancer risk", K: 5, Mode: mode})
+		must(t, err)
+		if len(hits) != 5 || hits[0].Text == "" || hits[0].Title == "" || hits[0].URI == "" {
+			t.Fatalf("%s: hits %+v, want 5 in full", mode, hits)
+		}
+		if max := rag.DefaultFeedbackDocs + 5; store.loaded > max {
+			t.Errorf("%s: loaded %d chunks for 5 hits; want at most %d", mode, store.loaded, max)
+		}
+	}
+}
