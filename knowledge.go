@@ -27,6 +27,7 @@ type Chunk struct {
 	DocumentID string   `json:"document_id"`
 	Index      int      `json:"index"`              // position in the document, from 0
 	Headings   []string `json:"headings,omitempty"` // the heading path above it, outermost first
+	Page       int      `json:"page,omitempty"`     // the page it starts on (from 1), for paged formats such as PDF
 	Text       string   `json:"text"`
 }
 

@@ -33,6 +33,7 @@ const (
 type Section struct {
 	Headings []string // the heading path, outermost first; empty before the first heading
 	Text     string   // paragraphs separated by blank lines
+	Page     int      // the page it is on (from 1), for formats with pages; else 0
 }
 
 // Parsed is the text extracted from a file.
