@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync"
@@ -42,6 +43,13 @@ const (
 	maxOutlineDepth = 16
 )
 
+// Instances whose memory grew past maxReusedMemory are not reused.
+const maxReusedMemory = 128 << 20
+
+// memoryCapSlack: an allocation that failed within this of the cap is taken for the
+// cap's doing (PDFium asks for blocks of up to a few MiB at a time).
+const memoryCapSlack = 16 << 20
+
 // Config configures an Engine. Zero fields take their defaults.
 type Config struct {
 	// MaxMemoryBytes caps the WebAssembly memory of one document (default
@@ -57,7 +65,8 @@ type Config struct {
 
 // Engine reads PDFs. It is safe for concurrent use.
 type Engine struct {
-	pool gopdfium.Pool
+	pool      gopdfium.Pool
+	maxMemory int64
 }
 
 // ErrMemory is returned (wrapped) when a document needs more memory than the cap.
@@ -83,9 +92,9 @@ func New(cfg Config) (*Engine, error) {
 		}
 	}
 	pool, err := webassembly.Init(webassembly.Config{
-		MinIdle:       0,
-		MaxIdle:       0,
+		MaxIdle:       cfg.MaxInstances,
 		MaxTotal:      cfg.MaxInstances,
+		ReuseWorkers:  true,
 		RuntimeConfig: rc,
 		// No file system: documents are passed as readers, and a PDF naming a file
 		// must not reach the host's.
@@ -96,7 +105,7 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pdfium: start the engine: %w", err)
 	}
-	return &Engine{pool: pool}, nil
+	return &Engine{pool: pool, maxMemory: cfg.MaxMemoryBytes}, nil
 }
 
 func cacheDir(dir string) string {
@@ -156,9 +165,10 @@ type OutlineItem struct {
 
 // session is one document open in one module instance.
 type session struct {
-	inst gopdfium.Pdfium
-	doc  references.FPDF_DOCUMENT
-	stop func() bool
+	inst      gopdfium.Pdfium
+	doc       references.FPDF_DOCUMENT
+	stop      func() bool
+	maxMemory int64
 }
 
 // open starts an instance, kills it when ctx ends, and opens data in it.
@@ -177,21 +187,48 @@ func (e *Engine) open(ctx context.Context, data []byte) (*session, error) {
 	// second copy of the file in its memory.
 	doc, err := inst.OpenDocument(&requests.OpenDocument{FileReader: bytes.NewReader(data), FileReaderSize: int64(len(data))})
 	if err != nil {
-		s := &session{inst: inst, stop: stop}
-		s.close()
+		s := &session{inst: inst, stop: stop, maxMemory: e.maxMemory}
+		s.close(false)
 		return nil, s.fail(ctx, err)
 	}
-	return &session{inst: inst, doc: doc.Document, stop: stop}, nil
+	return &session{inst: inst, doc: doc.Document, stop: stop, maxMemory: e.maxMemory}, nil
 }
 
-func (s *session) close() {
-	if s.stop() {
-		// The instance was not killed: free it for reuse of its slot.
-		if s.doc != "" {
-			s.inst.FPDF_CloseDocument(&requests.FPDF_CloseDocument{Document: s.doc})
-		}
-		s.inst.Close()
+// close frees the instance for the next document, or discards it when it holds much
+// memory: wasm memory never shrinks, so an instance that read a large file would keep
+// its peak for as long as it lives. Reusing the others saves the instantiation (about
+// 0.1 s), most of the time of a small file.
+func (s *session) close(reuse bool) {
+	if !s.stop() {
+		return // killed: the pool has already dropped it
 	}
+	if size, ok := s.memorySize(); reuse && ok && size <= maxReusedMemory {
+		s.inst.FPDF_CloseDocument(&requests.FPDF_CloseDocument{Document: s.doc})
+		s.inst.Close()
+		return
+	}
+	s.inst.Kill()
+}
+
+// memorySize returns the size of the instance's linear memory. go-pdfium keeps the
+// module in an internal type, so it is reached by reflection on its exported names;
+// if they change, ok is false and instances are not reused.
+func (s *session) memorySize() (size int64, ok bool) {
+	defer func() {
+		if recover() != nil {
+			size, ok = 0, false
+		}
+	}()
+	impl := reflect.ValueOf(s.inst.GetImplementation())
+	if impl.Kind() == reflect.Pointer {
+		impl = impl.Elem()
+	}
+	mod := impl.FieldByName("Module")
+	if !mod.IsValid() || mod.IsNil() {
+		return 0, false
+	}
+	mem := mod.MethodByName("Memory").Call(nil)[0]
+	return int64(mem.MethodByName("Size").Call(nil)[0].Uint()), true
 }
 
 // fail turns an error from the instance into the error to report: the context's when
@@ -201,8 +238,16 @@ func (s *session) fail(ctx context.Context, err error) error {
 		return ctx.Err()
 	}
 	msg := err.Error()
-	if strings.Contains(msg, "out of memory") || strings.Contains(msg, "memory") && strings.Contains(msg, "grow") {
+	// PDFium aborts (a trap) when an allocation fails: a trap with the memory at its
+	// cap is taken for that.
+	if size, ok := s.memorySize(); ok && size+memoryCapSlack >= s.maxMemory {
 		return ErrMemory
+	}
+	if i := strings.Index(msg, "\nwasm stack trace"); i >= 0 {
+		// A trap far from the cap: a corrupt file, or one large allocation that
+		// would not fit.
+		return fmt.Errorf("%w: PDFium stopped (%s): the file is corrupt or needs over %d MiB of memory",
+			ErrUnreadable, strings.TrimSpace(msg[:i]), s.maxMemory>>20)
 	}
 	return fmt.Errorf("%w: %v", ErrUnreadable, strings.TrimPrefix(msg, "pdfium: "))
 }
@@ -214,7 +259,8 @@ func (e *Engine) Text(ctx context.Context, data []byte, limits Limits) (*Documen
 	if err != nil {
 		return nil, err
 	}
-	defer s.close()
+	reuse := false
+	defer func() { s.close(reuse) }()
 	count, err := s.inst.FPDF_GetPageCount(&requests.FPDF_GetPageCount{Document: s.doc})
 	if err != nil {
 		return nil, s.fail(ctx, err)
@@ -243,6 +289,7 @@ func (e *Engine) Text(ctx context.Context, data []byte, limits Limits) (*Documen
 		}
 		d.Pages = append(d.Pages, Page{Number: i + 1, Text: text})
 	}
+	reuse = true
 	return d, nil
 }
 
@@ -282,12 +329,17 @@ func (s *session) pageText(i int) (string, error) {
 // as pdftotext does.
 var lineEndHyphen = regexp.MustCompile(`(\pL)(?:\x02|-|\x{00AD})[ \t]*\n[ \t]*(\pL)`)
 
-// CleanText normalises PDFium's text: "\r\n" line ends become "\n", words broken by
-// a hyphen at a line end are joined, and control characters other than "\n" and
+// ligatures spells out the Latin ligature characters that fonts' ToUnicode maps
+// sometimes give (as pdftotext does), so "ﬁnd" is found by "find".
+var ligatures = strings.NewReplacer("\uFB00", "ff", "\uFB01", "fi", "\uFB02", "fl", "\uFB03", "ffi", "\uFB04", "ffl", "\uFB05", "st", "\uFB06", "st")
+
+// CleanText normalises PDFium's text: "\r\n" line ends become "\n", ligatures are
+// spelt out, words broken by a hyphen at a line end are joined, and control characters other than "\n" and
 // "\t" become spaces.
 func CleanText(t string) string {
 	t = strings.ReplaceAll(t, "\r\n", "\n")
 	t = strings.ReplaceAll(t, "\r", "\n")
+	t = ligatures.Replace(t)
 	t = lineEndHyphen.ReplaceAllString(t, "$1$2")
 	t = strings.Map(func(r rune) rune {
 		switch {
