@@ -102,15 +102,17 @@ type ChunkHit struct {
 // PutDocument stores doc with its chunks and one vector per chunk in one transaction,
 // replacing a document of the same ID and all its old chunks; when it returns nil the
 // document is durable and no chunk of it is missing or left over. GetDocument,
-// DocumentByURI and DeleteDocument return an ENOTFOUND error for an unknown document;
-// DeleteDocument removes its chunks from every index. ListDocuments returns documents
-// newest first. SearchChunks answers q, with vector the query's embedding (nil for
+// DocumentByURI, DocumentChunks and DeleteDocument return an ENOTFOUND error for an
+// unknown document; DeleteDocument removes its chunks from every index. ListDocuments
+// returns documents newest first. DocumentChunks returns a document's chunks in order
+// (by Index), as they were extracted. SearchChunks answers q, with vector the query's embedding (nil for
 // RetrieveBM25).
 type ChunkStore interface {
 	PutDocument(ctx context.Context, doc Document, chunks []Chunk, vectors [][]float32) error
 	GetDocument(ctx context.Context, id string) (*Document, error)
 	DocumentByURI(ctx context.Context, uri string) (*Document, error)
 	ListDocuments(ctx context.Context) ([]Document, error)
+	DocumentChunks(ctx context.Context, id string) ([]Chunk, error)
 	DeleteDocument(ctx context.Context, id string) error
 	SearchChunks(ctx context.Context, q RetrieveQuery, vector []float32) ([]ChunkHit, error)
 }

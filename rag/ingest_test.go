@@ -70,6 +70,15 @@ func (s *ingestMemStore) ListDocuments(ctx context.Context) ([]genai.Document, e
 	return out, nil
 }
 
+func (s *ingestMemStore) DocumentChunks(ctx context.Context, id string) ([]genai.Chunk, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.docs[id]; !ok {
+		return nil, genai.Errorf(genai.ENOTFOUND, "document %q not found", id)
+	}
+	return slices.Clone(s.chunks[id]), nil
+}
+
 func (s *ingestMemStore) DeleteDocument(ctx context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
