@@ -132,6 +132,7 @@ func (s *Server) routes() {
 
 	m.HandleFunc("POST /api/kb/documents", s.uploadDocuments)
 	m.HandleFunc("GET /api/kb/documents", s.listDocuments)
+	m.HandleFunc("GET /api/kb/documents/{id}", s.getDocument)
 	m.HandleFunc("DELETE /api/kb/documents/{id}", s.deleteDocument)
 	m.HandleFunc("POST /api/kb/retrieve", s.kbRetrieve)
 	m.HandleFunc("POST /api/kb/answer", s.kbAnswer)
