@@ -138,12 +138,19 @@ func DetectFormat(name string, data []byte) (string, error) {
 		case checkText(head) == "":
 			return FormatText, nil
 		}
+		if utf16, err := decodeUTF16(name, head); err == nil && len(utf16) != len(head) && checkText(utf16) == "" {
+			return FormatText, nil
+		}
 	}
 	return "", genai.Errorf(genai.EMEDIATYPE, "%s: unsupported format; supported are %s", name, supportedFormats)
 }
 
 // parseText reads plain text: paragraphs as they are, no headings.
 func parseText(name string, data []byte, limits ParseLimits) (*Parsed, error) {
+	data, err := decodeUTF16(name, data)
+	if err != nil {
+		return nil, err
+	}
 	if len(data) > limits.MaxTextBytes {
 		return nil, parseTooMuchText(name, limits)
 	}

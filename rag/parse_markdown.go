@@ -17,6 +17,10 @@ import (
 // heading path, the text of paragraphs, lists, quotes, tables and code blocks is kept,
 // link targets and markup are dropped. YAML front matter is skipped, its title kept.
 func parseMarkdown(name string, data []byte, limits ParseLimits) (*Parsed, error) {
+	data, err := decodeUTF16(name, data)
+	if err != nil {
+		return nil, err
+	}
 	if len(data) > limits.MaxTextBytes {
 		return nil, parseTooMuchText(name, limits)
 	}
