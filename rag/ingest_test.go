@@ -187,8 +187,8 @@ func TestIngestLimits(t *testing.T) {
 	checkFileError(t, err, "many.txt", genai.ETOOLARGE, "chunks, over the limit of 3")
 	_, err = in.Ingest(ctx, "empty.html", []byte("<script>only()</script>"))
 	checkFileError(t, err, "empty.html", genai.EINVALID, "no text found")
-	_, err = in.Ingest(ctx, "slides.pptx", []byte("PK\x03\x04"))
-	checkFileError(t, err, "slides.pptx", genai.EMEDIATYPE, "supported are")
+	_, err = in.Ingest(ctx, "slides.key", []byte("PK\x03\x04"))
+	checkFileError(t, err, "slides.key", genai.EMEDIATYPE, "supported are")
 	in.MaxTextBytes = 50
 	_, err = in.IngestText(ctx, "", "long", strings.Repeat("x ", 30))
 	checkFileError(t, err, "long", genai.ETOOLARGE, "limit")

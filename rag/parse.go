@@ -17,10 +17,17 @@ const (
 	FormatMarkdown = "markdown"
 	FormatHTML     = "html"
 	FormatPDF      = "pdf"
+	FormatDOCX     = "docx"
+	FormatPPTX     = "pptx"
+	FormatXLSX     = "xlsx"
+	FormatODT      = "odt"
+	FormatCSV      = "csv"
+	FormatEPUB     = "epub"
 )
 
 // supportedFormats names the extensions Parse takes, for error messages.
-const supportedFormats = "plain text (.txt), Markdown (.md, .markdown), HTML (.html, .htm) and PDF (.pdf)"
+const supportedFormats = "plain text (.txt), Markdown (.md, .markdown), HTML (.html, .htm), PDF (.pdf), " +
+	"Word (.docx), PowerPoint (.pptx), Excel (.xlsx), OpenDocument text (.odt), CSV (.csv) and EPUB (.epub)"
 
 // Default limits of parsing; see ParseLimits.
 const (
@@ -80,8 +87,8 @@ func (l ParseLimits) withDefaults() ParseLimits {
 
 // Parse extracts the title and the text, section by section, of the file called name
 // (a path or an upload's name) with contents data. The format comes from the name's
-// extension (.txt, .md, .markdown, .html, .htm, .pdf), or from the contents when the
-// name has no extension. It checks ctx between units of work (PDF pages).
+// extension (.txt, .md, .markdown, .html, .htm, .pdf, .docx, .pptx, .xlsx, .odt, .csv,
+// .epub), or from the contents when the name has no extension. It checks ctx between units of work (PDF pages).
 //
 // Errors are *genai.Error values whose message starts with name: EMEDIATYPE for an
 // unsupported format, EINVALID for a file that is not what its name says or is corrupt,
@@ -103,6 +110,18 @@ func Parse(ctx context.Context, name string, data []byte, limits ParseLimits) (*
 		p, err = parseHTML(name, data, limits)
 	case FormatPDF:
 		p, err = parsePDF(ctx, name, data, limits)
+	case FormatDOCX:
+		p, err = parseDOCX(name, data, limits)
+	case FormatPPTX:
+		p, err = parsePPTX(name, data, limits)
+	case FormatXLSX:
+		p, err = parseXLSX(name, data, limits)
+	case FormatODT:
+		p, err = parseODT(name, data, limits)
+	case FormatCSV:
+		p, err = parseCSV(name, data, limits)
+	case FormatEPUB:
+		p, err = parseEPUB(name, data, limits)
 	}
 	if err != nil {
 		return nil, err
@@ -127,6 +146,18 @@ func DetectFormat(name string, data []byte) (string, error) {
 		return FormatHTML, nil
 	case ".pdf":
 		return FormatPDF, nil
+	case ".docx":
+		return FormatDOCX, nil
+	case ".pptx":
+		return FormatPPTX, nil
+	case ".xlsx":
+		return FormatXLSX, nil
+	case ".odt":
+		return FormatODT, nil
+	case ".csv":
+		return FormatCSV, nil
+	case ".epub":
+		return FormatEPUB, nil
 	case "":
 		head := data[:min(len(data), 1024)]
 		lower := bytes.ToLower(bytes.TrimLeft(head, " \t\r\n\ufeff"))
