@@ -15,7 +15,7 @@ type Document struct {
 	Title     string    `json:"title"`
 	URI       string    `json:"uri"`    // where it came from: a path, a URL or an upload's name
 	Hash      string    `json:"hash"`   // SHA-256 (hex) of the extracted text; same text, same hash
-	Format    string    `json:"format"` // "text", "markdown", "html", "pdf", "docx", "pptx", "xlsx", "odt", "csv" or "epub"
+	Format    string    `json:"format"` // "text", "markdown", "html", "pdf", "docx", "pptx", "xlsx", "odt", "csv", "epub" or "image"
 	Chunks    int       `json:"chunks"`
 	Bytes     int64     `json:"bytes"` // size of the source
 	CreatedAt time.Time `json:"created_at"`

@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image/png"
 	"io"
 	"os"
 	"path/filepath"
@@ -420,4 +421,38 @@ func (s *session) bookmarkPage(b references.FPDF_BOOKMARK) int {
 		return 0
 	}
 	return p.Index + 1
+}
+
+// RenderPages renders the given pages (from 1) of the PDF data at dpi as grayscale
+// PNG images, for OCR of pages that have no text layer. It stops when ctx ends.
+func (e *Engine) RenderPages(ctx context.Context, data []byte, pages []int, dpi int) ([][]byte, error) {
+	s, err := e.open(ctx, data)
+	if err != nil {
+		return nil, err
+	}
+	reuse := false
+	defer func() { s.close(reuse) }()
+	var out [][]byte
+	for _, n := range pages {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		r, err := s.inst.RenderPageInDPI(&requests.RenderPageInDPI{
+			Page:        requests.Page{ByIndex: &requests.PageByIndex{Document: s.doc, Index: n - 1}},
+			DPI:         dpi,
+			ImageFormat: requests.RenderImageFormatGrayscale,
+		})
+		if err != nil {
+			return nil, s.fail(ctx, fmt.Errorf("render page %d: %w", n, err))
+		}
+		var buf bytes.Buffer
+		err = png.Encode(&buf, r.Result.RenderedImage)
+		r.CleanupFunc() // the pixels live in the instance's memory until then
+		if err != nil {
+			return nil, fmt.Errorf("pdfium: encode page %d: %w", n, err)
+		}
+		out = append(out, buf.Bytes())
+	}
+	reuse = true
+	return out, nil
 }

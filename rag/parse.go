@@ -23,11 +23,13 @@ const (
 	FormatODT      = "odt"
 	FormatCSV      = "csv"
 	FormatEPUB     = "epub"
+	FormatImage    = "image" // PNG or JPEG, read by OCR
 )
 
 // supportedFormats names the extensions Parse takes, for error messages.
 const supportedFormats = "plain text (.txt), Markdown (.md, .markdown), HTML (.html, .htm), PDF (.pdf), " +
-	"Word (.docx), PowerPoint (.pptx), Excel (.xlsx), OpenDocument text (.odt), CSV (.csv) and EPUB (.epub)"
+	"Word (.docx), PowerPoint (.pptx), Excel (.xlsx), OpenDocument text (.odt), CSV (.csv), EPUB (.epub) " +
+	"and, with OCR, images (.png, .jpg, .jpeg)"
 
 // Default limits of parsing; see ParseLimits.
 const (
@@ -122,6 +124,8 @@ func Parse(ctx context.Context, name string, data []byte, limits ParseLimits) (*
 		p, err = parseCSV(name, data, limits)
 	case FormatEPUB:
 		p, err = parseEPUB(name, data, limits)
+	case FormatImage:
+		p, err = parseImage(ctx, name, data)
 	}
 	if err != nil {
 		return nil, err
@@ -158,12 +162,16 @@ func DetectFormat(name string, data []byte) (string, error) {
 		return FormatCSV, nil
 	case ".epub":
 		return FormatEPUB, nil
+	case ".png", ".jpg", ".jpeg":
+		return FormatImage, nil
 	case "":
 		head := data[:min(len(data), 1024)]
 		lower := bytes.ToLower(bytes.TrimLeft(head, " \t\r\n\ufeff"))
 		switch {
 		case bytes.Contains(head, []byte("%PDF-")):
 			return FormatPDF, nil
+		case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")) || bytes.HasPrefix(data, []byte{0xFF, 0xD8, 0xFF}):
+			return FormatImage, nil
 		case bytes.HasPrefix(lower, []byte("<!doctype html")) || bytes.HasPrefix(lower, []byte("<html")):
 			return FormatHTML, nil
 		case checkText(head) == "":

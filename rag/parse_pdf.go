@@ -14,6 +14,7 @@ import (
 	"github.com/ledongthuc/pdf"
 
 	"genai"
+	"genai/ocr"
 	"genai/pdfium"
 )
 
@@ -58,7 +59,46 @@ func parsePDF(ctx context.Context, name string, data []byte, limits ParseLimits)
 	default:
 		return nil, genai.Errorf(genai.EINVALID, "%s: %v", name, err)
 	}
+	if err := pdfOCR(ctx, name, data, engine, doc); err != nil {
+		return nil, err
+	}
 	return &Parsed{Title: doc.Title, Sections: pdfSections(doc)}, nil
+}
+
+// pdfOCR reads the pages without a text layer (scans) by OCR, rendered by PDFium,
+// when tesseract is installed. Without it, a PDF with no text at all is refused with
+// the reason, and one with some text keeps what it has.
+func pdfOCR(ctx context.Context, name string, data []byte, engine *pdfium.Engine, doc *pdfium.Document) error {
+	var empty []int
+	for _, p := range doc.Pages {
+		if strings.TrimSpace(p.Text) == "" {
+			empty = append(empty, p.Number)
+		}
+	}
+	if len(empty) == 0 {
+		return nil
+	}
+	if !ocr.Available() {
+		if len(empty) == len(doc.Pages) {
+			return genai.Errorf(genai.EINVALID, "%s: no text layer (a scanned document?): reading it needs OCR, and tesseract is not installed on this server", name)
+		}
+		return nil
+	}
+	images, err := engine.RenderPages(ctx, data, empty, ocrDPI)
+	if err != nil {
+		if ctx.Err() != nil {
+			return genai.Errorf(genai.ETIMEOUT, "%s: gave up reading the PDF: %v", name, ctx.Err())
+		}
+		return genai.Errorf(genai.EINVALID, "%s: %v", name, err)
+	}
+	for i, img := range images {
+		text, err := ocrText(ctx, fmt.Sprintf("%s: page %d", name, empty[i]), img)
+		if err != nil {
+			return err
+		}
+		doc.Pages[empty[i]-1].Text = text
+	}
+	return nil
 }
 
 // pdfCheck refuses what PDFium should not be given: files that are not PDFs,

@@ -38,8 +38,8 @@ let enabled = true; // false when the server has no knowledge base
 
 // ---- documents ---------------------------------------------------------------------
 
-const FORMATS = { text: 'Text', markdown: 'Markdown', html: 'HTML', pdf: 'PDF', docx: 'Word', pptx: 'PowerPoint', xlsx: 'Excel', odt: 'OpenDocument', csv: 'CSV', epub: 'EPUB' };
-const EXTENSIONS = ['txt', 'text', 'md', 'markdown', 'html', 'htm', 'pdf', 'docx', 'pptx', 'xlsx', 'odt', 'csv', 'epub'];
+const FORMATS = { text: 'Text', markdown: 'Markdown', html: 'HTML', pdf: 'PDF', docx: 'Word', pptx: 'PowerPoint', xlsx: 'Excel', odt: 'OpenDocument', csv: 'CSV', epub: 'EPUB', image: 'Image (OCR)' };
+const EXTENSIONS = ['txt', 'text', 'md', 'markdown', 'html', 'htm', 'pdf', 'docx', 'pptx', 'xlsx', 'odt', 'csv', 'epub', 'png', 'jpg', 'jpeg'];
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 const sentence = (s) => s.charAt(0).toUpperCase() + s.slice(1) + (/[.!?]$/.test(s) ? '' : '.');
 const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
@@ -197,7 +197,7 @@ const named = (name, message) => (String(message).includes(name) ? message : `${
 
 function fileProblem(file) {
   const ext = (file.name.match(/\.([^.]+)$/)?.[1] || '').toLowerCase();
-  if (!EXTENSIONS.includes(ext)) return 'not a supported type: use .txt, .md, .html, .pdf, .docx, .pptx, .xlsx, .odt, .csv or .epub.';
+  if (!EXTENSIONS.includes(ext)) return 'not a supported type: use .txt, .md, .html, .pdf, .docx, .pptx, .xlsx, .odt, .csv, .epub, .png or .jpg.';
   if (file.size === 0) return 'the file is empty.';
   return '';
 }
