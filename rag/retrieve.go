@@ -94,7 +94,9 @@ type Retriever struct {
 // Retrieve validates q (filling in its defaults) and returns up to q.K chunks, best
 // first, by q.Mode: BM25 (with feedback; score the lexical score), vector (score the
 // cosine similarity) or hybrid (score the fused score, from 0 to 1), only of
-// q.DocumentID when set. Errors are the embedder's and the store's.
+// q.DocumentID when set. A chunk that nearly repeats a better one (the same passage in
+// another file) is left out, so the chunks are different passages. Errors are the
+// embedder's and the store's.
 func (r *Retriever) Retrieve(ctx context.Context, q genai.RetrieveQuery) ([]genai.ChunkHit, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
@@ -112,7 +114,7 @@ func (r *Retriever) Retrieve(ctx context.Context, q genai.RetrieveQuery) ([]gena
 	default:
 		hits = fuseByScore(rk.lexical, rk.vector, r.Options.withDefaults().VectorWeight)
 	}
-	return hits[:min(q.K, len(hits))], nil
+	return collapseNearDuplicates(hits, q.K), nil
 }
 
 // rankings are the two rankings a query's hybrid result is fused from.
