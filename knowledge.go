@@ -15,7 +15,7 @@ type Document struct {
 	Title     string    `json:"title"`
 	URI       string    `json:"uri"`    // where it came from: a path, a URL or an upload's name
 	Hash      string    `json:"hash"`   // SHA-256 (hex) of the extracted text; same text, same hash
-	Format    string    `json:"format"` // "text", "markdown", "html" or "pdf"
+	Format    string    `json:"format"` // "text", "markdown", "html", "pdf", "docx", "pptx", "xlsx", "odt", "csv", "epub" or "image"
 	Chunks    int       `json:"chunks"`
 	Bytes     int64     `json:"bytes"` // size of the source
 	CreatedAt time.Time `json:"created_at"`
@@ -27,6 +27,7 @@ type Chunk struct {
 	DocumentID string   `json:"document_id"`
 	Index      int      `json:"index"`              // position in the document, from 0
 	Headings   []string `json:"headings,omitempty"` // the heading path above it, outermost first
+	Page       int      `json:"page,omitempty"`     // the page it starts on (from 1), for paged formats such as PDF
 	Text       string   `json:"text"`
 }
 
@@ -101,15 +102,17 @@ type ChunkHit struct {
 // PutDocument stores doc with its chunks and one vector per chunk in one transaction,
 // replacing a document of the same ID and all its old chunks; when it returns nil the
 // document is durable and no chunk of it is missing or left over. GetDocument,
-// DocumentByURI and DeleteDocument return an ENOTFOUND error for an unknown document;
-// DeleteDocument removes its chunks from every index. ListDocuments returns documents
-// newest first. SearchChunks answers q, with vector the query's embedding (nil for
+// DocumentByURI, DocumentChunks and DeleteDocument return an ENOTFOUND error for an
+// unknown document; DeleteDocument removes its chunks from every index. ListDocuments
+// returns documents newest first. DocumentChunks returns a document's chunks in order
+// (by Index), as they were extracted. SearchChunks answers q, with vector the query's embedding (nil for
 // RetrieveBM25).
 type ChunkStore interface {
 	PutDocument(ctx context.Context, doc Document, chunks []Chunk, vectors [][]float32) error
 	GetDocument(ctx context.Context, id string) (*Document, error)
 	DocumentByURI(ctx context.Context, uri string) (*Document, error)
 	ListDocuments(ctx context.Context) ([]Document, error)
+	DocumentChunks(ctx context.Context, id string) ([]Chunk, error)
 	DeleteDocument(ctx context.Context, id string) error
 	SearchChunks(ctx context.Context, q RetrieveQuery, vector []float32) ([]ChunkHit, error)
 }

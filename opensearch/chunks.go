@@ -451,6 +451,60 @@ func (s *Store) DocumentByURI(ctx context.Context, uri string) (*genai.Document,
 	return s.oneDocument(ctx, "document by uri", "uri", uri, fmt.Sprintf("no document of uri %q", uri))
 }
 
+// DocumentChunks returns the chunks of the current version of the document of id, in
+// order, or an ENOTFOUND error. It pages through them sorted by index.
+func (s *Store) DocumentChunks(ctx context.Context, id string) ([]genai.Chunk, error) {
+	const op = "chunks of document"
+	notFound := fmt.Sprintf("document %q not found", id)
+	if id == "" {
+		return nil, genai.Errorf(genai.ENOTFOUND, "%s", notFound)
+	}
+	if err := s.ensureChunkIndexes(ctx); err != nil {
+		return nil, err
+	}
+	recs, err := s.records(ctx, op, map[string]any{"term": map[string]any{"id": id}}, 1)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, genai.Errorf(genai.ENOTFOUND, "%s", notFound)
+	}
+	filter := map[string]any{"bool": map[string]any{"filter": []any{
+		map[string]any{"term": map[string]any{docIDField: id}},
+		map[string]any{"term": map[string]any{versionField: recs[0].record.Version}},
+	}}}
+	chunks := []genai.Chunk{}
+	var after []any
+	for {
+		body := map[string]any{"size": maxScan, "query": filter, "_source": excludeEmbedding, "sort": []any{map[string]any{"idx": "asc"}}}
+		if after != nil {
+			body["search_after"] = after
+		}
+		hits, err := s.searchIndex(ctx, s.chunksIndex(), op, body)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range hits {
+			var e chunkEntry
+			if err := json.Unmarshal(h.Source, &e); err != nil {
+				return nil, genai.Errorf(genai.EUPSTREAM, "opensearch: index %q: unreadable chunk %q: %v", s.chunksIndex(), h.ID, err)
+			}
+			c := genai.Chunk{ID: e.ID, DocumentID: e.DocumentID, Index: e.Index, Text: e.Text}
+			if err := json.Unmarshal([]byte(e.HeadingsJSON), &c.Headings); err != nil {
+				return nil, genai.Errorf(genai.EUPSTREAM, "opensearch: index %q: chunk %q: unreadable headings: %v", s.chunksIndex(), e.ID, err)
+			}
+			if len(c.Headings) == 0 {
+				c.Headings = nil
+			}
+			chunks = append(chunks, c)
+			after = []any{e.Index}
+		}
+		if len(hits) < maxScan {
+			return chunks, nil
+		}
+	}
+}
+
 func (s *Store) oneDocument(ctx context.Context, op, field, value, notFound string) (*genai.Document, error) {
 	if value == "" {
 		return nil, genai.Errorf(genai.ENOTFOUND, "%s", notFound)

@@ -99,7 +99,7 @@ func (c Chunker) Split(sections []Section) []genai.Chunk {
 				}
 				sb.WriteString(p.text)
 			}
-			chunks = append(chunks, genai.Chunk{Index: len(chunks), Headings: s.Headings, Text: sb.String()})
+			chunks = append(chunks, genai.Chunk{Index: len(chunks), Headings: s.Headings, Page: s.Page, Text: sb.String()})
 			prev, cur, curTokens, fresh = cur, nil, 0, 0
 		}
 		for _, p := range chunkPieces(s.Text, target) {

@@ -70,6 +70,15 @@ func (s *ingestMemStore) ListDocuments(ctx context.Context) ([]genai.Document, e
 	return out, nil
 }
 
+func (s *ingestMemStore) DocumentChunks(ctx context.Context, id string) ([]genai.Chunk, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.docs[id]; !ok {
+		return nil, genai.Errorf(genai.ENOTFOUND, "document %q not found", id)
+	}
+	return slices.Clone(s.chunks[id]), nil
+}
+
 func (s *ingestMemStore) DeleteDocument(ctx context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -178,8 +187,8 @@ func TestIngestLimits(t *testing.T) {
 	checkFileError(t, err, "many.txt", genai.ETOOLARGE, "chunks, over the limit of 3")
 	_, err = in.Ingest(ctx, "empty.html", []byte("<script>only()</script>"))
 	checkFileError(t, err, "empty.html", genai.EINVALID, "no text found")
-	_, err = in.Ingest(ctx, "slides.pptx", []byte("PK\x03\x04"))
-	checkFileError(t, err, "slides.pptx", genai.EMEDIATYPE, "supported are")
+	_, err = in.Ingest(ctx, "slides.key", []byte("PK\x03\x04"))
+	checkFileError(t, err, "slides.key", genai.EMEDIATYPE, "supported are")
 	in.MaxTextBytes = 50
 	_, err = in.IngestText(ctx, "", "long", strings.Repeat("x ", 30))
 	checkFileError(t, err, "long", genai.ETOOLARGE, "limit")

@@ -194,6 +194,16 @@ func (d *Documents) ListDocuments(ctx context.Context) ([]genai.Document, error)
 	return d.Ingester.Store.ListDocuments(ctx)
 }
 
+// GetDocument returns a document; ENOTFOUND for an unknown id.
+func (d *Documents) GetDocument(ctx context.Context, id string) (*genai.Document, error) {
+	return d.Ingester.Store.GetDocument(ctx, id)
+}
+
+// DocumentChunks returns a document's chunks in order; ENOTFOUND for an unknown id.
+func (d *Documents) DocumentChunks(ctx context.Context, id string) ([]genai.Chunk, error) {
+	return d.Ingester.Store.DocumentChunks(ctx, id)
+}
+
 // DeleteDocument removes a document and its chunks; ENOTFOUND for an unknown id.
 func (d *Documents) DeleteDocument(ctx context.Context, id string) error {
 	return d.Ingester.Store.DeleteDocument(ctx, id)

@@ -17,10 +17,19 @@ const (
 	FormatMarkdown = "markdown"
 	FormatHTML     = "html"
 	FormatPDF      = "pdf"
+	FormatDOCX     = "docx"
+	FormatPPTX     = "pptx"
+	FormatXLSX     = "xlsx"
+	FormatODT      = "odt"
+	FormatCSV      = "csv"
+	FormatEPUB     = "epub"
+	FormatImage    = "image" // PNG or JPEG, read by OCR
 )
 
 // supportedFormats names the extensions Parse takes, for error messages.
-const supportedFormats = "plain text (.txt), Markdown (.md, .markdown), HTML (.html, .htm) and PDF (.pdf)"
+const supportedFormats = "plain text (.txt), Markdown (.md, .markdown), HTML (.html, .htm), PDF (.pdf), " +
+	"Word (.docx), PowerPoint (.pptx), Excel (.xlsx), OpenDocument text (.odt), CSV (.csv), EPUB (.epub) " +
+	"and, with OCR, images (.png, .jpg, .jpeg)"
 
 // Default limits of parsing; see ParseLimits.
 const (
@@ -33,6 +42,7 @@ const (
 type Section struct {
 	Headings []string // the heading path, outermost first; empty before the first heading
 	Text     string   // paragraphs separated by blank lines
+	Page     int      // the page it is on (from 1), for formats with pages; else 0
 }
 
 // Parsed is the text extracted from a file.
@@ -79,10 +89,10 @@ func (l ParseLimits) withDefaults() ParseLimits {
 
 // Parse extracts the title and the text, section by section, of the file called name
 // (a path or an upload's name) with contents data. The format comes from the name's
-// extension (.txt, .md, .markdown, .html, .htm, .pdf), or from the contents when the
-// name has no extension. It checks ctx inside its loops (PDF pages and every read of
-// the PDF library, HTML tokens, Markdown lines, blocks and nodes) and stops with
-// ETIMEOUT soon after ctx ends.
+// extension (.txt, .md, .markdown, .html, .htm, .pdf, .docx, .pptx, .xlsx, .odt, .csv,
+// .epub, .png, .jpg), or from the contents when the name has no extension. It checks
+// ctx inside its loops (PDF pages, HTML tokens, Markdown lines, blocks and nodes) and
+// stops with ETIMEOUT soon after ctx ends.
 //
 // Errors are *genai.Error values whose message starts with name: EMEDIATYPE for an
 // unsupported format, EINVALID for a file that is not what its name says or is corrupt,
@@ -104,6 +114,20 @@ func Parse(ctx context.Context, name string, data []byte, limits ParseLimits) (*
 		p, err = parseHTML(ctx, name, data, limits)
 	case FormatPDF:
 		p, err = parsePDF(ctx, name, data, limits)
+	case FormatDOCX:
+		p, err = parseDOCX(name, data, limits)
+	case FormatPPTX:
+		p, err = parsePPTX(name, data, limits)
+	case FormatXLSX:
+		p, err = parseXLSX(name, data, limits)
+	case FormatODT:
+		p, err = parseODT(name, data, limits)
+	case FormatCSV:
+		p, err = parseCSV(name, data, limits)
+	case FormatEPUB:
+		p, err = parseEPUB(ctx, name, data, limits)
+	case FormatImage:
+		p, err = parseImage(ctx, name, data)
 	}
 	if err != nil {
 		return nil, err
@@ -128,15 +152,34 @@ func DetectFormat(name string, data []byte) (string, error) {
 		return FormatHTML, nil
 	case ".pdf":
 		return FormatPDF, nil
+	case ".docx":
+		return FormatDOCX, nil
+	case ".pptx":
+		return FormatPPTX, nil
+	case ".xlsx":
+		return FormatXLSX, nil
+	case ".odt":
+		return FormatODT, nil
+	case ".csv":
+		return FormatCSV, nil
+	case ".epub":
+		return FormatEPUB, nil
+	case ".png", ".jpg", ".jpeg":
+		return FormatImage, nil
 	case "":
 		head := data[:min(len(data), 1024)]
 		lower := bytes.ToLower(bytes.TrimLeft(head, " \t\r\n\ufeff"))
 		switch {
 		case bytes.Contains(head, []byte("%PDF-")):
 			return FormatPDF, nil
+		case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")) || bytes.HasPrefix(data, []byte{0xFF, 0xD8, 0xFF}):
+			return FormatImage, nil
 		case bytes.HasPrefix(lower, []byte("<!doctype html")) || bytes.HasPrefix(lower, []byte("<html")):
 			return FormatHTML, nil
 		case checkText(head) == "":
+			return FormatText, nil
+		}
+		if utf16, err := decodeUTF16(name, head); err == nil && len(utf16) != len(head) && checkText(utf16) == "" {
 			return FormatText, nil
 		}
 	}
@@ -147,6 +190,10 @@ func DetectFormat(name string, data []byte) (string, error) {
 // linear passes over at most MaxTextBytes (about 0.1 s for 16 MiB), so ctx is checked
 // between them.
 func parseText(ctx context.Context, name string, data []byte, limits ParseLimits) (*Parsed, error) {
+	data, err := decodeUTF16(name, data)
+	if err != nil {
+		return nil, err
+	}
 	if len(data) > limits.MaxTextBytes {
 		return nil, parseTooMuchText(name, limits)
 	}

@@ -18,9 +18,14 @@ import (
 // callers walk it recursively), which a page nested 100,000 levels deep turns into a
 // stack or memory problem; the tokenizer keeps no tree, only a few counters. Scripts,
 // styles, <noscript>, <template>, <svg> and the like are dropped; <h1>–<h6> give the
-// heading path, <title> the title; block elements end paragraphs. Bytes that are not
-// UTF-8 are replaced with U+FFFD.
+// heading path, <title> the title; block elements end paragraphs. A page in another
+// encoding is decoded first (see decodeHTML); bytes that are still not UTF-8 are
+// replaced with U+FFFD.
 func parseHTML(ctx context.Context, name string, data []byte, limits ParseLimits) (*Parsed, error) {
+	data, err := decodeHTML(name, data)
+	if err != nil {
+		return nil, err
+	}
 	if bytes.IndexByte(data[:min(len(data), 1024)], 0) >= 0 || bytes.Count(data, []byte{0}) > len(data)/1000 {
 		return nil, genai.Errorf(genai.EINVALID, "%s: not an HTML file: it contains NUL bytes (binary data)", name)
 	}

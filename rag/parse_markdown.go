@@ -25,6 +25,9 @@ import (
 // CloseBlock runs after each block's inline phase, and the walk of the tree here. When
 // ctx has ended, the first two panic with markdownStop, recovered below.
 func parseMarkdown(ctx context.Context, name string, data []byte, limits ParseLimits) (p *Parsed, err error) {
+	if data, err = decodeUTF16(name, data); err != nil {
+		return nil, err
+	}
 	if len(data) > limits.MaxTextBytes {
 		return nil, parseTooMuchText(name, limits)
 	}

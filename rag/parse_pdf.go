@@ -3,6 +3,8 @@ package rag
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"regexp"
 	"strings"
@@ -10,6 +12,8 @@ import (
 	"github.com/ledongthuc/pdf"
 
 	"genai"
+	"genai/ocr"
+	"genai/pdfium"
 )
 
 // Bounds of the PDF structure walked before text is extracted; PDFs past them are
@@ -20,75 +24,180 @@ const (
 	pdfMaxContentsParts = 10_000
 )
 
-// parsePDF extracts the text layer of a PDF with github.com/ledongthuc/pdf, a small
-// pure-Go reader that decodes fonts' encodings and ToUnicode maps (pdfcpu, the other
-// maintained pure-Go library, extracts content streams but not text).
+// parsePDF extracts the text layer of a PDF with PDFium (package pdfium), run as
+// WebAssembly, page by page: each page is one or more sections with its page number,
+// and the PDF's outline, where it has one, gives the sections their heading paths.
 //
-// The library decompresses streams on demand without limits, trusts the page tree and
-// panics on some malformed input, so this guards it: every stream is first decoded
-// through its filters into a counter (pdfCheckStreams), the page tree is walked here
-// with bounds on depth and pages, the content each page makes the library read is
-// counted against MaxInflatedBytes, a panic becomes an error for the file, and ctx is
-// checked between pages and by every read the library makes of the file. Each page is a
-// section (PDFs carry no reliable headings); its text is the page's text objects, one
-// per line, as the library gives them.
-func parsePDF(ctx context.Context, name string, data []byte, limits ParseLimits) (p *Parsed, err error) {
+// Before PDFium sees the file, it is checked here: every stream is first decoded
+// through its filter chain into a counter (pdfCheckStreams: each at most
+// MaxStreamBytes, all together within a work budget), the page tree is walked with github.com/ledongthuc/pdf with bounds
+// on depth and pages, and the content each page holds is counted against
+// MaxInflatedBytes. PDFium's own memory is capped (pdfium.Config.MaxMemoryBytes),
+// which bounds what any other filter can inflate to, and the engine stops when ctx
+// ends.
+func parsePDF(ctx context.Context, name string, data []byte, limits ParseLimits) (*Parsed, error) {
+	if err := pdfCheck(ctx, name, data, limits); err != nil {
+		return nil, err
+	}
+	engine, err := pdfium.Default()
+	if err != nil {
+		return nil, genai.Errorf(genai.EUNAVAILABLE, "%s: the PDF engine did not start: %v", name, err)
+	}
+	doc, err := engine.Text(ctx, data, pdfium.Limits{MaxPages: pdfMaxPages, MaxTextBytes: limits.MaxTextBytes})
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return nil, genai.Errorf(genai.ETIMEOUT, "%s: gave up reading the PDF: %v", name, ctx.Err())
+	case errors.Is(err, pdfium.ErrTooMuchText):
+		return nil, parseTooMuchText(name, limits)
+	case errors.Is(err, pdfium.ErrTooManyPages):
+		return nil, genai.Errorf(genai.ETOOLARGE, "%s: over %d pages", name, pdfMaxPages)
+	case errors.Is(err, pdfium.ErrMemory):
+		return nil, genai.Errorf(genai.ETOOLARGE, "%s: reading it needs over %d bytes of memory; refused as a likely decompression bomb", name, int64(pdfium.DefaultMaxMemoryBytes))
+	default:
+		return nil, genai.Errorf(genai.EINVALID, "%s: %v", name, err)
+	}
+	if err := pdfOCR(ctx, name, data, engine, doc); err != nil {
+		return nil, err
+	}
+	return &Parsed{Title: doc.Title, Sections: pdfSections(doc)}, nil
+}
+
+// pdfOCR reads the pages without a text layer (scans) by OCR, rendered by PDFium,
+// when tesseract is installed. Without it, a PDF with no text at all is refused with
+// the reason, and one with some text keeps what it has.
+func pdfOCR(ctx context.Context, name string, data []byte, engine *pdfium.Engine, doc *pdfium.Document) error {
+	var empty []int
+	for _, p := range doc.Pages {
+		if strings.TrimSpace(p.Text) == "" {
+			empty = append(empty, p.Number)
+		}
+	}
+	if len(empty) == 0 {
+		return nil
+	}
+	if !ocr.Available() {
+		if len(empty) == len(doc.Pages) {
+			return genai.Errorf(genai.EINVALID, "%s: no text layer (a scanned document?): reading it needs OCR, and tesseract is not installed on this server", name)
+		}
+		return nil
+	}
+	images, err := engine.RenderPages(ctx, data, empty, ocrDPI)
+	if err != nil {
+		if ctx.Err() != nil {
+			return genai.Errorf(genai.ETIMEOUT, "%s: gave up reading the PDF: %v", name, ctx.Err())
+		}
+		return genai.Errorf(genai.EINVALID, "%s: %v", name, err)
+	}
+	for i, img := range images {
+		text, err := ocrText(ctx, fmt.Sprintf("%s: page %d", name, empty[i]), img)
+		if err != nil {
+			return err
+		}
+		doc.Pages[empty[i]-1].Text = text
+	}
+	return nil
+}
+
+// pdfCheck refuses what PDFium should not be given: files that are not PDFs,
+// encrypted ones, decompression bombs and page trees that are cyclic, too deep or too
+// large.
+func pdfCheck(ctx context.Context, name string, data []byte, limits ParseLimits) (err error) {
 	head := data[:min(len(data), 1024)]
 	if !bytes.Contains(head, []byte("%PDF-")) {
 		why := "no %PDF- header"
 		if bytes.HasPrefix(data, []byte("PK\x03\x04")) {
 			why = "it is a ZIP archive"
 		}
-		return nil, genai.Errorf(genai.EINVALID, "%s: not a PDF file: %s", name, why)
+		return genai.Errorf(genai.EINVALID, "%s: not a PDF file: %s", name, why)
 	}
 	if pdfEncrypt.Match(data) {
-		// Encrypted streams cannot be checked for bombs before the library inflates them.
-		return nil, genai.Errorf(genai.EINVALID, "%s: encrypted PDFs are not supported; save an unencrypted copy", name)
+		// Encrypted streams cannot be checked for bombs before the engine inflates them.
+		return genai.Errorf(genai.EINVALID, "%s: encrypted PDFs are not supported; save an unencrypted copy", name)
 	}
 	if err := pdfCheckStreams(ctx, name, data, limits); err != nil {
-		return nil, err
+		return err
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			p, err = nil, genai.Errorf(genai.EINVALID, "%s: unreadable PDF: %v", name, r)
+			err = genai.Errorf(genai.EINVALID, "%s: unreadable PDF: %v", name, r)
 			if ctx.Err() != nil {
-				p, err = nil, genai.Errorf(genai.ETIMEOUT, "%s: gave up reading the PDF: %v", name, ctx.Err())
+				err = genai.Errorf(genai.ETIMEOUT, "%s: gave up reading the PDF: %v", name, ctx.Err())
 			}
 		}
 	}()
 	r, err := pdf.NewReader(pdfFile{ctx, bytes.NewReader(data)}, int64(len(data)))
 	if err != nil {
-		return nil, genai.Errorf(genai.EINVALID, "%s: unreadable PDF: %v", name, err)
+		return genai.Errorf(genai.EINVALID, "%s: unreadable PDF: %v", name, err)
 	}
-	trailer := r.Trailer()
-	pages, err := pdfPages(name, trailer.Key("Root").Key("Pages"))
+	pages, err := pdfPages(name, r.Trailer().Key("Root").Key("Pages"))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	p = &Parsed{Title: trailer.Key("Info").Key("Title").Text()}
 	budget := limits.MaxInflatedBytes
-	total := 0
 	for i, page := range pages {
 		if err := ctx.Err(); err != nil {
-			return nil, genai.Errorf(genai.ETIMEOUT, "%s: gave up at page %d of %d: %v", name, i+1, len(pages), err)
+			return genai.Errorf(genai.ETIMEOUT, "%s: gave up at page %d of %d: %v", name, i+1, len(pages), err)
 		}
 		if err := pdfCheckPage(name, i+1, page, &budget, limits.MaxInflatedBytes); err != nil {
-			return nil, err
+			return err
 		}
-		text, err := page.GetPlainText(nil)
-		if err != nil {
-			return nil, genai.Errorf(genai.EINVALID, "%s: unreadable PDF: page %d: %v", name, i+1, err)
-		}
-		text = strings.TrimSpace(strings.ToValidUTF8(normalizeNewlines(text), "\uFFFD"))
-		if text == "" {
-			continue
-		}
-		if total += len(text); total > limits.MaxTextBytes {
-			return nil, parseTooMuchText(name, limits)
-		}
-		p.Sections = append(p.Sections, Section{Text: text})
 	}
-	return p, nil
+	return nil
+}
+
+// pdfSections makes a document's pages into sections: one per page, split where an
+// outline entry's title starts a line of the page it points to, so each section has
+// its page number and the heading path of the outline entries above it.
+func pdfSections(doc *pdfium.Document) []Section {
+	byPage := map[int][]pdfium.OutlineItem{}
+	for _, item := range doc.Outline {
+		if item.Page > 0 && item.Title != "" {
+			byPage[item.Page] = append(byPage[item.Page], item)
+		}
+	}
+	var sections []Section
+	var b sectionBuilder // for its heading path only
+	add := func(page int, text string) {
+		if text = strings.TrimSpace(text); text != "" {
+			sections = append(sections, Section{Headings: b.headings, Text: text, Page: page})
+		}
+	}
+	for _, page := range doc.Pages {
+		text := page.Text
+		for _, item := range byPage[page.Number] {
+			at := pdfTitleAt(text, item.Title)
+			if at < 0 {
+				at = 0 // not found as printed: the heading starts with the page
+			}
+			add(page.Number, text[:at])
+			text = text[at:]
+			b.heading(item.Level, item.Title)
+		}
+		add(page.Number, text)
+	}
+	return sections
+}
+
+// pdfTitleAt returns where title starts a line of text (white space may differ), or
+// -1.
+func pdfTitleAt(text, title string) int {
+	words := strings.Fields(title)
+	if len(words) == 0 {
+		return -1
+	}
+	for i := range words {
+		words[i] = regexp.QuoteMeta(words[i])
+	}
+	re, err := regexp.Compile(`(?m)^[ \t]*(?:[0-9A-Z]+(?:\.[0-9]+)*\.?[ \t]+)?` + strings.Join(words, `\s+`))
+	if err != nil {
+		return -1
+	}
+	loc := re.FindStringIndex(text)
+	if loc == nil {
+		return -1
+	}
+	return loc[0]
 }
 
 // pdfPages walks the page tree breadth-first, refusing trees that are too deep (or
@@ -165,8 +274,8 @@ func pdfCheckPage(name string, n int, page pdf.Page, budget *int64, limit int64)
 
 var pdfEncrypt = regexp.MustCompile(`/Encrypt\s*(?:<<|\d+\s+\d+\s+R)`)
 
-// pdfFile is the file as the library reads it: a read fails once ctx has ended, which
-// makes the library stop (by panicking) inside the work of a page, too.
+// pdfFile is the file as the checking library reads it: a read fails once ctx has
+// ended, which makes the library stop (by panicking) inside the work of a page, too.
 type pdfFile struct {
 	ctx context.Context
 	r   *bytes.Reader

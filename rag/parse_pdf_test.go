@@ -253,26 +253,35 @@ func TestParsePDF50MB(t *testing.T) {
 	pad := 50<<20 - len(big)
 	withImage := pdfWithPages(append(pages, pdfTextContent("last page")), "", append(image, make([]byte, max(0, pad))...))
 
+	// Pages of 1-point type, 700 lines each that fit on the page (text off the page is
+	// not read), then a padding stream to 50 MB: the text is over a 1 MiB limit by
+	// page 25, and reading stops there.
 	var textPages [][]byte
-	page := pdfTextContent(strings.Repeat("Words of a very long document fill this line to the margin.", 4000))
-	for len(textPages)*len(page) < 50<<20 {
-		textPages = append(textPages, page)
+	var sb strings.Builder
+	sb.WriteString("BT /F1 1 Tf 10 760 Td 1 TL\n")
+	for range 700 {
+		sb.WriteString("(Words of a very long document fill this line to the margin.) Tj T*\n")
 	}
-	allText := pdfWithPages(textPages, "", nil)
+	sb.WriteString("ET\n")
+	for range 40 {
+		textPages = append(textPages, []byte(sb.String()))
+	}
+	allText := pdfWithPages(textPages, "", make([]byte, 50<<20))
 
 	for _, tt := range []struct {
-		name string
-		data []byte
-		code string
+		name   string
+		data   []byte
+		limits ParseLimits
+		code   string
 	}{
-		{"text and image", withImage, ""},
-		{"all text", allText, genai.ETOOLARGE},
+		{"text and image", withImage, ParseLimits{}, ""},
+		{"all text", allText, ParseLimits{MaxTextBytes: 1 << 20}, genai.ETOOLARGE},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var p *Parsed
 			var err error
 			peak, elapsed := measurePeak(func() {
-				p, err = Parse(context.Background(), "big.pdf", tt.data, ParseLimits{})
+				p, err = Parse(context.Background(), "big.pdf", tt.data, tt.limits)
 			})
 			t.Logf("%.1f MB PDF: %v; peak heap in use %.1f MiB over the input, %v", float64(len(tt.data))/1e6, err, float64(peak)/(1<<20), elapsed.Round(time.Millisecond))
 			if tt.code != "" {

@@ -110,15 +110,15 @@ Use text.
 		t.Errorf("title %q format %q", p.Title, p.Format)
 	}
 	want := []Section{
-		{nil, "Intro before any heading."},
-		{[]string{"Guide"}, "Welcome to the guide, see the site."},
-		{[]string{"Guide", "Install"}, "Run it:\n\n# not a heading\ngo install ./cmd/genai\n\nfirst item\n\nsecond item"},
-		{[]string{"Guide", "Setext heading"}, "quoted text\n\na | b\n1 | 2"},
-		{[]string{"Guide", "Setext heading", "Deep"}, "Deep text."},
-		{[]string{"Guide", "Use"}, "Use text."},
+		{Headings: nil, Text: "Intro before any heading."},
+		{Headings: []string{"Guide"}, Text: "Welcome to the guide, see the site."},
+		{Headings: []string{"Guide", "Install"}, Text: "Run it:\n\n# not a heading\ngo install ./cmd/genai\n\nfirst item\n\nsecond item"},
+		{Headings: []string{"Guide", "Setext heading"}, Text: "quoted text\n\na | b\n1 | 2"},
+		{Headings: []string{"Guide", "Setext heading", "Deep"}, Text: "Deep text."},
+		{Headings: []string{"Guide", "Use"}, Text: "Use text."},
 	}
 	if !reflect.DeepEqual(p.Sections, want) {
-		t.Errorf("sections:\n got %q\nwant %q", p.Sections, want)
+		t.Errorf("sections:\n got %+v\nwant %+v", p.Sections, want)
 	}
 
 	// Without front matter, the first # heading is the title.
@@ -138,7 +138,7 @@ func TestParseMarkdownDeepNesting(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(p.Sections) != 1 || !strings.Contains(p.Sections[0].Text, "deep") || !strings.Contains(p.Sections[0].Text, "item") {
-		t.Errorf("sections %q", p.Sections)
+		t.Errorf("sections %+v", p.Sections)
 	}
 }
 
@@ -163,14 +163,14 @@ func TestParseHTML(t *testing.T) {
 		t.Errorf("title %q format %q", p.Title, p.Format)
 	}
 	want := []Section{
-		{nil, "Home"},
-		{[]string{"Main title"}, "First paragraph with bold text."},
-		{[]string{"Main title", "Part A"}, "A text.\n\nBlock one\nline two"},
-		{[]string{"Main title", "Part A", "Sub"}, "one\n\ntwo"},
-		{[]string{"Main title", "Part B"}, "code\n   kept\n\nc1 c2"},
+		{Headings: nil, Text: "Home"},
+		{Headings: []string{"Main title"}, Text: "First paragraph with bold text."},
+		{Headings: []string{"Main title", "Part A"}, Text: "A text.\n\nBlock one\nline two"},
+		{Headings: []string{"Main title", "Part A", "Sub"}, Text: "one\n\ntwo"},
+		{Headings: []string{"Main title", "Part B"}, Text: "code\n   kept\n\nc1 c2"},
 	}
 	if !reflect.DeepEqual(p.Sections, want) {
-		t.Errorf("sections:\n got %q\nwant %q", p.Sections, want)
+		t.Errorf("sections:\n got %+v\nwant %+v", p.Sections, want)
 	}
 }
 
@@ -194,8 +194,8 @@ func TestParseHTMLDeeplyNested(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []Section{{[]string{"Bottom"}, "deep text"}}; !reflect.DeepEqual(p.Sections, want) {
-		t.Errorf("sections %q, want %q", p.Sections, want)
+	if want := []Section{{Headings: []string{"Bottom"}, Text: "deep text"}}; !reflect.DeepEqual(p.Sections, want) {
+		t.Errorf("sections %+v, want %+v", p.Sections, want)
 	}
 	if peak > 32<<20 {
 		t.Errorf("peak heap in use grew by %d MiB, want under 32 MiB", peak>>20)
@@ -254,11 +254,11 @@ func TestParseTextAndSniffing(t *testing.T) {
 		}
 	}
 	p, _ := Parse(context.Background(), "notes.txt", []byte("\ufeffline one\r\nline two\r\n\r\nnext"), ParseLimits{})
-	if want := []Section{{nil, "line one\nline two\n\nnext"}}; !reflect.DeepEqual(p.Sections, want) {
-		t.Errorf("sections %q, want %q", p.Sections, want)
+	if want := []Section{{Text: "line one\nline two\n\nnext"}}; !reflect.DeepEqual(p.Sections, want) {
+		t.Errorf("sections %+v, want %+v", p.Sections, want)
 	}
 	p, err := Parse(context.Background(), "empty.txt", []byte(" \n\n "), ParseLimits{})
 	if err != nil || len(p.Sections) != 0 {
-		t.Errorf("empty: %v, %q", err, p.Sections)
+		t.Errorf("empty: %v, %+v", err, p.Sections)
 	}
 }

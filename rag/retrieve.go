@@ -105,7 +105,9 @@ type Retriever struct {
 // Retrieve validates q (filling in its defaults) and returns up to q.K chunks, best
 // first, by q.Mode: BM25 (with feedback; score the lexical score), vector (score the
 // cosine similarity) or hybrid (score the fused score, from 0 to 1), only of
-// q.DocumentID when set. Errors are the embedder's and the store's.
+// q.DocumentID when set. A chunk that nearly repeats a better one (the same passage in
+// another file) is left out, so the chunks are different passages. Errors are the
+// embedder's and the store's.
 func (r *Retriever) Retrieve(ctx context.Context, q genai.RetrieveQuery) ([]genai.ChunkHit, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
@@ -123,7 +125,12 @@ func (r *Retriever) Retrieve(ctx context.Context, q genai.RetrieveQuery) ([]gena
 	default:
 		hits = fuseByScore(rk.lexical, rk.vector, r.Options.withDefaults().VectorWeight)
 	}
-	return r.load(ctx, hits[:min(q.K, len(hits))])
+	// Twice k are loaded so that, near-duplicates collapsed, k different passages remain.
+	loaded, err := r.load(ctx, hits[:min(2*q.K, len(hits))])
+	if err != nil {
+		return nil, err
+	}
+	return collapseNearDuplicates(loaded, q.K), nil
 }
 
 // load returns hits in full: as they are, or loaded by a ChunkRanker that ranked them.

@@ -32,6 +32,8 @@ type KBDocuments interface {
 	IngestText(ctx context.Context, title, uri, text string) (*rag.Ingested, error)
 	ListDocuments(ctx context.Context) ([]genai.Document, error)
 	DeleteDocument(ctx context.Context, id string) error
+	GetDocument(ctx context.Context, id string) (*genai.Document, error)
+	DocumentChunks(ctx context.Context, id string) ([]genai.Chunk, error)
 }
 
 // Defaults of the upload limits: a file is read into memory whole to be parsed, so its
@@ -265,6 +267,36 @@ func (s *Server) listDocuments(w http.ResponseWriter, r *http.Request) {
 		list = []genai.Document{}
 	}
 	writeJSON(w, http.StatusOK, documentsBody{Documents: list})
+}
+
+// documentBody is the answer of GET /api/kb/documents/{id}.
+type documentBody struct {
+	Document genai.Document `json:"document"`
+	Chunks   []genai.Chunk  `json:"chunks"`
+}
+
+// getDocument serves GET /api/kb/documents/{id}: the document and its chunks in order,
+// as extracted, so a user can see what the model will read.
+func (s *Server) getDocument(w http.ResponseWriter, r *http.Request) {
+	docs := s.kbDocuments(w, r)
+	if docs == nil {
+		return
+	}
+	id := r.PathValue("id")
+	doc, err := docs.GetDocument(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	chunks, err := docs.DocumentChunks(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if chunks == nil {
+		chunks = []genai.Chunk{}
+	}
+	writeJSON(w, http.StatusOK, documentBody{Document: *doc, Chunks: chunks})
 }
 
 func (s *Server) deleteDocument(w http.ResponseWriter, r *http.Request) {

@@ -63,6 +63,26 @@ func (m *memDocs) ListDocuments(ctx context.Context) ([]genai.Document, error) {
 	return slices.Clone(m.docs), nil
 }
 
+func (m *memDocs) GetDocument(ctx context.Context, id string) (*genai.Document, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, d := range m.docs {
+		if d.ID == id {
+			return &d, nil
+		}
+	}
+	return nil, genai.Errorf(genai.ENOTFOUND, "document %q: not found", id)
+}
+
+func (m *memDocs) DocumentChunks(ctx context.Context, id string) ([]genai.Chunk, error) {
+	if _, err := m.GetDocument(ctx, id); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return []genai.Chunk{{ID: id + "#0", DocumentID: id, Text: m.text[id]}}, nil
+}
+
 func (m *memDocs) DeleteDocument(ctx context.Context, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

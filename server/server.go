@@ -162,6 +162,7 @@ func (s *Server) routes() {
 
 	s.handle("POST /api/kb/documents", s.uploadDocuments)
 	s.handle("GET /api/kb/documents", s.listDocuments)
+	s.handle("GET /api/kb/documents/{id}", s.getDocument)
 	s.handle("DELETE /api/kb/documents/{id}", s.deleteDocument)
 	s.handle("POST /api/kb/retrieve", s.kbRetrieve)
 	s.handle("POST /api/kb/answer", s.kbAnswer)

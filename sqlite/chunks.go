@@ -124,7 +124,7 @@ func (db *DB) putDocumentsTx(ctx context.Context, docs []genai.Document, chunks 
 	} else if space != db.opts.Space {
 		return nil, nil, genai.Errorf(genai.EUNAVAILABLE, "sqlite: put documents: the store now holds vectors of %s, not %s; restart with the embedder of %s", space, db.opts.Space, space)
 	}
-	insert, err := tx.PrepareContext(ctx, `INSERT INTO chunks (id, document_id, idx, headings, text) VALUES (?, ?, ?, ?, ?) RETURNING rowid`)
+	insert, err := tx.PrepareContext(ctx, `INSERT INTO chunks (id, document_id, idx, headings, text, page) VALUES (?, ?, ?, ?, ?, ?) RETURNING rowid`)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sqlite: put documents: %w", err)
 	}
@@ -156,7 +156,7 @@ func (db *DB) putDocumentsTx(ctx context.Context, docs []genai.Document, chunks 
 				return nil, nil, fmt.Errorf("sqlite: put chunk %q: %w", c.ID, err)
 			}
 			var rowid int64
-			if err := insert.QueryRowContext(ctx, c.ID, doc.ID, c.Index, string(headings), c.Text).Scan(&rowid); err != nil {
+			if err := insert.QueryRowContext(ctx, c.ID, doc.ID, c.Index, string(headings), c.Text, c.Page).Scan(&rowid); err != nil {
 				if strings.Contains(err.Error(), "UNIQUE constraint failed: chunks.id") {
 					return nil, nil, genai.Errorf(genai.EINVALID, "sqlite: put document %q: chunk id %q is taken by another document", doc.ID, c.ID)
 				}
@@ -262,6 +262,46 @@ func (db *DB) ListDocuments(ctx context.Context) ([]genai.Document, error) {
 		return nil, fmt.Errorf("sqlite: list documents: %w", err)
 	}
 	return docs, nil
+}
+
+// DocumentChunks returns the chunks of the document of id in order, or an ENOTFOUND
+// error. One read transaction sees the document and its chunks as of one moment.
+func (db *DB) DocumentChunks(ctx context.Context, id string) ([]genai.Chunk, error) {
+	tx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: chunks of document %q: %w", id, err)
+	}
+	defer tx.Rollback()
+	var one int
+	if err := tx.QueryRowContext(ctx, `SELECT 1 FROM documents WHERE id = ?`, id).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+		return nil, genai.Errorf(genai.ENOTFOUND, "document %q not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: chunks of document %q: %w", id, err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, document_id, idx, headings, page, text FROM chunks WHERE document_id = ? ORDER BY idx`, id)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: chunks of document %q: %w", id, err)
+	}
+	defer rows.Close()
+	chunks := []genai.Chunk{}
+	for rows.Next() {
+		var c genai.Chunk
+		var headings string
+		if err := rows.Scan(&c.ID, &c.DocumentID, &c.Index, &headings, &c.Page, &c.Text); err != nil {
+			return nil, fmt.Errorf("sqlite: chunks of document %q: %w", id, err)
+		}
+		if err := json.Unmarshal([]byte(headings), &c.Headings); err != nil {
+			return nil, fmt.Errorf("sqlite: chunks of document %q: headings of chunk %q: %w", id, c.ID, err)
+		}
+		if len(c.Headings) == 0 {
+			c.Headings = nil
+		}
+		chunks = append(chunks, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: chunks of document %q: %w", id, err)
+	}
+	return chunks, nil
 }
 
 // DeleteDocument deletes the document of id with its chunks, their vectors and their

@@ -633,6 +633,8 @@ var migrations = []string{
 	CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
 		DELETE FROM chunks_fts WHERE rowid = old.rowid;
 	END;`,
+	// 3: the page a chunk starts on (from 1; 0 for formats without pages).
+	`ALTER TABLE chunks ADD COLUMN page INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // vectorsTable is the schema of vectors and vectors_reembed, for Reembed's swap.

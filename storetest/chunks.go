@@ -57,6 +57,7 @@ func TestChunkStore(t *testing.T, open func(t *testing.T, space genai.EmbeddingS
 		{"DocumentNotFound", testDocumentNotFound},
 		{"DeleteDocument", testDeleteDocument},
 		{"ListDocuments", testListDocuments},
+		{"DocumentChunks", testDocumentChunks},
 		{"BM25Ranking", testBM25Ranking},
 		{"VectorRanking", testVectorRanking},
 		{"HybridRanking", testHybridRanking},
@@ -422,6 +423,36 @@ func testListDocuments(t *testing.T, s genai.ChunkStore) {
 		w := want[len(want)-1-i]
 		checkDocument(t, fmt.Sprintf("ListDocuments[%d]", i), &d, w, w.Chunks)
 	}
+}
+
+// testDocumentChunks reads a document's chunks back in order, as they were put (in
+// another order), only those of its current version, and an error for an unknown one.
+func testDocumentChunks(t *testing.T, s genai.ChunkStore) {
+	ctx := context.Background()
+	chunks := chunksOf("guide", "First passage of the guide.", "Second passage.", "Third and last.")
+	chunks[2].Headings = nil
+	shuffled := []genai.Chunk{chunks[2], chunks[0], chunks[1]}
+	putDoc(t, s, document("guide", "Guide", 1), shuffled, axes(0, 3))
+	putDoc(t, s, document("other", "Other", 2), chunksOf("other", "Not the guide."), axes(3, 1))
+	got, err := s.DocumentChunks(ctx, "guide")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(chunks) {
+		t.Fatalf("DocumentChunks(guide) = %d chunks %+v, want %d", len(got), got, len(chunks))
+	}
+	for i := range chunks {
+		if !sameChunk(got[i], chunks[i]) {
+			t.Errorf("chunk %d = %+v, want %+v", i, got[i], chunks[i])
+		}
+	}
+	// A new version replaces every chunk.
+	putDoc(t, s, document("guide", "Guide", 3), chunksOf("guide", "Rewritten."), axes(4, 1))
+	if got, err := s.DocumentChunks(ctx, "guide"); err != nil || len(got) != 1 || got[0].Text != "Rewritten." {
+		t.Errorf("after a replace: %+v, %v; want the one new chunk", got, err)
+	}
+	_, err = s.DocumentChunks(ctx, "missing")
+	wantCode(t, "DocumentChunks(missing)", err, genai.ENOTFOUND)
 }
 
 func testBM25Ranking(t *testing.T, s genai.ChunkStore) {

@@ -89,9 +89,9 @@ func TestBrowserKnowledgeUploadAskDelete(t *testing.T) {
 	}
 
 	md := writeFile(t, "lighthouse.md", lighthouseMD)
-	docx := writeFile(t, "report.docx", "PK\x03\x04 not really")
+	key := writeFile(t, "report.key", "PK\x03\x04 not really")
 	junk := writeFile(t, "junk.pdf", "this is not a PDF at all")
-	a.upload(md, docx, junk)
+	a.upload(md, key, junk)
 
 	docs, err := a.docs.ListDocuments(context.Background())
 	if err != nil || len(docs) != 1 {
@@ -115,8 +115,8 @@ func TestBrowserKnowledgeUploadAskDelete(t *testing.T) {
 	}
 	// The page refuses a type it knows the server does not read; the server refuses a
 	// corrupt PDF. Each says why, for that file.
-	if got := eval[string](a, row("report.docx")+`.querySelector('.error-box').textContent`); !strings.Contains(got, "report.docx") || !strings.Contains(got, "not a supported type") {
-		t.Errorf("docx row error = %q", got)
+	if got := eval[string](a, row("report.key")+`.querySelector('.error-box').textContent`); !strings.Contains(got, "report.key") || !strings.Contains(got, "not a supported type") {
+		t.Errorf("key row error = %q", got)
 	}
 	if got := eval[string](a, row("junk.pdf")+`?.dataset.state + ': ' + `+row("junk.pdf")+`?.querySelector('.error-box')?.textContent`); !strings.HasPrefix(got, "error: ") || !strings.Contains(got, "junk.pdf") {
 		t.Errorf("junk.pdf row = %q, want a server error naming the file", got)

@@ -51,3 +51,11 @@ func (d kbDocs) ListDocuments(ctx context.Context) ([]genai.Document, error) {
 func (d kbDocs) DeleteDocument(ctx context.Context, id string) error {
 	return d.store.DeleteDocument(ctx, id)
 }
+
+func (d kbDocs) GetDocument(ctx context.Context, id string) (*genai.Document, error) {
+	return d.store.GetDocument(ctx, id)
+}
+
+func (d kbDocs) DocumentChunks(ctx context.Context, id string) ([]genai.Chunk, error) {
+	return d.store.DocumentChunks(ctx, id)
+}

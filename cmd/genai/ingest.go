@@ -450,6 +450,16 @@ func (k kbDocuments) ListDocuments(ctx context.Context) ([]genai.Document, error
 	return k.in.Store.ListDocuments(ctx)
 }
 
+// GetDocument returns a document.
+func (k kbDocuments) GetDocument(ctx context.Context, id string) (*genai.Document, error) {
+	return k.in.Store.GetDocument(ctx, id)
+}
+
+// DocumentChunks returns a document's chunks in order.
+func (k kbDocuments) DocumentChunks(ctx context.Context, id string) ([]genai.Chunk, error) {
+	return k.in.Store.DocumentChunks(ctx, id)
+}
+
 // DeleteDocument deletes a document and its chunks.
 func (k kbDocuments) DeleteDocument(ctx context.Context, id string) error {
 	return k.in.Store.DeleteDocument(ctx, id)

@@ -1,5 +1,6 @@
 // The Knowledge page: upload documents (txt, md, html, pdf) by picking or dropping them,
-// list them with their chunk counts and delete them, and ask questions whose answers
+// list them with their chunk counts, show the text extracted from each (its chunks, with
+// their pages and headings), delete them, and ask questions whose answers
 // stream from POST /api/kb/answer citing their sources as [n]; each mark opens the cited
 // passage. Follow-up questions continue the conversation through its session_id.
 //
@@ -37,8 +38,8 @@ let enabled = true; // false when the server has no knowledge base
 
 // ---- documents ---------------------------------------------------------------------
 
-const FORMATS = { text: 'Text', markdown: 'Markdown', html: 'HTML', pdf: 'PDF' };
-const EXTENSIONS = ['txt', 'text', 'md', 'markdown', 'html', 'htm', 'pdf'];
+const FORMATS = { text: 'Text', markdown: 'Markdown', html: 'HTML', pdf: 'PDF', docx: 'Word', pptx: 'PowerPoint', xlsx: 'Excel', odt: 'OpenDocument', csv: 'CSV', epub: 'EPUB', image: 'Image (OCR)' };
+const EXTENSIONS = ['txt', 'text', 'md', 'markdown', 'html', 'htm', 'pdf', 'docx', 'pptx', 'xlsx', 'odt', 'csv', 'epub', 'png', 'jpg', 'jpeg'];
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 const sentence = (s) => s.charAt(0).toUpperCase() + s.slice(1) + (/[.!?]$/.test(s) ? '' : '.');
 const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
@@ -77,7 +78,47 @@ function documentElement(doc) {
   actions.append(deleteControl({ ...doc, title: name }, li, deleteDocument, { noun: 'document' }));
   meta.append(factsEl, actions);
   li.append(meta);
+  if (!managed) li.append(extractedText(doc));
   return li;
+}
+
+/**
+ * extractedText returns a disclosure that, opened, shows the document's chunks as the
+ * server extracted them (GET /api/kb/documents/{id}): what the model will read.
+ */
+function extractedText(doc) {
+  const details = el('details', 'doc-text');
+  const summary = el('summary', null, 'Extracted text');
+  const body = el('div', 'doc-chunks');
+  details.append(summary, body);
+  let loaded = false;
+  details.addEventListener('toggle', async () => {
+    if (!details.open || loaded) return;
+    loaded = true;
+    body.replaceChildren(el('p', 'muted', 'Loading…'));
+    body.setAttribute('aria-busy', 'true');
+    try {
+      const res = await apiJSON(`/api/kb/documents/${encodeURIComponent(doc.id)}`);
+      const chunks = Array.isArray(res?.chunks) ? res.chunks : [];
+      body.replaceChildren(...(chunks.length ? chunks.map(chunkElement) : [el('p', 'muted', 'No text was extracted.')]));
+    } catch (err) {
+      loaded = false; // let a later opening try again
+      body.replaceChildren(errorBox(err));
+    } finally {
+      body.setAttribute('aria-busy', 'false');
+    }
+  });
+  return details;
+}
+
+/** chunkElement shows one chunk: its number, page and heading path, then its text. */
+function chunkElement(chunk) {
+  const section = el('section', 'doc-chunk');
+  const where = [`Chunk ${(Number(chunk.index) || 0) + 1}`];
+  if (Number(chunk.page) > 0) where.push(`p. ${chunk.page}`);
+  if (Array.isArray(chunk.headings) && chunk.headings.length) where.push(chunk.headings.join(' › '));
+  section.append(el('p', 'chunk-where', where.join(' · ')), el('pre', 'chunk-text', typeof chunk.text === 'string' ? chunk.text : ''));
+  return section;
 }
 
 function updateCount() {
@@ -156,7 +197,7 @@ const named = (name, message) => (String(message).includes(name) ? message : `${
 
 function fileProblem(file) {
   const ext = (file.name.match(/\.([^.]+)$/)?.[1] || '').toLowerCase();
-  if (!EXTENSIONS.includes(ext)) return 'not a supported type: use .txt, .md, .html or .pdf.';
+  if (!EXTENSIONS.includes(ext)) return 'not a supported type: use .txt, .md, .html, .pdf, .docx, .pptx, .xlsx, .odt, .csv, .epub, .png or .jpg.';
   if (file.size === 0) return 'the file is empty.';
   return '';
 }
