@@ -11,32 +11,24 @@ import (
 // a boilerplate paragraph), with at most a few words changed.
 const nearDuplicate = 0.8
 
-// collapseNearDuplicates returns the first k hits of ranked that are not near
-// duplicates of a better one, so that k results are k different passages. Hits are
-// compared by the sets of their lower-cased word trigrams (shingles), which is
-// insensitive to white space, punctuation and case and cheap for the few dozen hits
-// a query keeps.
-func collapseNearDuplicates(ranked []genai.ChunkHit, k int) []genai.ChunkHit {
-	out := make([]genai.ChunkHit, 0, min(k, len(ranked)))
-	var kept []map[string]bool
-	for _, h := range ranked {
-		if len(out) == k {
-			break
-		}
-		sh := shingles(h.Text)
-		dup := false
-		for _, other := range kept {
-			if jaccard(sh, other) >= nearDuplicate {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			out = append(out, h)
-			kept = append(kept, sh)
+// dedupe keeps hits that are not near duplicates of one it kept before, so that k
+// results are k different passages. Hits are compared by the sets of their lower-cased
+// word trigrams (shingles), which is insensitive to white space, punctuation and case
+// and cheap for the few dozen hits a query keeps.
+type dedupe struct {
+	kept []map[string]bool
+}
+
+// keep reports whether h is not a near duplicate of a hit kept before, and keeps it.
+func (d *dedupe) keep(h genai.ChunkHit) bool {
+	sh := shingles(h.Text)
+	for _, other := range d.kept {
+		if jaccard(sh, other) >= nearDuplicate {
+			return false
 		}
 	}
-	return out
+	d.kept = append(d.kept, sh)
+	return true
 }
 
 // shingles returns the set of word trigrams of s (its words when it has fewer than

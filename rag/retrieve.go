@@ -125,12 +125,24 @@ func (r *Retriever) Retrieve(ctx context.Context, q genai.RetrieveQuery) ([]gena
 	default:
 		hits = fuseByScore(rk.lexical, rk.vector, r.Options.withDefaults().VectorWeight)
 	}
-	// Twice k are loaded so that, near-duplicates collapsed, k different passages remain.
-	loaded, err := r.load(ctx, hits[:min(2*q.K, len(hits))])
-	if err != nil {
-		return nil, err
+	// Hits are loaded a few more at a time than are still wanted, until k different
+	// passages are kept (near-duplicates collapsed) or the ranking ends.
+	out := make([]genai.ChunkHit, 0, min(q.K, len(hits)))
+	var d dedupe
+	for start := 0; start < len(hits) && len(out) < q.K; {
+		end := min(start+2*(q.K-len(out)), len(hits))
+		loaded, err := r.load(ctx, hits[start:end])
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range loaded {
+			if len(out) < q.K && d.keep(h) {
+				out = append(out, h)
+			}
+		}
+		start = end
 	}
-	return collapseNearDuplicates(loaded, q.K), nil
+	return out, nil
 }
 
 // load returns hits in full: as they are, or loaded by a ChunkRanker that ranked them.
