@@ -27,6 +27,7 @@ import (
 	"sync"
 
 	gopdfium "github.com/klippa-app/go-pdfium"
+	"github.com/klippa-app/go-pdfium/enums"
 	"github.com/klippa-app/go-pdfium/references"
 	"github.com/klippa-app/go-pdfium/requests"
 	"github.com/klippa-app/go-pdfium/webassembly"
@@ -46,6 +47,9 @@ const (
 
 // Instances whose memory grew past maxReusedMemory are not reused.
 const maxReusedMemory = 128 << 20
+
+// maxPageObjects bounds the objects of a blank page looked at for an image.
+const maxPageObjects = 1000
 
 // memoryCapSlack: an allocation that failed within this of the cap is taken for the
 // cap's doing (PDFium asks for blocks of up to a few MiB at a time).
@@ -155,6 +159,9 @@ type Document struct {
 type Page struct {
 	Number int // from 1
 	Text   string
+	// Scanned is set for a page without text that shows an image: a scan, which OCR
+	// can read. A blank page is not one.
+	Scanned bool
 }
 
 // OutlineItem is an entry of the PDF's outline (bookmarks): a heading.
@@ -281,14 +288,14 @@ func (e *Engine) Text(ctx context.Context, data []byte, limits Limits) (*Documen
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		text, err := s.pageText(i)
+		text, scanned, err := s.pageText(i)
 		if err != nil {
 			return nil, s.fail(ctx, fmt.Errorf("page %d: %w", i+1, err))
 		}
 		if total += len(text); limits.MaxTextBytes > 0 && total > limits.MaxTextBytes {
 			return nil, fmt.Errorf("%w: over %d bytes by page %d", ErrTooMuchText, limits.MaxTextBytes, i+1)
 		}
-		d.Pages = append(d.Pages, Page{Number: i + 1, Text: text})
+		d.Pages = append(d.Pages, Page{Number: i + 1, Text: text, Scanned: scanned})
 	}
 	reuse = true
 	return d, nil
@@ -296,33 +303,56 @@ func (e *Engine) Text(ctx context.Context, data []byte, limits Limits) (*Documen
 
 // pageText returns the text of page i (from 0) inside its media box: text placed off
 // the page is not read, as a reader (and pdftotext) would not see it.
-func (s *session) pageText(i int) (string, error) {
+func (s *session) pageText(i int) (text string, scanned bool, err error) {
 	page, err := s.inst.FPDF_LoadPage(&requests.FPDF_LoadPage{Document: s.doc, Index: i})
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	defer s.inst.FPDF_ClosePage(&requests.FPDF_ClosePage{Page: page.Page})
 	ref := requests.Page{ByReference: &page.Page}
 	w, err := s.inst.FPDF_GetPageWidthF(&requests.FPDF_GetPageWidthF{Page: ref})
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	h, err := s.inst.FPDF_GetPageHeightF(&requests.FPDF_GetPageHeightF{Page: ref})
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	tp, err := s.inst.FPDFText_LoadPage(&requests.FPDFText_LoadPage{Page: ref})
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	defer s.inst.FPDFText_ClosePage(&requests.FPDFText_ClosePage{TextPage: tp.TextPage})
 	t, err := s.inst.FPDFText_GetBoundedText(&requests.FPDFText_GetBoundedText{
 		TextPage: tp.TextPage, Left: 0, Top: float64(h.PageHeight), Right: float64(w.PageWidth), Bottom: 0,
 	})
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	return CleanText(t.Text), nil
+	text = CleanText(t.Text)
+	if strings.TrimSpace(text) == "" {
+		scanned = s.hasImage(ref)
+	}
+	return text, scanned, nil
+}
+
+// hasImage reports whether a page draws an image object (looking at its first
+// maxPageObjects objects).
+func (s *session) hasImage(page requests.Page) bool {
+	n, err := s.inst.FPDFPage_CountObjects(&requests.FPDFPage_CountObjects{Page: page})
+	if err != nil {
+		return false
+	}
+	for i := range min(n.Count, maxPageObjects) {
+		obj, err := s.inst.FPDFPage_GetObject(&requests.FPDFPage_GetObject{Page: page, Index: i})
+		if err != nil {
+			return false
+		}
+		if t, err := s.inst.FPDFPageObj_GetType(&requests.FPDFPageObj_GetType{PageObject: obj.PageObject}); err == nil && t.Type == enums.FPDF_PAGEOBJ_IMAGE {
+			return true
+		}
+	}
+	return false
 }
 
 // lineEndHyphen is a word broken at a line end: PDFium marks a hyphen it found there

@@ -63,13 +63,14 @@ func parsePDF(ctx context.Context, name string, data []byte, limits ParseLimits)
 	return &Parsed{Title: doc.Title, Sections: pdfSections(doc)}, nil
 }
 
-// pdfOCR reads the pages without a text layer (scans) by OCR, rendered by PDFium,
-// when tesseract is installed. Without it, a PDF with no text at all is refused with
-// the reason, and one with some text keeps what it has.
+// pdfOCR reads the pages without a text layer that show an image (scans) by OCR,
+// rendered by PDFium, when tesseract is installed; blank pages are left blank. Without
+// it, a PDF with no text at all is refused with the reason, and one with some text
+// keeps what it has.
 func pdfOCR(ctx context.Context, name string, data []byte, engine *pdfium.Engine, doc *pdfium.Document) error {
 	var empty []int
 	for _, p := range doc.Pages {
-		if strings.TrimSpace(p.Text) == "" {
+		if p.Scanned {
 			empty = append(empty, p.Number)
 		}
 	}

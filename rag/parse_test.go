@@ -222,6 +222,7 @@ func TestParseRefusesBinaryAndUnknown(t *testing.T) {
 		{"latin1.txt", latin1, genai.EINVALID, "UTF-8"},
 		{"junk.md", junk, genai.EINVALID, "not a Markdown file"},
 		{"junk.html", junk, genai.EINVALID, "NUL"},
+		{"image.gif", junk, genai.EMEDIATYPE, ".pdf"},
 		{"image.png", junk, genai.EINVALID, "not a PNG or JPEG image"},
 		{"noext", junk, genai.EMEDIATYPE, "supported are"},
 		{"big.txt", []byte(strings.Repeat("a", 2000)), genai.ETOOLARGE, "limit"},
