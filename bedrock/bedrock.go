@@ -23,6 +23,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+
+	"genai/internal/httpbody"
 )
 
 // Defaults of Options.
@@ -189,7 +191,7 @@ type requestBodyGuard struct{ client bedrockruntime.HTTPClient }
 // Do implements bedrockruntime.HTTPClient.
 func (g requestBodyGuard) Do(req *http.Request) (*http.Response, error) {
 	if req.Body != nil && req.Body != http.NoBody {
-		req.Body = &readOnlyBody{body: req.Body}
+		req.Body = httpbody.NewOnce(req.Body)
 	}
 	// A streamed response keeps its request, and so the request's context, alive until
 	// the stream ends. The SDK's context carries its whole middleware state, so the
@@ -206,39 +208,6 @@ func (g requestBodyGuard) Do(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body = &releasingBody{ReadCloser: resp.Body, release: func() { stop(); cancel() }}
 	return resp, nil
-}
-
-// readOnlyBody exposes only Read and Close of a request body, and lets go of the
-// body once it is read, so a request held by a long stream holds no payload. Read and
-// Close may race (that is the race above), hence the lock.
-type readOnlyBody struct {
-	mu   sync.Mutex
-	body io.ReadCloser
-}
-
-func (b *readOnlyBody) Read(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.body == nil {
-		return 0, io.EOF
-	}
-	n, err := b.body.Read(p)
-	if err == io.EOF {
-		b.body.Close()
-		b.body = nil
-	}
-	return n, err
-}
-
-func (b *readOnlyBody) Close() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.body == nil {
-		return nil
-	}
-	err := b.body.Close()
-	b.body = nil
-	return err
 }
 
 // releasingBody runs release once, when the response body is closed.

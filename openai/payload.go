@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/openai/openai-go/v3/option"
+
+	"genai/internal/httpbody"
 )
 
 // releasePayload is a middleware that lets go of a request's body once it has been
@@ -21,7 +23,7 @@ func releasePayload(req *http.Request, next option.MiddlewareNext) (*http.Respon
 		return next(req)
 	}
 	h := &heldPayload{rewind: req.GetBody}
-	req.Body = &onceBody{body: req.Body}
+	req.Body = httpbody.NewOnce(req.Body)
 	if req.GetBody != nil {
 		req.GetBody = h.getBody
 	}
@@ -48,44 +50,11 @@ func (h *heldPayload) getBody() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &onceBody{body: body}, nil
+	return httpbody.NewOnce(body), nil
 }
 
 func (h *heldPayload) release() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.rewind = nil
-}
-
-// onceBody is a request body that lets go of the body it reads once that is read to
-// its end or closed. net/http may close a request body while its writer still reads
-// it, hence the lock.
-type onceBody struct {
-	mu   sync.Mutex
-	body io.ReadCloser
-}
-
-func (b *onceBody) Read(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.body == nil {
-		return 0, io.EOF
-	}
-	n, err := b.body.Read(p)
-	if err == io.EOF {
-		b.body.Close()
-		b.body = nil
-	}
-	return n, err
-}
-
-func (b *onceBody) Close() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.body == nil {
-		return nil
-	}
-	err := b.body.Close()
-	b.body = nil
-	return err
 }
