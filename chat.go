@@ -2,6 +2,7 @@ package genai
 
 import (
 	"context"
+	"encoding/json"
 	"iter"
 )
 
@@ -97,6 +98,32 @@ type ChatRequest struct {
 	// such as "knowledge_base" or "notes" (see ToolRunner). They are the server's to
 	// resolve: a provider never sees them.
 	ServerTools []string
+	// ResponseFormat asks for an answer that is JSON (nil: free text). See ResponseFormat.
+	ResponseFormat *ResponseFormat
+}
+
+// ResponseFormatType is the kind of structured answer a request asks for.
+type ResponseFormatType string
+
+// The structured answers.
+const (
+	// FormatJSONObject asks for an answer that is one JSON object, of any shape.
+	FormatJSONObject ResponseFormatType = "json_object"
+	// FormatJSONSchema asks for an answer that is JSON valid against Schema.
+	FormatJSONSchema ResponseFormatType = "json_schema"
+)
+
+// ResponseFormat is a request for a JSON answer (OpenAI's response_format). The answer's
+// text is the JSON; a provider that cannot produce it refuses the request.
+type ResponseFormat struct {
+	Type ResponseFormatType
+	// Name (required for FormatJSONSchema, ^[a-zA-Z0-9_-]{1,64}$), Description and Schema
+	// (a JSON Schema object) describe the answer of FormatJSONSchema.
+	Name        string
+	Description string
+	Schema      json.RawMessage
+	// Strict asks that the answer follow Schema exactly.
+	Strict bool
 }
 
 // Usage counts the tokens of one model call.

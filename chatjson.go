@@ -599,6 +599,9 @@ func (r *ChatRequest) Validate() error {
 	if err := r.validateTools(); err != nil {
 		return err
 	}
+	if err := r.validateResponseFormat(); err != nil {
+		return err
+	}
 	if r.MaxTokens < 0 || r.MaxTokens > MaxOutputTokens {
 		return Errorf(EINVALID, "max_tokens: must be from 1 to %d", MaxOutputTokens)
 	}

@@ -47,6 +47,10 @@ const (
 type ToolChoice struct {
 	Type ToolChoiceType
 	Name string // for ToolChoiceTool
+	// DisableParallel asks for at most one tool call per answer (Anthropic's
+	// disable_parallel_tool_use, OpenAI's parallel_tool_calls: false). A provider that
+	// cannot honour it refuses the request.
+	DisableParallel bool
 }
 
 // ToolUse is the content of a BlockToolUse block: a call the model made.
@@ -247,4 +251,32 @@ func jsonText(v any) string {
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// validateResponseFormat checks r.ResponseFormat: a known type, and for json_schema a
+// tool-style name and a JSON Schema object.
+func (r *ChatRequest) validateResponseFormat() error {
+	f := r.ResponseFormat
+	if f == nil {
+		return nil
+	}
+	switch f.Type {
+	case FormatJSONObject:
+		if f.Name != "" || len(f.Schema) > 0 || f.Strict {
+			return Errorf(EINVALID, "response_format: a name, schema or strict only with type \"json_schema\"")
+		}
+	case FormatJSONSchema:
+		if !ValidToolName(f.Name) {
+			return Errorf(EINVALID, "response_format.json_schema.name: %q must match ^[a-zA-Z0-9_-]{1,64}$", f.Name)
+		}
+		if len(f.Schema) > MaxToolSchemaSize {
+			return Errorf(ETOOLARGE, "response_format.json_schema.schema: %d bytes, over the limit of %d", len(f.Schema), MaxToolSchemaSize)
+		}
+		if !isJSONObject(f.Schema) {
+			return Errorf(EINVALID, "response_format.json_schema.schema: required, a JSON Schema object")
+		}
+	default:
+		return Errorf(EINVALID, "response_format.type: must be \"json_object\" or \"json_schema\", got %q", f.Type)
+	}
+	return nil
 }

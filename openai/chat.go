@@ -174,6 +174,9 @@ func (m *ChatModel) params(req *genai.ChatRequest) (sdk.ChatCompletionNewParams,
 	if req.UsesTools() { // tools are not mapped to OpenAI's yet: refused, never dropped
 		return sdk.ChatCompletionNewParams{}, genai.Errorf(genai.EINVALID, "tools: not supported by the OpenAI-compatible provider yet (nor tool_choice, tool_use or tool_result blocks); use the Bedrock provider")
 	}
+	if req.ResponseFormat != nil {
+		return sdk.ChatCompletionNewParams{}, genai.Errorf(genai.EINVALID, "response_format: not supported by the OpenAI-compatible provider yet; remove it")
+	}
 	p := sdk.ChatCompletionNewParams{Model: req.Model}
 	if p.Model == "" {
 		p.Model = m.defaultModel
