@@ -493,7 +493,8 @@ func TestChat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := genai.ChatResponse{Model: "test-model", Text: "Blue.", StopReason: "end_turn", Usage: genai.Usage{InputTokens: 3, OutputTokens: 2}}
+	want := genai.ChatResponse{Model: "test-model", Text: "Blue.", Content: []genai.ContentBlock{{Type: genai.BlockText, Text: "Blue."}},
+		StopReason: "end_turn", Usage: genai.Usage{InputTokens: 3, OutputTokens: 2}}
 	if !reflect.DeepEqual(*res, want) {
 		t.Errorf("response = %+v, want %+v", *res, want)
 	}
