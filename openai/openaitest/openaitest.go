@@ -380,10 +380,12 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req *ChatRequest
 		}
 		c := base
 		c.Choices = []chunkChoice{{Delta: delta{ToolCalls: d}}}
+		var v any = c
 		if len(tokens) == 0 && k == 0 {
-			c.Choices[0].Delta.Role, c.Choices[0].Delta.nullContent = "assistant", true
+			v = firstToolChunk{ID: base.ID, Object: base.Object, Created: base.Created, Model: base.Model,
+				Choices: []firstToolChoice{{Delta: firstToolDelta{Role: "assistant", ToolCalls: d}}}}
 		}
-		if !send(c) {
+		if !send(v) {
 			return
 		}
 	}

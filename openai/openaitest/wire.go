@@ -159,22 +159,29 @@ type delta struct {
 	Role      string          `json:"role,omitempty"`
 	Content   string          `json:"content,omitempty"`
 	ToolCalls []toolCallDelta `json:"tool_calls,omitempty"`
-	// nullContent sends "content": null, as OpenAI's first delta of an answer that
-	// begins with a tool call has it.
-	nullContent bool
 }
 
-// MarshalJSON implements json.Marshaler.
-func (d delta) MarshalJSON() ([]byte, error) {
-	type plain delta
-	if !d.nullContent {
-		return json.Marshal(plain(d))
-	}
-	return json.Marshal(struct {
-		Role      string          `json:"role,omitempty"`
-		Content   *string         `json:"content"`
-		ToolCalls []toolCallDelta `json:"tool_calls,omitempty"`
-	}{d.Role, nil, d.ToolCalls})
+// firstToolChunk is the chunk of an answer that begins with a tool call, whose delta
+// has "content": null, as OpenAI's has. Types of its own keep the text chunks' encoding
+// as cheap as it was.
+type firstToolChunk struct {
+	ID      string            `json:"id"`
+	Object  string            `json:"object"`
+	Created int64             `json:"created"`
+	Model   string            `json:"model"`
+	Choices []firstToolChoice `json:"choices"`
+}
+
+type firstToolChoice struct {
+	Index        int            `json:"index"`
+	Delta        firstToolDelta `json:"delta"`
+	FinishReason *string        `json:"finish_reason"`
+}
+
+type firstToolDelta struct {
+	Role      string          `json:"role"`
+	Content   *string         `json:"content"`
+	ToolCalls []toolCallDelta `json:"tool_calls"`
 }
 
 type completion struct {
