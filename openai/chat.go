@@ -173,7 +173,7 @@ func (m *ChatModel) Chat(ctx context.Context, req *genai.ChatRequest) (*genai.Ch
 	if model == "" {
 		model = string(params.Model)
 	}
-	content, err := m.answerContent(&choice.Message)
+	content, err := m.answerContent(&choice.Message, choice.FinishReason)
 	if err != nil {
 		return nil, err
 	}

@@ -228,7 +228,8 @@ func userMessage(msg genai.Message) sdk.ChatCompletionMessageParamUnion {
 
 // callInput checks the arguments of a tool call the model made: a JSON object, or
 // nothing, which a call of a tool without parameters may have and which reads as {}.
-func (m *ChatModel) callInput(id, name, arguments string) (json.RawMessage, error) {
+// finish is the answer's finish_reason, which says why arguments may be cut short.
+func (m *ChatModel) callInput(id, name, arguments, finish string) (json.RawMessage, error) {
 	if strings.TrimSpace(arguments) == "" {
 		return json.RawMessage(`{}`), nil
 	}
@@ -236,6 +237,9 @@ func (m *ChatModel) callInput(id, name, arguments string) (json.RawMessage, erro
 		return nil, genai.Errorf(genai.EUPSTREAM, "the model endpoint %s called tool %s (call %s) with arguments over %d bytes", m.baseURL, name, id, genai.MaxToolInputSize)
 	}
 	if !jsonObject([]byte(arguments)) {
+		if finish == "length" {
+			return nil, genai.Errorf(genai.EUPSTREAM, "the answer from %s reached its token limit in the middle of the arguments of tool %s (call %s); raise max_tokens", m.baseURL, name, id)
+		}
 		return nil, genai.Errorf(genai.EUPSTREAM, "the model endpoint %s called tool %s (call %s) with arguments that are not a JSON object: %s", m.baseURL, name, id, clip(arguments))
 	}
 	return json.RawMessage(arguments), nil
@@ -249,20 +253,20 @@ func jsonObject(data []byte) bool {
 
 // answerContent maps the message of a whole answer to the domain's blocks: its text,
 // then its tool calls.
-func (m *ChatModel) answerContent(msg *sdk.ChatCompletionMessage) ([]genai.ContentBlock, error) {
+func (m *ChatModel) answerContent(msg *sdk.ChatCompletionMessage, finish string) ([]genai.ContentBlock, error) {
 	var out []genai.ContentBlock
 	if msg.Content != "" {
 		out = append(out, genai.ContentBlock{Type: genai.BlockText, Text: msg.Content})
 	}
 	for _, c := range msg.ToolCalls {
-		if c.Type != "function" {
+		if c.Type != "function" && c.Type != "" { // some servers leave the type out
 			// We offer functions only; a custom tool call cannot be one of ours.
 			return nil, genai.Errorf(genai.EUPSTREAM, "the model endpoint %s answered a tool call %s of type %q, not a function", m.baseURL, c.ID, c.Type)
 		}
 		if c.ID == "" || c.Function.Name == "" {
 			return nil, genai.Errorf(genai.EUPSTREAM, "the model endpoint %s answered a tool call without an id or a function name", m.baseURL)
 		}
-		input, err := m.callInput(c.ID, c.Function.Name, c.Function.Arguments)
+		input, err := m.callInput(c.ID, c.Function.Name, c.Function.Arguments, finish)
 		if err != nil {
 			return nil, err
 		}
@@ -351,20 +355,20 @@ func (t *toolStream) events(choice *streamChoice) ([]genai.ToolUseEvent, error) 
 	if choice.finishReason == "" {
 		return events, nil
 	}
-	done, err := t.end()
+	done, err := t.end(choice.finishReason)
 	return append(events, done...), err
 }
 
-// end closes the calls when the answer ends, returning the Done event of each with its
+// end closes the calls when the answer ends with finish, returning the Done event of each with its
 // whole input, or an error for a call whose arguments are not a JSON object.
-func (t *toolStream) end() ([]genai.ToolUseEvent, error) {
+func (t *toolStream) end(finish string) ([]genai.ToolUseEvent, error) {
 	if t.ended {
 		return nil, nil
 	}
 	t.ended = true
 	events := make([]genai.ToolUseEvent, 0, len(t.calls))
 	for _, c := range t.calls {
-		input, err := t.m.callInput(c.id, c.name, c.input.String())
+		input, err := t.m.callInput(c.id, c.name, c.input.String(), finish)
 		if err != nil {
 			return nil, err
 		}

@@ -516,3 +516,20 @@ func TestOpenAIToolRefusalIsInvalid(t *testing.T) {
 		t.Errorf("message = %q", e.Message)
 	}
 }
+
+// A call cut short by the token limit is said to be so, not only "not a JSON object".
+func TestToolCallCutByMaxTokens(t *testing.T) {
+	srv := openaitest.New(openaitest.Config{})
+	defer srv.Close()
+	m := newModel(t, srv, openai.Options{})
+	req := toolRequest("a city with a very long name indeed")
+	req.MaxTokens = 4 // two text tokens, the call's start, one piece of its arguments
+	s := readStream(m, t, req)
+	if e := wantCode(t, s.err, genai.EUPSTREAM); !strings.Contains(e.Message, "token limit in the middle of the arguments of tool get_weather") {
+		t.Errorf("streamed: %q", e.Message)
+	}
+	_, err := m.Chat(t.Context(), req)
+	if e := wantCode(t, err, genai.EUPSTREAM); !strings.Contains(e.Message, "raise max_tokens") {
+		t.Errorf("whole: %q", e.Message)
+	}
+}

@@ -1,7 +1,8 @@
 // Package openaitest runs an in-process server that speaks OpenAI's chat completions
 // and embeddings protocols on the wire — JSON answers, server-sent-event streams ending in "data: [DONE]",
-// a final usage chunk, OpenAI-shaped errors — so that tests can drive the official
-// client, or anything else that talks to Ollama, vLLM or OpenAI, without a model.
+// a final usage chunk, OpenAI-shaped errors, tool calls and structured answers (tools.go)
+// — so that tests can drive the official client, or anything else that talks to Ollama,
+// vLLM or OpenAI, without a model.
 //
 // A test starts a Server with a Config saying how it should answer and fail, points a
 // client at Server.URL, then inspects what arrived with Server.Requests and whether the
@@ -261,6 +262,9 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	}
 	if limit != nil && *limit < len(tokens) {
 		tokens, calls, finish = tokens[:*limit], nil, "length"
+	} else if d := toolCallDeltas(calls); limit != nil && *limit < len(tokens)+len(d) {
+		// The limit falls in the calls: they are cut there, arguments and all.
+		calls, finish = callsOf(d[:*limit-len(tokens)]), "length"
 	}
 	// A token per text token and per streamed piece of a tool call.
 	u := usage{PromptTokens: promptTokens(&req), CompletionTokens: len(tokens) + len(toolCallDeltas(calls))}

@@ -91,7 +91,10 @@ func Call(id, name, arguments string) ToolCall {
 
 // Answer is a whole answer to a chat request: text tokens, each streamed as one chunk,
 // then tool calls, which make the finish_reason "tool_calls". A request with
-// parallel_tool_calls false gets only the first call, as OpenAI makes at most one.
+// parallel_tool_calls false gets only the first call, as OpenAI makes at most one. The
+// request's max_tokens counts a token per text token and per streamed piece of a call
+// (its start, and each few bytes of its arguments); an answer over it is cut there,
+// with finish_reason "length", in the middle of a call's arguments if it falls there.
 type Answer struct {
 	Tokens    []string
 	ToolCalls []ToolCall
@@ -420,4 +423,18 @@ func toolCallDeltas(calls []ToolCall) [][]toolCallDelta {
 		}
 	}
 	return out
+}
+
+// callsOf joins deltas of calls back into calls, as a client does.
+func callsOf(deltas [][]toolCallDelta) []ToolCall {
+	var calls []ToolCall
+	for _, ds := range deltas {
+		for _, d := range ds {
+			if d.ID != "" {
+				calls = append(calls, Call(d.ID, d.Function.Name, ""))
+			}
+			calls[len(calls)-1].Function.Arguments += d.Function.Arguments
+		}
+	}
+	return calls
 }
