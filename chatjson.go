@@ -160,14 +160,6 @@ func ParseChatRequest(data []byte) (req *ChatRequest, stream bool, err error) {
 	if req.ToolChoice, err = parseToolChoice(w.ToolChoice); err != nil {
 		return nil, false, err
 	}
-	if len(w.ServerTools) > MaxServerTools {
-		return nil, false, Errorf(EINVALID, "server_tools: at most %d, got %d", MaxServerTools, len(w.ServerTools))
-	}
-	for i, name := range w.ServerTools {
-		if !ValidToolName(name) || slices.Contains(w.ServerTools[:i], name) {
-			return nil, false, Errorf(EINVALID, "server_tools[%d]: %q is not a tool group name, or is named twice", i, name)
-		}
-	}
 	req.ServerTools = w.ServerTools
 	if err := req.Validate(); err != nil {
 		return nil, false, err
@@ -431,12 +423,7 @@ func parseToolChoice(raw json.RawMessage) (*ToolChoice, error) {
 	if w.Type == nil {
 		return nil, Errorf(EINVALID, "tool_choice.type: required (\"auto\", \"any\", \"tool\" or \"none\")")
 	}
-	// Parallel calls are what every provider here does; forbidding them is not
-	// implemented, so it is refused rather than ignored. false asks for the default.
-	if w.DisableParallelToolUse != nil && *w.DisableParallelToolUse {
-		return nil, Errorf(EINVALID, "tool_choice.disable_parallel_tool_use: not supported by this server; remove it")
-	}
-	c := &ToolChoice{Type: ToolChoiceType(*w.Type)}
+	c := &ToolChoice{Type: ToolChoiceType(*w.Type), DisableParallel: w.DisableParallelToolUse != nil && *w.DisableParallelToolUse}
 	if w.Name != nil {
 		c.Name = *w.Name
 	}
@@ -598,6 +585,14 @@ func (r *ChatRequest) Validate() error {
 	}
 	if err := r.validateTools(); err != nil {
 		return err
+	}
+	if len(r.ServerTools) > MaxServerTools {
+		return Errorf(EINVALID, "server_tools: at most %d, got %d", MaxServerTools, len(r.ServerTools))
+	}
+	for i, name := range r.ServerTools {
+		if !validGroupName(name) || slices.Contains(r.ServerTools[:i], name) {
+			return Errorf(EINVALID, "server_tools[%d]: %q is not a tool group name, or is named twice", i, name)
+		}
 	}
 	if err := r.validateResponseFormat(); err != nil {
 		return err
