@@ -123,7 +123,8 @@ type Request struct {
 	Messages        []Message            `json:"messages"`
 	System          []SystemContentBlock `json:"system"`
 	InferenceConfig *InferenceConfig     `json:"inferenceConfig"`
-	ToolConfig      *ToolConfig          `json:"toolConfig"` // tools.go
+	ToolConfig      *ToolConfig          `json:"toolConfig"`   // tools.go
+	OutputConfig    *OutputConfig        `json:"outputConfig"` // format.go
 }
 
 // Message is one turn of the conversation in a Request.
@@ -179,6 +180,9 @@ func (r *Request) LastUserText() string {
 // trailing space, so the tokens join back to the exact text). A request with tools, or
 // with tool results to read, is answered by ToolReply.
 func EchoReply(req *Request) Reply {
+	if r, ok := FormatReply(req); ok {
+		return r
+	}
 	if r, ok := ToolReply(req); ok {
 		return r
 	}
@@ -393,7 +397,10 @@ func validate(req *Request) string {
 			}
 		}
 	}
-	return validateTools(req)
+	if msg := validateTools(req); msg != "" {
+		return msg
+	}
+	return validateOutputConfig(req)
 }
 
 func countWords(req *Request) int {
