@@ -24,6 +24,15 @@ type oaiMessage struct {
 	Content    json.RawMessage `json:"content"`
 	ToolCalls  []oaiToolCall   `json:"tool_calls"`   // assistant
 	ToolCallID string          `json:"tool_call_id"` // tool
+	// Refusal is an assistant's earlier refusal, which clients send back as it came
+	// (null when there was none); it is the assistant's text.
+	Refusal *string `json:"refusal"`
+	// What clients copy back from an answer they got: the SDKs' parse of its content
+	// (a client-side copy, ignored), and empty annotations, audio and function_call.
+	Parsed       json.RawMessage `json:"parsed"`
+	Annotations  json.RawMessage `json:"annotations"`
+	Audio        json.RawMessage `json:"audio"`
+	FunctionCall json.RawMessage `json:"function_call"`
 }
 
 type oaiPart struct {
@@ -246,10 +255,11 @@ func usageOAI(u genai.Usage) *oaiUsage {
 }
 
 type oaiChoice struct {
-	Index        int            `json:"index"`
-	Message      map[string]any `json:"message,omitempty"`
-	Delta        map[string]any `json:"delta,omitempty"`
-	FinishReason *string        `json:"finish_reason"`
+	Index int `json:"index"`
+	// any, so that an empty delta ({}, as OpenAI ends a stream) is still sent.
+	Message      any     `json:"message,omitempty"`
+	Delta        any     `json:"delta,omitempty"`
+	FinishReason *string `json:"finish_reason"`
 }
 
 type oaiCompletion struct {

@@ -23,6 +23,9 @@ type oaiToolCall struct {
 type oaiFunctionCall struct {
 	Name      string `json:"name"`
 	Arguments string `json:"arguments"`
+	// ParsedArguments is the openai npm client's parse of Arguments, which it sends
+	// back with the call; a copy, ignored.
+	ParsedArguments json.RawMessage `json:"parsed_arguments,omitempty"`
 }
 
 type oaiTool struct {
@@ -249,6 +252,15 @@ func oaiConversation(in []oaiMessage) (string, []genai.Message, error) {
 		if m.Role != "assistant" && m.ToolCalls != nil {
 			return "", nil, genai.Errorf(genai.EINVALID, "%s.tool_calls: only in an assistant message", path)
 		}
+		if m.Role != "assistant" && m.Refusal != nil {
+			return "", nil, genai.Errorf(genai.EINVALID, "%s.refusal: only in an assistant message", path)
+		}
+		if present(m.Audio) || present(m.FunctionCall) {
+			return "", nil, genai.Errorf(genai.EINVALID, "%s: audio and function_call are not supported by this server (use tool_calls)", path)
+		}
+		if present(m.Annotations) && string(m.Annotations) != "[]" {
+			return "", nil, genai.Errorf(genai.EINVALID, "%s.annotations: not supported by this server; send [] or leave it out", path)
+		}
 		switch m.Role {
 		case "system", "developer":
 			blocks, err := oaiContent(m.Content, path)
@@ -276,7 +288,7 @@ func oaiConversation(in []oaiMessage) (string, []genai.Message, error) {
 		case "assistant":
 			var blocks []genai.ContentBlock
 			// An assistant message that calls tools may have no content.
-			if present(m.Content) || len(m.ToolCalls) == 0 {
+			if present(m.Content) || len(m.ToolCalls) == 0 && m.Refusal == nil {
 				text, err := oaiContent(m.Content, path)
 				if err != nil {
 					return "", nil, err
@@ -287,6 +299,9 @@ func oaiConversation(in []oaiMessage) (string, []genai.Message, error) {
 					}
 					blocks = append(blocks, b)
 				}
+			}
+			if m.Refusal != nil && *m.Refusal != "" {
+				blocks = append(blocks, genai.ContentBlock{Type: genai.BlockText, Text: *m.Refusal})
 			}
 			calls, err := oaiToolUses(m.ToolCalls, path)
 			if err != nil {
