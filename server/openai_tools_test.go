@@ -223,3 +223,47 @@ func TestOpenAIToolRequestMapping(t *testing.T) {
 		t.Errorf("response format %+v", f)
 	}
 }
+
+// JSON mode and a JSON schema through openai-go: the answer is the JSON, whole and
+// streamed (a forced tool makes it on the default model, Bedrock's structured outputs on
+// a model that has them, and the server checks it either way).
+func TestOpenAISDKStructuredAnswers(t *testing.T) {
+	client, up, _ := openAIClient(t)
+	ctx := context.Background()
+	schema := oai.ResponseFormatJSONSchemaJSONSchemaParam{
+		Name: "city", Strict: param.NewOpt(true),
+		Schema: map[string]any{"type": "object", "properties": map[string]any{"name": map[string]any{"type": "string"}}, "required": []string{"name"}, "additionalProperties": false},
+	}
+	for _, tc := range []struct {
+		name, model string
+		format      oai.ChatCompletionNewParamsResponseFormatUnion
+		want        string
+	}{
+		{"json_object", bedrock.DefaultModel, oai.ChatCompletionNewParamsResponseFormatUnion{OfJSONObject: &oai.ResponseFormatJSONObjectParam{}}, `{"input":"Lyon"}`},
+		{"json_schema by a forced tool", bedrock.DefaultModel, oai.ChatCompletionNewParamsResponseFormatUnion{OfJSONSchema: &oai.ResponseFormatJSONSchemaParam{JSONSchema: schema}}, `{"name":"Lyon"}`},
+		{"json_schema by structured outputs", "us.anthropic.claude-haiku-4-5-20251001-v1:0", oai.ChatCompletionNewParamsResponseFormatUnion{OfJSONSchema: &oai.ResponseFormatJSONSchemaParam{JSONSchema: schema}}, `{"name":"Lyon"}`},
+	} {
+		params := oai.ChatCompletionNewParams{Model: tc.model, Messages: []oai.ChatCompletionMessageParamUnion{oai.UserMessage("Lyon")}, ResponseFormat: tc.format}
+		resp, err := client.Chat.Completions.New(ctx, params)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := resp.Choices[0].Message.Content; got != tc.want || resp.Choices[0].FinishReason != "stop" {
+			t.Errorf("%s: %q (%s), want %s", tc.name, got, resp.Choices[0].FinishReason, tc.want)
+		}
+		stream := client.Chat.Completions.NewStreaming(ctx, params)
+		var text strings.Builder
+		for stream.Next() {
+			if c := stream.Current(); len(c.Choices) > 0 {
+				text.WriteString(c.Choices[0].Delta.Content)
+			}
+		}
+		if err := stream.Err(); err != nil || text.String() != tc.want {
+			t.Errorf("%s streamed: %q, %v", tc.name, text.String(), err)
+		}
+	}
+	reqs := up.Requests()
+	if last := reqs[len(reqs)-1]; last.OutputConfig == nil || last.ToolConfig != nil {
+		t.Errorf("structured outputs model: outputConfig %+v, toolConfig %+v", last.OutputConfig, last.ToolConfig)
+	}
+}
