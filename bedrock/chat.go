@@ -43,6 +43,8 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 			InferenceConfig: c.InferenceConfig,
 			ToolConfig:      c.ToolConfig,
 			OutputConfig:    c.OutputConfig,
+
+			AdditionalModelRequestFields: c.AdditionalModelRequestFields,
 		}, taker.register, ownProtocol)
 		if err != nil {
 			yield(genai.Event{}, toolChoiceError(req, model, upstreamError(ctx, "ConverseStream", "model "+model, err)))
@@ -76,6 +78,19 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 			if err != nil {
 				yield(genai.Event{}, upstreamError(ctx, "ConverseStream", "model "+model, err))
 				return
+			}
+			if rc := ev.Delta.ReasoningContent; ev.kind == "contentBlockDelta" && rc != nil {
+				if text.Len() > 0 {
+					if !yield(genai.Event{Text: text.String()}, nil) {
+						return
+					}
+					text.Reset()
+				}
+				th := &genai.ThinkingEvent{Text: rc.Text, Signature: rc.Signature, Redacted: rc.RedactedContent}
+				if !yield(genai.Event{Thinking: th}, nil) {
+					return
+				}
+				continue
 			}
 			if ev.kind == "contentBlockDelta" && ev.Delta.ToolUse == nil {
 				if forced != "" {
@@ -210,6 +225,8 @@ func (m *ChatModel) converse(req *genai.ChatRequest) (*bedrockruntime.ConverseIn
 			switch b.Type {
 			case genai.BlockText:
 				blocks[j] = &types.ContentBlockMemberText{Value: b.Text}
+			case genai.BlockThinking:
+				blocks[j] = thinkingBlock(b.Thinking)
 			case genai.BlockToolUse, genai.BlockToolResult:
 				var err error
 				if blocks[j], err = toolBlock(b, fmt.Sprintf("messages[%d].content[%d]", i, j)); err != nil {
@@ -235,6 +252,10 @@ func (m *ChatModel) converse(req *genai.ChatRequest) (*bedrockruntime.ConverseIn
 	if err := applyFormat(req, in); err != nil {
 		return nil, err
 	}
+	if err := validateThinking(req, maxTokens); err != nil {
+		return nil, err
+	}
+	applyThinking(req, in)
 	return in, nil
 }
 

@@ -213,6 +213,10 @@ func answerContent(model string, blocks []types.ContentBlock) ([]genai.ContentBl
 		case *types.ContentBlockMemberText:
 			text.WriteString(b.Value)
 			out = append(out, genai.ContentBlock{Type: genai.BlockText, Text: b.Value})
+		case *types.ContentBlockMemberReasoningContent:
+			if t := answerThinking(b); t != nil {
+				out = append(out, genai.ContentBlock{Type: genai.BlockThinking, Thinking: t})
+			}
 		case *types.ContentBlockMemberToolUse:
 			input := json.RawMessage(`{}`)
 			if b.Value.Input != nil {
