@@ -3,6 +3,7 @@ package genai
 import (
 	"context"
 	"encoding/json"
+	"strings"
 )
 
 // MaxServerTools bounds ChatRequest.ServerTools.
@@ -27,4 +28,11 @@ type ToolRunner interface {
 type ToolOutput struct {
 	Content   []ContentBlock
 	Citations []Citation
+}
+
+// validGroupName reports whether name can name a group of server tools: a tool name
+// (^[a-zA-Z0-9_-]{1,64}$), optionally after the prefix "mcp:" of an MCP server's group.
+func validGroupName(name string) bool {
+	rest, _ := strings.CutPrefix(name, "mcp:")
+	return ValidToolName(rest)
 }

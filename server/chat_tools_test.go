@@ -175,3 +175,42 @@ func TestChatToolsThroughOpenAIProvider(t *testing.T) {
 		t.Errorf("tools sent %+v", got)
 	}
 }
+
+// /api/chat streams the reasoning as thinking events before the answer, the signature
+// last, and a whole answer holds it as Anthropic's thinking block.
+func TestChatStreamsThinking(t *testing.T) {
+	url, _ := toolServer(t, bedrocktest.Options{})
+	body := `{"model":"us.anthropic.claude-haiku-4-5-20251001-v1:0","max_tokens":2048,"thinking":{"type":"enabled","budget_tokens":1024},"messages":[{"role":"user","content":"sky"}]`
+	resp := post(t, url+"/api/chat", body+`}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	var names []string
+	var thought, sig string
+	for _, e := range readSSE(t, resp.Body) {
+		names = append(names, e.name)
+		if e.name == "thinking" {
+			if s, _ := e.data["text"].(string); s != "" {
+				thought += s
+			}
+			if s, _ := e.data["signature"].(string); s != "" {
+				sig = s
+			}
+		}
+	}
+	joined := strings.Join(names, ",")
+	if !strings.HasPrefix(joined, "start,thinking,thinking,") || !strings.HasSuffix(joined, "delta,done") {
+		t.Errorf("events %s", joined)
+	}
+	if thought != "Thinking about: sky." || sig != bedrocktest.Signature(thought) {
+		t.Errorf("thinking %q signed %q", thought, sig)
+	}
+	resp = post(t, url+"/api/chat", body+`,"stream":false}`)
+	var whole struct {
+		Content []map[string]any `json:"content"`
+	}
+	json.NewDecoder(resp.Body).Decode(&whole)
+	if len(whole.Content) != 2 || whole.Content[0]["type"] != "thinking" || whole.Content[0]["signature"] != sig || whole.Content[1]["text"] != "You said: sky" {
+		t.Errorf("whole %+v", whole.Content)
+	}
+}
