@@ -203,3 +203,11 @@ func (s *Server) Serve(ctx context.Context, in io.ReadCloser, out io.WriteCloser
 	}
 	return err
 }
+
+// Close ends every session, so that their event streams (GET on the HTTP endpoint) end
+// and a server shutting down need not wait for them.
+func (s *Server) Close() {
+	for ss := range s.srv.Sessions() {
+		ss.Close()
+	}
+}
