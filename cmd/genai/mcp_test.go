@@ -142,7 +142,7 @@ func exerciseMCP(t *testing.T, cs *sdk.ClientSession) {
 	// A bad call is the tool's error, for the client's model to correct, not a failure
 	// of the protocol.
 	text, res = callText(t, cs, "search_knowledge_base", map[string]any{"query": "heat", "k": 500})
-	if !res.IsError || !strings.Contains(text, "k") {
+	if !res.IsError || !strings.Contains(text, "k: must be") {
 		t.Errorf("k 500: %q (isError %v)", text, res.IsError)
 	}
 	text, res = callText(t, cs, "add_note", map[string]any{"text": "x", "colour": "red"})
