@@ -64,8 +64,10 @@ func (s *Server) listDocuments(ctx context.Context, cursor string) (*sdk.ListRes
 	out := &sdk.ListResourcesResult{Resources: []*sdk.Resource{}}
 	for _, d := range docs[min(from, len(docs)):min(from+documentsPageSize, len(docs))] {
 		out.Resources = append(out.Resources, &sdk.Resource{
-			URI: documentURIPrefix + d.ID, Name: d.ID, Title: d.Title, MIMEType: "text/plain", Size: d.Bytes,
-			Description: d.URI + " (" + d.Format + ", " + strconv.Itoa(d.Chunks) + " chunks)",
+			// No size: the resource is the extracted text, whose size the store does not
+			// keep; the source's (a PDF's, say) would mislead.
+			URI: documentURIPrefix + d.ID, Name: d.ID, Title: d.Title, MIMEType: "text/plain",
+			Description: d.URI + " (" + d.Format + ", " + strconv.FormatInt(d.Bytes, 10) + " bytes, " + strconv.Itoa(d.Chunks) + " chunks)",
 		})
 	}
 	if from+documentsPageSize < len(docs) {
