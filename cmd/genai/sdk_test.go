@@ -17,11 +17,13 @@ import (
 // (npm ci); the scripts print "N passed, M failed".
 func TestJavaScriptSDKs(t *testing.T) {
 	dir, _ := filepath.Abs("../../sdktest")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "openai")); err != nil {
-		if os.Getenv("GENAI_SKIP_NODE") != "" {
-			t.Skip("GENAI_SKIP_NODE is set")
+	for _, pkg := range []string{"openai", "@anthropic-ai/sdk", "@modelcontextprotocol/sdk"} {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg)); err != nil {
+			if os.Getenv("GENAI_SKIP_NODE") != "" {
+				t.Skip("GENAI_SKIP_NODE is set")
+			}
+			t.Fatalf("the SDKs are not installed: run (cd sdktest && npm ci), or set GENAI_SKIP_NODE=1 (%v)", err)
 		}
-		t.Fatalf("the SDKs are not installed: run (cd sdktest && npm ci), or set GENAI_SKIP_NODE=1 (%v)", err)
 	}
 	bedrockUpstream(t, bedrocktest.Options{})
 	const key, otherKey = "sk-genai-sdk-test-0123456789", "sk-genai-sdk-test-other-key"
