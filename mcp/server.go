@@ -62,14 +62,15 @@ func NewServer(opts ServerOptions) *Server {
 		s.opts.ToolTimeout = agent.DefaultToolTimeout
 	}
 	caps := &sdk.ServerCapabilities{Tools: &sdk.ToolCapabilities{}}
+	instructions := "genai's knowledge base and notes: search_knowledge_base returns numbered passages to cite as [n]."
 	if opts.Documents != nil {
+		instructions += " The knowledge base's documents are also resources (" + documentURIPrefix + "{id})."
 		// The documents change as they are ingested, by this server and by others on the
 		// same store, so the list is read each time and no list_changed is promised.
 		caps.Resources = &sdk.ResourceCapabilities{}
 	}
 	s.srv = sdk.NewServer(&sdk.Implementation{Name: serverName, Title: "genai", Version: opts.Version}, &sdk.ServerOptions{
-		Instructions: "genai's knowledge base and notes: search_knowledge_base returns numbered passages to cite as [n]; " +
-			"the knowledge base's documents are also resources (genai://kb/documents/{id}).",
+		Instructions: instructions,
 		Logger:       s.log,
 		Capabilities: caps,
 	})
