@@ -74,7 +74,6 @@ func NewServer(opts ServerOptions) *Server {
 		Logger:       s.log,
 		Capabilities: caps,
 	})
-	s.srv.AddReceivingMiddleware(s.recoverPanics)
 	if opts.Tools != nil {
 		for _, t := range opts.Tools() {
 			s.addTool(t.Tool())
@@ -83,6 +82,8 @@ func NewServer(opts ServerOptions) *Server {
 	if opts.Documents != nil {
 		s.addDocuments()
 	}
+	// Last, so outermost: each middleware added wraps those before it.
+	s.srv.AddReceivingMiddleware(s.recoverPanics)
 	return s
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -51,10 +52,13 @@ func (t testTool) Tool() genai.Tool {
 
 func (t testTool) Run(context.Context, json.RawMessage) (*genai.ToolOutput, error) { return t.run() }
 
-// docList is a knowledge base of n documents.
+// docList is a knowledge base of n documents; one with a negative n panics.
 type docList struct{ n int }
 
 func (d docList) ListDocuments(context.Context) ([]genai.Document, error) {
+	if d.n < 0 {
+		panic("store went away")
+	}
 	var docs []genai.Document
 	for i := range d.n {
 		docs = append(docs, genai.Document{ID: fmt.Sprintf("doc%04d", i), Title: fmt.Sprintf("Doc %d", i)})
@@ -154,5 +158,17 @@ func TestDocumentResources(t *testing.T) {
 	_, err := cs.ReadResource(t.Context(), &sdk.ReadResourceParams{URI: documentURIPrefix + "nonesuch"})
 	if err == nil {
 		t.Error("reading an unknown document: no error")
+	}
+}
+
+// A panic in a handler is an internal error for that request; the process and the
+// session go on.
+func TestPanicIsAnInternalError(t *testing.T) {
+	cs := connect(t, ServerOptions{Documents: docList{-1}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if _, err := cs.ListResources(t.Context(), nil); err == nil || !strings.Contains(err.Error(), "internal error") {
+		t.Errorf("resources/list that panics: %v", err)
+	}
+	if err := cs.Ping(t.Context(), nil); err != nil {
+		t.Errorf("the session after a panic: %v", err)
 	}
 }
