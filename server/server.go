@@ -174,9 +174,9 @@ func (s *Server) routes() {
 	s.handle("POST /knowledge-base-retrieve-and-generate", s.workshopRetrieveAndGenerate)
 
 	if s.opts.MCP != nil {
-		s.handle("POST /mcp", s.mcpPost)
-		s.handle("GET /mcp", s.opts.MCP.ServeHTTP)
-		s.handle("DELETE /mcp", s.opts.MCP.ServeHTTP)
+		s.handle("POST /mcp", s.mcp)
+		s.handle("GET /mcp", s.mcp)
+		s.handle("DELETE /mcp", s.mcp)
 	}
 
 	if s.opts.UI != nil {
@@ -188,16 +188,6 @@ func (s *Server) routes() {
 		}
 		s.handle("GET /static/", s.opts.UI.ServeHTTP)
 	}
-}
-
-// mcpPost hands a JSON-RPC message to the MCP handler; like every JSON route it takes
-// application/json only, answering anything else with the API's JSON error.
-func (s *Server) mcpPost(w http.ResponseWriter, r *http.Request) {
-	if err := contentTypeIs(r, "application/json"); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.opts.MCP.ServeHTTP(w, r)
 }
 
 // handle registers a route and records its pattern for Routes.

@@ -188,8 +188,11 @@ func TestMCPOverHTTP(t *testing.T) {
 	if code, body := post(mcpKeyA, "", cs.ID(), list); code != 200 || !strings.Contains(body, "search_notes") {
 		t.Errorf("tools/list on the session with its own key: %d %s", code, body)
 	}
-	if code, body := post(mcpKeyB, "", cs.ID(), list); code != 403 || strings.Contains(body, "search_notes") {
-		t.Errorf("tools/list on the session with another key: %d %s", code, body)
+	if code, body := post(mcpKeyB, "", cs.ID(), list); code != 403 || !strings.Contains(body, `"code":"forbidden"`) {
+		t.Errorf("tools/list on the session with another key: %d %s, want 403 forbidden", code, body)
+	}
+	if code, body := post(mcpKeyA, "", "no-such-session", list); code != 404 || !strings.Contains(body, `"code":"not_found"`) {
+		t.Errorf("an unknown session: %d %s, want 404 not_found", code, body)
 	}
 	if code, body := post("", "", cs.ID(), list); code != 401 {
 		t.Errorf("no key: %d %s", code, body)
