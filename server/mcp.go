@@ -25,6 +25,8 @@ func (s *Server) mcp(w http.ResponseWriter, r *http.Request) {
 	}
 	code, msg := genai.EINVALID, "mcp: "+strings.TrimSpace(ew.text.String())
 	switch ew.status {
+	case http.StatusUnauthorized:
+		code = genai.EUNAUTH
 	case http.StatusForbidden:
 		code = genai.EFORBIDDEN
 	case http.StatusNotFound:

@@ -162,7 +162,9 @@ func TestMCPOverHTTP(t *testing.T) {
 		req, _ := http.NewRequestWithContext(t.Context(), "POST", base+"/mcp", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Accept", "application/json, text/event-stream")
-		if key != "" {
+		if k, ok := strings.CutPrefix(key, "X-API-Key "); ok {
+			req.Header.Set("X-API-Key", k)
+		} else if key != "" {
 			req.Header.Set("Authorization", "Bearer "+key)
 		}
 		if origin != "" {
@@ -187,6 +189,12 @@ func TestMCPOverHTTP(t *testing.T) {
 	}
 	if code, body := post(mcpKeyA, "", cs.ID(), list); code != 200 || !strings.Contains(body, "search_notes") {
 		t.Errorf("tools/list on the session with its own key: %d %s", code, body)
+	}
+	if code, body := post("X-API-Key "+mcpKeyA, "", cs.ID(), list); code != 200 || !strings.Contains(body, "search_notes") {
+		t.Errorf("tools/list on the session with its key as X-API-Key: %d %s", code, body)
+	}
+	if code, body := post("X-API-Key "+mcpKeyB, "", cs.ID(), list); code != 403 {
+		t.Errorf("tools/list on the session with another key as X-API-Key: %d %s", code, body)
 	}
 	if code, body := post(mcpKeyB, "", cs.ID(), list); code != 403 || !strings.Contains(body, `"code":"forbidden"`) {
 		t.Errorf("tools/list on the session with another key: %d %s, want 403 forbidden", code, body)
