@@ -175,6 +175,9 @@ func (s *Server) Handler(caller func(context.Context) string, maxBody int64) htt
 		// already; the SDK's fixed one would refuse the names a user configured.
 		DisableLocalhostProtection: true,
 		MaxRequestBodyBytes:        maxBody,
+		// A client that goes away cancels its call's work (sessionless protocol versions;
+		// with sessions, the client's notifications/cancelled does).
+		PropagateRequestCancellation: true,
 	})
 	// The SDK binds a session to TokenInfo.UserID, which only its bearer-token middleware
 	// can set; its "token" check here only hands it the caller the server authenticated.
