@@ -64,7 +64,8 @@ func (s *Server) parseChat(w http.ResponseWriter, r *http.Request) (*genai.ChatR
 		req.Model = s.opts.ChatModel
 	}
 	if req.MaxTokens == 0 {
-		req.MaxTokens = s.opts.MaxTokens
+		// Thinking counts towards the limit: the default answer's room comes on top.
+		req.MaxTokens = s.opts.MaxTokens + req.ThinkingBudget
 	}
 	return req, stream, nil
 }

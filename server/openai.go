@@ -29,10 +29,15 @@ type oaiMessage struct {
 	Refusal *string `json:"refusal"`
 	// What clients copy back from an answer they got: the SDKs' parse of its content
 	// (a client-side copy, ignored), and empty annotations, audio and function_call.
-	Parsed       json.RawMessage `json:"parsed"`
-	Annotations  json.RawMessage `json:"annotations"`
-	Audio        json.RawMessage `json:"audio"`
-	FunctionCall json.RawMessage `json:"function_call"`
+	Parsed json.RawMessage `json:"parsed"`
+	// ThinkingBlocks are an assistant's signed reasoning, as this server answers it (the
+	// field LiteLLM uses too), sent back so the model can go on after a tool call;
+	// ReasoningContent is its text, a copy that is ignored.
+	ThinkingBlocks   []json.RawMessage `json:"thinking_blocks"`
+	ReasoningContent *string           `json:"reasoning_content"`
+	Annotations      json.RawMessage   `json:"annotations"`
+	Audio            json.RawMessage   `json:"audio"`
+	FunctionCall     json.RawMessage   `json:"function_call"`
 }
 
 type oaiPart struct {
@@ -62,6 +67,8 @@ type oaiChatRequest struct {
 	ResponseFormat    json.RawMessage   `json:"response_format"`
 	// ServerTools turns on tools the server runs itself, as on /api/chat.
 	ServerTools []string `json:"server_tools"`
+	// ReasoningEffort turns on extended thinking with a budget of thinkingBudgets.
+	ReasoningEffort string `json:"reasoning_effort"`
 
 	// Fields that official clients and frameworks send with their neutral values: taken
 	// at those values, refused at any other, since no provider here honours them.
@@ -178,6 +185,9 @@ func parseOpenAIChat(data []byte) (*genai.ChatRequest, *oaiChatRequest, error) {
 		return nil, nil, err
 	}
 	req.ServerTools = in.ServerTools
+	if req.ThinkingBudget, err = reasoningBudget(in.ReasoningEffort); err != nil {
+		return nil, nil, err
+	}
 	if err := req.Validate(); err != nil {
 		return nil, nil, err
 	}
@@ -294,7 +304,7 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 		req.Model = s.opts.ChatModel
 	}
 	if req.MaxTokens == 0 {
-		req.MaxTokens = s.opts.MaxTokens
+		req.MaxTokens = s.opts.MaxTokens + req.ThinkingBudget
 	}
 	base := oaiCompletion{ID: newID("chatcmpl-"), Created: time.Now().Unix(), Model: req.Model}
 	call := s.metrics.startCall(s.opts.Provider, s.modelLabel(req.Model))
@@ -326,6 +336,7 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 	// encoded once; the bytes are those of chunk(map[string]any{"content": text}, nil).
 	head, tail := textChunkParts(base)
 	tools := oaiToolDeltas{clientTools: req.Tools}
+	var thought []genai.ContentBlock // the thinking blocks so far
 	for ev, evErr := range model.Stream(r.Context(), req) {
 		if evErr != nil {
 			err = evErr
@@ -356,6 +367,23 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 			}
 			err = sse.raw("[DONE]")
 			return
+		}
+		if t := ev.Thinking; t != nil {
+			// The text as reasoning_content deltas; at the block's end, the block itself
+			// (with its signature) for the client to send back in thinking_blocks.
+			call.firstToken()
+			if t.Text != "" {
+				if err = chunk(map[string]any{"reasoning_content": t.Text}, nil); err != nil {
+					return
+				}
+			}
+			thought = genai.AppendThinking(thought, t)
+			if last := thought[len(thought)-1].Thinking; last.Signature != "" || last.Redacted != nil {
+				if err = chunk(map[string]any{"thinking_blocks": []any{thinkingBlockContent(last)}}, nil); err != nil {
+					return
+				}
+			}
+			continue
 		}
 		if ev.ToolUse != nil {
 			call.firstToken()

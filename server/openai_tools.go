@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -286,7 +287,10 @@ func oaiConversation(in []oaiMessage) (string, []genai.Message, error) {
 			}
 			afterTool = false
 		case "assistant":
-			var blocks []genai.ContentBlock
+			blocks, err := oaiThinkingBlocks(m.ThinkingBlocks, path)
+			if err != nil {
+				return "", nil, err
+			}
 			// An assistant message that calls tools may have no content.
 			if present(m.Content) || len(m.ToolCalls) == 0 && m.Refusal == nil {
 				text, err := oaiContent(m.Content, path)
@@ -344,6 +348,9 @@ func oaiFinishReason(stop string) string {
 // calls are not the client's to answer, so they are not listed.
 func oaiAnswer(resp *genai.ChatResponse, clientTools []genai.Tool) map[string]any {
 	msg := map[string]any{"role": "assistant", "content": resp.Text}
+	if text, blocks := oaiThinking(resp.Content); blocks != nil {
+		msg["reasoning_content"], msg["thinking_blocks"] = text, blocks
+	}
 	var calls []oaiToolCall
 	for _, b := range resp.Content {
 		if b.Type == genai.BlockToolUse && isClientTool(clientTools, b.ToolUse.Name) {
@@ -397,4 +404,63 @@ func (d *oaiToolDeltas) delta(ev *genai.ToolUseEvent) map[string]any {
 	return map[string]any{"tool_calls": []map[string]any{{
 		"index": i, "function": map[string]any{"arguments": ev.InputDelta},
 	}}}
+}
+
+// thinkingBudgets are the thinking budgets of reasoning_effort's values.
+var thinkingBudgets = map[string]int{"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576}
+
+// reasoningBudget maps reasoning_effort to a thinking budget ("" and "none": off).
+func reasoningBudget(effort string) (int, error) {
+	if effort == "" || effort == "none" {
+		return 0, nil
+	}
+	b, ok := thinkingBudgets[effort]
+	if !ok {
+		return 0, genai.Errorf(genai.EINVALID, "reasoning_effort: must be \"none\", \"minimal\", \"low\", \"medium\" or \"high\", got %q", effort)
+	}
+	return b, nil
+}
+
+// oaiThinkingBlocks reads an assistant message's thinking_blocks, in the shape this
+// server answers them: {"type":"thinking","thinking","signature"} or
+// {"type":"redacted_thinking","data"}.
+func oaiThinkingBlocks(raws []json.RawMessage, path string) ([]genai.ContentBlock, error) {
+	var out []genai.ContentBlock
+	for k, raw := range raws {
+		p := fmt.Sprintf("%s.thinking_blocks[%d]", path, k)
+		var b struct {
+			Type      string  `json:"type"`
+			Thinking  *string `json:"thinking"`
+			Signature *string `json:"signature"`
+			Data      *string `json:"data"`
+		}
+		if err := decodeObject(raw, p, &b); err != nil {
+			return nil, err
+		}
+		switch {
+		case b.Type == "thinking" && b.Thinking != nil && b.Signature != nil && b.Data == nil:
+			out = append(out, genai.ContentBlock{Type: genai.BlockThinking, Thinking: &genai.Thinking{Text: *b.Thinking, Signature: *b.Signature}})
+		case b.Type == "redacted_thinking" && b.Data != nil && b.Thinking == nil && b.Signature == nil:
+			data, err := base64.StdEncoding.DecodeString(*b.Data)
+			if err != nil || len(data) == 0 {
+				return nil, genai.Errorf(genai.EINVALID, "%s.data: not the data this server gave (base64)", p)
+			}
+			out = append(out, genai.ContentBlock{Type: genai.BlockThinking, Thinking: &genai.Thinking{Redacted: data}})
+		default:
+			return nil, genai.Errorf(genai.EINVALID, "%s: must be {\"type\":\"thinking\",\"thinking\",\"signature\"} or {\"type\":\"redacted_thinking\",\"data\"}, as this server answered it", p)
+		}
+	}
+	return out, nil
+}
+
+// oaiThinking is a whole answer's reasoning: its text (reasoning_content, what
+// OpenAI-compatible clients read) and its blocks (thinking_blocks, to send back).
+func oaiThinking(blocks []genai.ContentBlock) (text string, out []any) {
+	for _, b := range blocks {
+		if b.Type == genai.BlockThinking {
+			text += b.Thinking.Text
+			out = append(out, thinkingBlockContent(b.Thinking))
+		}
+	}
+	return text, out
 }

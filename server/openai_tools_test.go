@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"genai"
 	"genai/bedrock"
+	"genai/bedrock/bedrocktest"
 	"genai/server"
 )
 
@@ -265,5 +267,63 @@ func TestOpenAISDKStructuredAnswers(t *testing.T) {
 	reqs := up.Requests()
 	if last := reqs[len(reqs)-1]; last.OutputConfig == nil || last.ToolConfig != nil {
 		t.Errorf("structured outputs model: outputConfig %+v, toolConfig %+v", last.OutputConfig, last.ToolConfig)
+	}
+}
+
+// Extended thinking through openai-go: reasoning_effort turns it on; the reasoning
+// streams as reasoning_content deltas and ends with the signed block in
+// thinking_blocks, which the client sends back with its tool result so the model can go
+// on (Bedrock checks the signature and that the tool turn starts with its thinking).
+func TestOpenAISDKThinkingWithTools(t *testing.T) {
+	client, up, _ := openAIClient(t)
+	ctx := context.Background()
+	params := oai.ChatCompletionNewParams{
+		Model:           "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+		Messages:        []oai.ChatCompletionMessageParamUnion{oai.UserMessage("Paris")},
+		Tools:           []oai.ChatCompletionToolUnionParam{weatherTool},
+		ReasoningEffort: "low",
+	}
+	stream := client.Chat.Completions.NewStreaming(ctx, params)
+	var acc oai.ChatCompletionAccumulator
+	var reasoning strings.Builder
+	var blocks []json.RawMessage
+	for stream.Next() {
+		c := stream.Current()
+		acc.AddChunk(c)
+		if len(c.Choices) == 0 {
+			continue
+		}
+		extra := c.Choices[0].Delta.JSON.ExtraFields
+		if f, ok := extra["reasoning_content"]; ok {
+			var s string
+			json.Unmarshal([]byte(f.Raw()), &s)
+			reasoning.WriteString(s)
+		}
+		if f, ok := extra["thinking_blocks"]; ok {
+			json.Unmarshal([]byte(f.Raw()), &blocks)
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if reasoning.String() != "Thinking about: Paris." || len(blocks) != 1 || !strings.Contains(string(blocks[0]), bedrocktest.Signature(reasoning.String())) {
+		t.Fatalf("reasoning %q, blocks %s", reasoning.String(), blocks)
+	}
+	if got := up.Requests()[0].Thinking(); got != 2048 {
+		t.Errorf("budget sent %d, want low's 2048", got)
+	}
+	msg := acc.Choices[0].Message
+	if len(msg.ToolCalls) != 1 {
+		t.Fatalf("message %+v", msg)
+	}
+	assistant := msg.ToParam()
+	assistant.OfAssistant.SetExtraFields(map[string]any{"thinking_blocks": blocks})
+	params.Messages = append(params.Messages, assistant, oai.ToolMessage("21", msg.ToolCalls[0].ID))
+	resp, err := client.Chat.Completions.New(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.Choices[0].Message; got.Content != "Tool "+msg.ToolCalls[0].ID+" returned 21." || got.JSON.ExtraFields["reasoning_content"].Raw() != `"Thinking about: 1 tool results."` {
+		t.Errorf("answer %q, reasoning %s", got.Content, got.JSON.ExtraFields["reasoning_content"].Raw())
 	}
 }
