@@ -58,6 +58,7 @@ type appOptions struct {
 	fakeCamera bool   // Chromium's test camera, allowed without a prompt
 	notes      bool   // a notes store (see newNotes)
 	kb         string // "local": a knowledge base with uploads; "managed": one without (see newKB)
+	chatModel  string // the server's default model; empty: bedrock.DefaultModel
 }
 
 // newNotes returns the note service of a test server and the name of its store. It is
@@ -90,6 +91,9 @@ func newApp(t *testing.T, o appOptions) *app {
 		opts.Chat = bedrock.New(cfg, bedrock.Options{MaxBackoff: 5 * time.Millisecond})
 		opts.Provider = "bedrock"
 		opts.ChatModel = bedrock.DefaultModel
+		if o.chatModel != "" {
+			opts.ChatModel = o.chatModel
+		}
 		opts.Vision = true
 	}
 	if o.notes {
@@ -536,4 +540,33 @@ func (a *app) screenshot(name string) {
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), shot, 0o644); err != nil {
 		a.t.Error(err)
 	}
+}
+
+// With a thinking budget set in the settings, the request asks for thinking (and sends
+// no temperature, which Claude refuses then), and the reasoning shows folded above the
+// answer, as text.
+func TestBrowserChatShowsThinking(t *testing.T) {
+	a := newApp(t, appOptions{upstream: &bedrocktest.Options{TokenDelay: time.Millisecond}, chatModel: "us.anthropic.claude-haiku-4-5-20251001-v1:0"})
+	a.do("open the chat page", chromedp.Navigate(a.url+"/"), chromedp.WaitVisible(chromedp.ID("prompt")))
+	a.do("set a thinking budget", chromedp.Click(chromedp.ID("settings-button")), chromedp.WaitVisible(chromedp.ID("thinking-budget")),
+		chromedp.SendKeys(chromedp.ID("thinking-budget"), "2048"), chromedp.Click(chromedp.ID("settings-button")))
+	a.send("why <b>is</b> the sky blue")
+	a.waitAnswerDone()
+	a.waitFor("a folded thinking section", lastAnswer+`.querySelector('details.thinking:not([hidden]):not([open]) summary')?.textContent === 'Thinking'`)
+	a.do("unfold it", chromedp.Click(chromedp.CSS(`#log .msg.assistant details.thinking summary`)))
+	if got := eval[string](a, lastAnswer+`.querySelector('.thinking-text').textContent`); got != "Thinking about: why <b>is</b> the sky blue." {
+		t.Errorf("thinking text = %q", got)
+	}
+	if n := eval[int](a, lastAnswer+`.querySelectorAll('.thinking b').length`); n != 0 {
+		t.Errorf("the reasoning was rendered as HTML")
+	}
+	a.waitFor("the answer", lastAnswer+`.querySelector('.msg-body').textContent.includes('You said:')`)
+	a.screenshot("chat-thinking")
+	req := a.upstream.Requests()[0]
+	if req.Thinking() != 2048 || req.InferenceConfig.Temperature != nil {
+		t.Errorf("upstream: thinking %d, temperature %v", req.Thinking(), req.InferenceConfig.Temperature)
+	}
+	// The reasoning stays with the answer across a reload.
+	a.do("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("prompt")))
+	a.waitFor("the thinking after a reload", lastAnswer+`.querySelector('.thinking-text')?.textContent === 'Thinking about: why <b>is</b> the sky blue.'`)
 }

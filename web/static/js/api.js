@@ -242,10 +242,10 @@ export async function* readEvents(body) {
  * streamChat posts body to /api/chat and calls onStart, onDelta(text) and onDone as the
  * answer streams, and, when the server runs its own tools, onTool(event, data) for each
  * tool_use, tool_use_end and tool_result event and onCitations(list) for the sources a
- * tool found. It resolves to the done event's data and rejects with an APIError (an HTTP
+ * tool found, and onThinking(text) for the model's reasoning when thinking is on. It resolves to the done event's data and rejects with an APIError (an HTTP
  * error, or an error event in the stream) or, when signal aborts, an AbortError.
  */
-export async function streamChat(body, { signal, onStart, onDelta, onDone, onTool, onCitations } = {}) {
+export async function streamChat(body, { signal, onStart, onDelta, onDone, onTool, onCitations, onThinking } = {}) {
   const res = await apiFetch('/api/chat', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
@@ -256,6 +256,8 @@ export async function streamChat(body, { signal, onStart, onDelta, onDone, onToo
     // A server that ignored stream:true answered with one JSON object.
     const whole = await res.json();
     onStart?.(whole);
+    const thought = (whole.content || []).filter((b) => b.type === 'thinking').map((b) => b.thinking).join('');
+    if (thought) onThinking?.(thought);
     const text = (whole.content || []).filter((b) => b.type === 'text').map((b) => b.text).join('');
     if (text) onDelta?.(text);
     const done = { stop_reason: whole.stop_reason, usage: whole.usage };
@@ -283,6 +285,9 @@ export async function streamChat(body, { signal, onStart, onDelta, onDone, onToo
         break;
       case 'citations':
         if (Array.isArray(data.citations)) onCitations?.(data.citations);
+        break;
+      case 'thinking':
+        if (typeof data.text === 'string' && data.text) onThinking?.(data.text);
         break;
       case 'done':
         onDone?.(data);

@@ -55,6 +55,7 @@ function validMessages(list) {
       stopped: m.stopped === true,
       error: m.error && typeof m.error.message === 'string' ? { code: String(m.error.code), message: m.error.message } : null,
       tools: Array.isArray(m.tools) ? m.tools.filter((t) => t && typeof t.name === 'string').map(validTool) : [],
+      thinking: typeof m.thinking === 'string' ? m.thinking : '',
       citations: Array.isArray(m.citations) ? m.citations.filter((c) => c && Number.isInteger(c.n)) : [],
     }));
 }
@@ -67,12 +68,14 @@ function validTool(t) {
 function validSettings(s) {
   const t = Number(s?.temperature);
   const n = Number(s?.maxTokens);
+  const b = Number(s?.thinkingBudget);
   return {
     model: typeof s?.model === 'string' ? s.model : '',
     temperature: s?.temperature != null && t >= 0 && t <= 1 ? t : null,
     maxTokens: Number.isInteger(n) && n >= 1 ? n : null,
     system: typeof s?.system === 'string' ? s.system : '',
     useTools: s?.useTools === true,
+    thinkingBudget: Number.isInteger(b) && b >= 1024 ? b : null,
   };
 }
 
@@ -97,7 +100,7 @@ function messageElement(m, index) {
     return article;
   }
   const tools = el('div', 'tool-calls');
-  article.append(tools, body, el('div', 'answer-sources'));
+  article.append(thinkingSection(m.thinking), tools, body, el('div', 'answer-sources'));
   for (const t of m.tools) tools.append(toolLine(t));
   wireCitations(body, m);
   if (m.text) renderMarkdown(body, m.text);
@@ -105,6 +108,14 @@ function messageElement(m, index) {
   showSources(article, m);
   fillFooter(article, m, index);
   return article;
+}
+
+// thinkingSection shows the model's reasoning folded above its answer, as text.
+function thinkingSection(text) {
+  const box = el('details', 'thinking');
+  box.hidden = !text;
+  box.append(el('summary', 'thinking-summary', 'Thinking'), el('div', 'thinking-text', text || ''));
+  return box;
 }
 
 // toolLine shows a call the server ran: the tool's name and arguments on one line, its
@@ -196,8 +207,10 @@ function requestBody(index) {
   const body = { messages: apiMessages(index) };
   if (settings.model) body.model = settings.model;
   if (settings.system.trim()) body.system = settings.system;
-  if (settings.temperature != null) body.temperature = settings.temperature;
+  // With thinking on, Claude takes only its own temperature.
+  if (settings.temperature != null && !settings.thinkingBudget) body.temperature = settings.temperature;
   if (settings.maxTokens) body.max_tokens = settings.maxTokens;
+  if (settings.thinkingBudget) body.thinking = { type: 'enabled', budget_tokens: settings.thinkingBudget };
   const groups = serverToolGroups();
   if (settings.useTools && groups.length) body.server_tools = groups;
   return body;
@@ -212,7 +225,7 @@ function serverToolGroups() {
 
 async function answer(index) {
   const m = messages[index];
-  Object.assign(m, { text: '', usage: null, stopReason: '', stopped: false, error: null, tools: [], citations: [] });
+  Object.assign(m, { text: '', usage: null, stopReason: '', stopped: false, error: null, tools: [], citations: [], thinking: '' });
   const controller = new AbortController();
   running = { controller, index };
   renderAll();
@@ -247,6 +260,12 @@ async function answer(index) {
       onDelta(text) {
         m.text += text;
         view.set(m.text);
+      },
+      onThinking(text) {
+        m.thinking += text;
+        const box = article.querySelector('.thinking');
+        box.hidden = false;
+        box.querySelector('.thinking-text').textContent = m.thinking;
       },
       onDone(done) {
         m.usage = done.usage || null;
@@ -346,6 +365,14 @@ function initSettings() {
   maxTokens.addEventListener('input', () => {
     const n = Math.floor(Number(maxTokens.value));
     settings.maxTokens = maxTokens.value && n >= 1 ? Math.min(n, 200000) : null;
+    saveSettings();
+  });
+
+  const budget = $('thinking-budget');
+  budget.value = settings.thinkingBudget ?? '';
+  budget.addEventListener('input', () => {
+    const n = Math.floor(Number(budget.value));
+    settings.thinkingBudget = budget.value && n >= 1024 ? Math.min(n, 200000) : null;
     saveSettings();
   });
 
