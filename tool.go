@@ -22,6 +22,10 @@ const (
 // StopToolUse is the stop reason of an answer that ends with tool calls.
 const StopToolUse = "tool_use"
 
+// StopGuardrail is the stop reason of an answer a guardrail (Amazon Bedrock's) intervened
+// in: its text is the guardrail's blocked message, not the model's.
+const StopGuardrail = "guardrail_intervened"
+
 // Tool is a function the model may call.
 type Tool struct {
 	// Name matches ^[a-zA-Z0-9_-]{1,64}$ and is unique in a request.

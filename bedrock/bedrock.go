@@ -71,6 +71,8 @@ type Options struct {
 	// wait for the answer before it is closed (default DefaultPingTimeout). It applies
 	// as IdleConnTimeout does.
 	PingTimeout time.Duration
+	// Guardrail, when set, is applied to every chat call (guardrail.go).
+	Guardrail *Guardrail
 }
 
 // ChatModel is a genai.ChatModel on Amazon Bedrock. It is safe for concurrent use.

@@ -45,6 +45,7 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 			OutputConfig:    c.OutputConfig,
 
 			AdditionalModelRequestFields: c.AdditionalModelRequestFields,
+			GuardrailConfig:              m.opts.Guardrail.streamConfig(),
 		}, taker.register, ownProtocol)
 		if err != nil {
 			yield(genai.Event{}, toolChoiceError(req, model, upstreamError(ctx, "ConverseStream", "model "+model, err)))
@@ -256,6 +257,7 @@ func (m *ChatModel) converse(req *genai.ChatRequest) (*bedrockruntime.ConverseIn
 		return nil, err
 	}
 	applyThinking(req, in)
+	in.GuardrailConfig = m.opts.Guardrail.config()
 	return in, nil
 }
 

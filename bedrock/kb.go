@@ -33,10 +33,6 @@ const (
 	ChunkIDMetadataKey   = "x-amz-bedrock-kb-chunk-id"
 )
 
-// StopGuardrail is the StopReason of an answer a Bedrock guardrail intervened in: its
-// text is the guardrail's message, not the model's.
-const StopGuardrail = "guardrail_intervened"
-
 // KBOptions configure a KnowledgeBase. Zero fields take the defaults.
 type KBOptions struct {
 	// KnowledgeBaseID is the id of the Bedrock knowledge base, such as "ABCDEFGHIJ".
@@ -56,6 +52,9 @@ type KBOptions struct {
 	// stream is retried.
 	MaxAttempts int
 	MaxBackoff  time.Duration
+	// Guardrail, when set, checks the answers (generationConfiguration's
+	// guardrailConfiguration); an intervention ends an answer with genai.StopGuardrail.
+	Guardrail *Guardrail
 }
 
 // KnowledgeBase is a genai.KnowledgeBase on Amazon Bedrock Knowledge Bases (managed
@@ -244,6 +243,11 @@ func (kb *KnowledgeBase) answer(ctx context.Context, req *genai.AnswerRequest) (
 			RetrievalConfiguration: retrievalConfiguration(k, "", req.DocumentID),
 		},
 	}
+	if g := kb.opts.Guardrail; g != nil {
+		config.KnowledgeBaseConfiguration.GenerationConfiguration = &types.GenerationConfiguration{
+			GuardrailConfiguration: &types.GuardrailConfiguration{GuardrailId: aws.String(g.ID), GuardrailVersion: aws.String(g.Version)},
+		}
+	}
 	var session *string
 	if req.SessionID != "" {
 		session = aws.String(req.SessionID)
@@ -279,7 +283,7 @@ func (kb *KnowledgeBase) answer(ctx context.Context, req *genai.AnswerRequest) (
 	text := c.take(true).Text
 	done := genai.Event{Done: true, StopReason: "end_turn"}
 	if out.GuardrailAction == types.GuadrailActionIntervened {
-		done.StopReason = StopGuardrail
+		done.StopReason = genai.StopGuardrail
 	}
 	return &genai.Answer{
 		SessionID: aws.ToString(out.SessionId),
@@ -364,7 +368,7 @@ func (kb *KnowledgeBase) answerStream(ctx context.Context, in *bedrockagentrunti
 				c.cite(part, refs)
 			case *types.RetrieveAndGenerateStreamResponseOutputMemberGuardrail:
 				if v.Value.Action == types.GuadrailActionIntervened {
-					stop = StopGuardrail
+					stop = genai.StopGuardrail
 				}
 			}
 			if e := c.take(false); hasContent(e) && !yield(e, nil) {

@@ -418,14 +418,19 @@ func TestKBAnswerGuardrail(t *testing.T) {
 		return agentruntimetest.Answer{Parts: []string{"Sorry, the model cannot answer this question."}, GuardrailIntervened: true}
 	}})
 	for _, noStream := range []bool{false, true} {
-		kb := newKB(t, srv, bedrock.KBOptions{NoStream: noStream})
+		kb := newKB(t, srv, bedrock.KBOptions{NoStream: noStream, Guardrail: &bedrock.Guardrail{ID: "gr-1", Version: "3"}})
 		ans, err := kb.Answer(context.Background(), &genai.AnswerRequest{Query: "something bad"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, _, final, err := collectAnswer(t, ans)
-		if err != nil || final.StopReason != bedrock.StopGuardrail {
-			t.Errorf("NoStream %v: final %+v err %v, want stop reason %s", noStream, final, err, bedrock.StopGuardrail)
+		if err != nil || final.StopReason != genai.StopGuardrail {
+			t.Errorf("NoStream %v: final %+v err %v, want stop reason %s", noStream, final, err, genai.StopGuardrail)
+		}
+		reqs := srv.Requests()
+		gen := string(reqs[len(reqs)-1].RetrieveAndGenerateConfiguration.KnowledgeBaseConfiguration.GenerationConfiguration)
+		if !strings.Contains(gen, `"guardrailId":"gr-1"`) || !strings.Contains(gen, `"guardrailVersion":"3"`) {
+			t.Errorf("NoStream %v: generationConfiguration %s", noStream, gen)
 		}
 	}
 }

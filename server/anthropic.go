@@ -127,7 +127,7 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
-		stop := resp.StopReason
+		stop := anthropicStopReason(resp.StopReason)
 		writeJSON(w, http.StatusOK, anthropicMessage{
 			ID: id, Type: "message", Role: "assistant", Model: req.Model,
 			Content: answerContent(resp), StopReason: &stop,
@@ -165,7 +165,7 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 			if err = blocks.close(); err != nil {
 				return
 			}
-			if err = sse.eventHeld("message_delta", anthropicMessageDelta{"message_delta", anthropicStop{StopReason: ev.StopReason},
+			if err = sse.eventHeld("message_delta", anthropicMessageDelta{"message_delta", anthropicStop{StopReason: anthropicStopReason(ev.StopReason)},
 				anthropicUsage{ev.Usage.InputTokens, ev.Usage.OutputTokens}}); err != nil {
 				return
 			}
@@ -335,4 +335,13 @@ func imageTokens(im *genai.Image) int {
 		return 1600
 	}
 	return min(1600, max(1, cfg.Width*cfg.Height/750))
+}
+
+// anthropicStopReason maps a stop reason to Anthropic's: a guardrail's intervention is
+// its "refusal" (the answer was stopped for safety).
+func anthropicStopReason(stop string) string {
+	if stop == genai.StopGuardrail {
+		return "refusal"
+	}
+	return stop
 }

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"errors"
+	"iter"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -25,6 +27,7 @@ type metrics struct {
 	invocations   *prometheus.CounterVec
 	tokens        *prometheus.CounterVec
 	throttles     *prometheus.CounterVec
+	stops         *prometheus.CounterVec
 	firstToken    *prometheus.HistogramVec
 	activeStreams prometheus.Gauge
 }
@@ -48,6 +51,9 @@ func newMetrics() *metrics {
 		throttles: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "genai_model_throttles_total", Help: "Model calls that stayed throttled after retries.",
 		}, []string{"provider", "model"}),
+		stops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "genai_model_stop_reasons_total", Help: "Model answers by provider, model and stop reason (end_turn, max_tokens, tool_use, guardrail_intervened…).",
+		}, []string{"provider", "model", "reason"}),
 		firstToken: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "genai_model_time_to_first_token_seconds", Help: "Time from a chat request to its first token.",
 			Buckets: []float64{.05, .1, .25, .5, 1, 2, 4, 8, 16},
@@ -56,7 +62,7 @@ func newMetrics() *metrics {
 			Name: "genai_active_streams", Help: "Model calls in progress.",
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.invocations, m.tokens, m.throttles, m.firstToken, m.activeStreams,
+	m.reg.MustRegister(m.requests, m.duration, m.invocations, m.tokens, m.throttles, m.stops, m.firstToken, m.activeStreams,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -152,3 +158,42 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// stopCounter is the provider as the server calls it, counting each answer's stop
+// reason in one place for every route, agent steps included.
+type stopCounter struct {
+	genai.ChatModel
+	s *Server
+}
+
+// stopReasons are the stop reasons counted by name; any other counts as "other", so
+// that an upstream cannot grow the metric set.
+var stopReasons = []string{"end_turn", "max_tokens", "stop_sequence", genai.StopToolUse, genai.StopGuardrail, "content_filter"}
+
+func (c stopCounter) count(model, reason string) {
+	if !slices.Contains(stopReasons, reason) {
+		reason = "other"
+	}
+	c.s.metrics.stops.WithLabelValues(c.s.opts.Provider, c.s.modelLabel(model), reason).Inc()
+}
+
+func (c stopCounter) Chat(ctx context.Context, req *genai.ChatRequest) (*genai.ChatResponse, error) {
+	resp, err := c.ChatModel.Chat(ctx, req)
+	if err == nil {
+		c.count(req.Model, resp.StopReason)
+	}
+	return resp, err
+}
+
+func (c stopCounter) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq2[genai.Event, error] {
+	return func(yield func(genai.Event, error) bool) {
+		for ev, err := range c.ChatModel.Stream(ctx, req) {
+			if err == nil && ev.Done {
+				c.count(req.Model, ev.StopReason)
+			}
+			if !yield(ev, err) {
+				return
+			}
+		}
+	}
+}

@@ -339,6 +339,8 @@ func oaiFinishReason(stop string) string {
 		return "length"
 	case genai.StopToolUse:
 		return "tool_calls"
+	case genai.StopGuardrail, "content_filter": // Bedrock's guardrail, an OpenAI upstream's filter
+		return "content_filter"
 	}
 	return "stop"
 }

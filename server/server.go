@@ -122,6 +122,9 @@ func New(opts Options) *Server {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	if s.opts.Chat != nil {
+		s.opts.Chat = stopCounter{s.opts.Chat, s}
+	}
 	s.routes()
 	// Outermost first: every answer, refusals included, has a request id, the security
 	// headers and its metrics; a foreign Host or a cross-site write is refused before the

@@ -59,6 +59,7 @@ type appOptions struct {
 	notes      bool   // a notes store (see newNotes)
 	kb         string // "local": a knowledge base with uploads; "managed": one without (see newKB)
 	chatModel  string // the server's default model; empty: bedrock.DefaultModel
+	guardrail  *bedrock.Guardrail
 }
 
 // newNotes returns the note service of a test server and the name of its store. It is
@@ -88,7 +89,7 @@ func newApp(t *testing.T, o appOptions) *app {
 			Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", ""),
 			BaseEndpoint: aws.String(a.upstream.URL),
 		}
-		opts.Chat = bedrock.New(cfg, bedrock.Options{MaxBackoff: 5 * time.Millisecond})
+		opts.Chat = bedrock.New(cfg, bedrock.Options{MaxBackoff: 5 * time.Millisecond, Guardrail: o.guardrail})
 		opts.Provider = "bedrock"
 		opts.ChatModel = bedrock.DefaultModel
 		if o.chatModel != "" {
@@ -569,4 +570,20 @@ func TestBrowserChatShowsThinking(t *testing.T) {
 	// The reasoning stays with the answer across a reload.
 	a.do("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("prompt")))
 	a.waitFor("the thinking after a reload", lastAnswer+`.querySelector('.thinking-text')?.textContent === 'Thinking about: why <b>is</b> the sky blue.'`)
+}
+
+// An answer a guardrail stopped says so plainly under the guardrail's message.
+func TestBrowserChatShowsGuardrail(t *testing.T) {
+	a := newApp(t, appOptions{
+		upstream:  &bedrocktest.Options{Guardrails: map[string]bedrocktest.Guardrail{"gr": {Version: "1", Blocked: []string{"secret"}, Message: "I can't discuss that."}}},
+		guardrail: &bedrock.Guardrail{ID: "gr", Version: "1"},
+	})
+	a.do("open the chat page", chromedp.Navigate(a.url+"/"), chromedp.WaitVisible(chromedp.ID("prompt")))
+	a.send("tell me the secret")
+	a.waitAnswerDone()
+	a.waitFor("the guardrail's note", lastAnswer+`.textContent.includes('Blocked by the guardrail')`)
+	if got := eval[string](a, lastAnswer+`.querySelector('.msg-body').textContent.trim()`); got != "I can't discuss that." {
+		t.Errorf("answer = %q", got)
+	}
+	a.screenshot("chat-guardrail")
 }

@@ -75,6 +75,9 @@ type Options struct {
 	// Hang, when set, makes requests hang as it says (hang.go); Server.SetHang changes
 	// it while the server runs.
 	Hang *Hang
+
+	// Guardrails are the guardrails the server knows, by identifier (guardrail.go).
+	Guardrails map[string]Guardrail
 }
 
 // Reply is the answer to one request.
@@ -128,6 +131,7 @@ type Request struct {
 	InferenceConfig *InferenceConfig     `json:"inferenceConfig"`
 	ToolConfig      *ToolConfig          `json:"toolConfig"`   // tools.go
 	OutputConfig    *OutputConfig        `json:"outputConfig"` // format.go
+	GuardrailConfig *GuardrailConfig     `json:"guardrailConfig"` // guardrail.go
 	// AdditionalModelRequestFields are the model's own fields, as sent (thinking.go).
 	AdditionalModelRequestFields json.RawMessage `json:"additionalModelRequestFields"`
 }
@@ -328,7 +332,11 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, op string) (*Requ
 		writeError(w, &APIError{Status: http.StatusBadRequest, Type: "ValidationException", Message: "Malformed input request: " + err.Error()})
 		return nil, Reply{}, false
 	}
-	if msg := validate(req); msg != "" {
+	msg := validate(req)
+	if msg == "" {
+		msg = s.validateGuardrail(req)
+	}
+	if msg != "" {
 		writeError(w, &APIError{Status: http.StatusBadRequest, Type: "ValidationException", Message: msg})
 		return nil, Reply{}, false
 	}
@@ -337,7 +345,10 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, op string) (*Requ
 		s.requests = append(s.requests, req)
 		s.mu.Unlock()
 	}
-	reply := s.opts.Reply(req)
+	reply, blocked := s.guard(req)
+	if !blocked {
+		reply = s.opts.Reply(req)
+	}
 	if reply.Error != nil {
 		writeError(w, reply.Error)
 		return nil, Reply{}, false

@@ -44,6 +44,8 @@ type Config struct {
 	KB             string
 	BedrockKBID    string
 	BedrockKBModel string
+	// The Amazon Bedrock guardrail applied to every chat call, when GuardrailID is set.
+	GuardrailID, GuardrailVersion, GuardrailStreamMode string
 
 	// Deadlines of every call to the model provider and the remote embedder.
 	UpstreamFirstEvent    time.Duration
@@ -148,6 +150,9 @@ func settings() []setting {
 		{"kb", "GENAI_KB", "local", "knowledge base: local (documents ingested here) or bedrock (an Amazon Bedrock Knowledge Base)", oneOf(func(c *Config) *string { return &c.KB }, "local", "bedrock")},
 		{"bedrock-kb-id", "GENAI_BEDROCK_KB_ID", "", "Amazon Bedrock Knowledge Base id, with GENAI_KB=bedrock", str(func(c *Config) *string { return &c.BedrockKBID })},
 		{"bedrock-kb-model-arn", "GENAI_BEDROCK_KB_MODEL_ARN", "", "model ARN that writes the answers of the Bedrock Knowledge Base, e.g. arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0", str(func(c *Config) *string { return &c.BedrockKBModel })},
+		{"bedrock-guardrail-id", "GENAI_BEDROCK_GUARDRAIL_ID", "", "Amazon Bedrock guardrail (id or ARN) applied to every chat and knowledge-base answer on Bedrock; an intervention ends the answer with stop reason guardrail_intervened", str(func(c *Config) *string { return &c.GuardrailID })},
+		{"bedrock-guardrail-version", "GENAI_BEDROCK_GUARDRAIL_VERSION", "DRAFT", "version of GENAI_BEDROCK_GUARDRAIL_ID: a number, or DRAFT", str(func(c *Config) *string { return &c.GuardrailVersion })},
+		{"bedrock-guardrail-stream-mode", "GENAI_BEDROCK_GUARDRAIL_STREAM_MODE", "sync", "how the guardrail checks a streamed answer: sync (text is held until checked: nothing unchecked reaches a client) or async (checked while it streams: faster, but blocked text may be seen before the intervention)", oneOf(func(c *Config) *string { return &c.GuardrailStreamMode }, "sync", "async")},
 		{"upstream-first-event-timeout", "GENAI_UPSTREAM_FIRST_EVENT_TIMEOUT", genai.DefaultFirstEventTimeout.String(), "longest wait for the first event of a model's stream (a long prompt or a thinking model takes a while); then 504 timeout", duration(func(c *Config) *time.Duration { return &c.UpstreamFirstEvent }, "for none")},
 		{"upstream-between-events-timeout", "GENAI_UPSTREAM_BETWEEN_EVENTS_TIMEOUT", genai.DefaultBetweenEventsTimeout.String(), "longest silence of a model's stream once it has begun; then an error event", duration(func(c *Config) *time.Duration { return &c.UpstreamBetweenEvents }, "for none")},
 		{"upstream-call-timeout", "GENAI_UPSTREAM_CALL_TIMEOUT", genai.DefaultCallTimeout.String(), "longest whole call to the model provider or a remote embedder, streamed or not", duration(func(c *Config) *time.Duration { return &c.UpstreamCall }, "for none")},
@@ -249,6 +254,9 @@ func (c *Config) validate() error {
 	}
 	if c.OpenSearchAuth == "basic" && c.Store == "opensearch" && c.OpenSearchUsername == "" {
 		return fmt.Errorf("GENAI_OPENSEARCH_AUTH=basic needs GENAI_OPENSEARCH_USERNAME and GENAI_OPENSEARCH_PASSWORD")
+	}
+	if c.GuardrailID != "" && c.GuardrailVersion == "" {
+		return fmt.Errorf("GENAI_BEDROCK_GUARDRAIL_ID needs GENAI_BEDROCK_GUARDRAIL_VERSION (a number, or DRAFT)")
 	}
 	if c.KB == "bedrock" && c.BedrockKBID == "" {
 		return fmt.Errorf("GENAI_KB=bedrock needs GENAI_BEDROCK_KB_ID")

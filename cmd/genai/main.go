@@ -275,7 +275,11 @@ func (m *Main) chatModel(ctx context.Context) (genai.ChatModel, string, string, 
 		if model == "" {
 			model = DefaultBedrockModel
 		}
-		cm := bedrock.New(awsCfg, bedrock.Options{DefaultModel: model, DefaultMaxTokens: c.MaxTokens})
+		opts := bedrock.Options{DefaultModel: model, DefaultMaxTokens: c.MaxTokens}
+		if c.GuardrailID != "" {
+			opts.Guardrail = &bedrock.Guardrail{ID: c.GuardrailID, Version: c.GuardrailVersion, StreamMode: c.GuardrailStreamMode}
+		}
+		cm := bedrock.New(awsCfg, opts)
 		// Ping signs its request, so credentials that no longer resolve fail it too.
 		m.providerReady = cm.Ping
 		return cm, provider, model, nil

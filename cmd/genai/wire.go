@@ -135,7 +135,11 @@ func (m *Main) knowledgeBase(ctx context.Context, notes *genai.NoteService, chat
 		if err != nil {
 			return nil, nil, fmt.Errorf("GENAI_KB=bedrock: %w", err)
 		}
-		kb, err := bedrock.NewKnowledgeBase(cfg, bedrock.KBOptions{KnowledgeBaseID: c.BedrockKBID, ModelARN: c.BedrockKBModel})
+		opts := bedrock.KBOptions{KnowledgeBaseID: c.BedrockKBID, ModelARN: c.BedrockKBModel}
+		if c.GuardrailID != "" {
+			opts.Guardrail = &bedrock.Guardrail{ID: c.GuardrailID, Version: c.GuardrailVersion}
+		}
+		kb, err := bedrock.NewKnowledgeBase(cfg, opts)
 		if err != nil {
 			return nil, nil, fmt.Errorf("GENAI_KB=bedrock: %w", err)
 		}

@@ -67,9 +67,12 @@ export function stopNote(reason) {
   switch (reason) {
     case 'max_tokens':
       return 'Cut off: the answer reached the max tokens limit.';
-    case 'content_filtered':
     case 'guardrail_intervened':
+      return 'Blocked by the guardrail: the text above is its message, not the model’s answer.';
+    case 'content_filter':
       return 'The provider filtered this answer.';
+    case 'max_steps':
+      return 'Stopped at the step limit: the model still wanted to use tools.';
     default:
       return '';
   }
