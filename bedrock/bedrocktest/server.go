@@ -129,8 +129,8 @@ type Request struct {
 	Messages        []Message            `json:"messages"`
 	System          []SystemContentBlock `json:"system"`
 	InferenceConfig *InferenceConfig     `json:"inferenceConfig"`
-	ToolConfig      *ToolConfig          `json:"toolConfig"`   // tools.go
-	OutputConfig    *OutputConfig        `json:"outputConfig"` // format.go
+	ToolConfig      *ToolConfig          `json:"toolConfig"`      // tools.go
+	OutputConfig    *OutputConfig        `json:"outputConfig"`    // format.go
 	GuardrailConfig *GuardrailConfig     `json:"guardrailConfig"` // guardrail.go
 	// AdditionalModelRequestFields are the model's own fields, as sent (thinking.go).
 	AdditionalModelRequestFields json.RawMessage `json:"additionalModelRequestFields"`
