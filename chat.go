@@ -47,6 +47,8 @@ type ContentBlock struct {
 	ToolUse    *ToolUse    // for BlockToolUse
 	ToolResult *ToolResult // for BlockToolResult
 	Thinking   *Thinking   // for BlockThinking
+	// Cache, when set, is a cache point after this block (cache.go).
+	Cache *Cache
 }
 
 // Image is a picture sent to a model. Format is "png", "jpeg", "gif" or "webp" and has
@@ -101,6 +103,9 @@ type ChatRequest struct {
 	ServerTools []string
 	// ResponseFormat asks for an answer that is JSON (nil: free text). See ResponseFormat.
 	ResponseFormat *ResponseFormat
+	// CacheSystem and CacheTools are cache points after the system prompt and after the
+	// tool list (cache.go).
+	CacheSystem, CacheTools *Cache
 	// ThinkingBudget is the tokens the model may reason in before it answers (extended
 	// thinking, thinking.go); 0 is off. It counts towards MaxTokens, which must be larger.
 	ThinkingBudget int
@@ -134,6 +139,10 @@ type ResponseFormat struct {
 type Usage struct {
 	InputTokens  int `json:"input_tokens"`
 	OutputTokens int `json:"output_tokens"`
+	// CacheReadTokens and CacheWriteTokens are the input tokens read from the
+	// provider's prompt cache and written to it (cache.go), beside InputTokens.
+	CacheReadTokens  int `json:"cache_read_input_tokens,omitempty"`
+	CacheWriteTokens int `json:"cache_creation_input_tokens,omitempty"`
 }
 
 // Event is one step of a streamed answer: a piece of text, a step of a tool call

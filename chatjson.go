@@ -54,18 +54,21 @@ type wireBlock struct {
 // refused by name.
 type (
 	wireTextBlock struct {
-		Type string  `json:"type"`
-		Text *string `json:"text"`
+		Type         string            `json:"type"`
+		Text         *string           `json:"text"`
+		CacheControl *wireCacheControl `json:"cache_control"`
 	}
 	wireImageBlock struct {
-		Type   string          `json:"type"`
-		Source json.RawMessage `json:"source"`
+		Type         string            `json:"type"`
+		Source       json.RawMessage   `json:"source"`
+		CacheControl *wireCacheControl `json:"cache_control"`
 	}
 	wireToolUseBlock struct {
-		Type  string          `json:"type"`
-		ID    *string         `json:"id"`
-		Name  *string         `json:"name"`
-		Input json.RawMessage `json:"input"`
+		Type         string            `json:"type"`
+		ID           *string           `json:"id"`
+		Name         *string           `json:"name"`
+		Input        json.RawMessage   `json:"input"`
+		CacheControl *wireCacheControl `json:"cache_control"`
 	}
 	wireThinkingBlock struct {
 		Type      string  `json:"type"`
@@ -77,12 +80,29 @@ type (
 		Data *string `json:"data"`
 	}
 	wireToolResultBlock struct {
-		Type      string          `json:"type"`
-		ToolUseID *string         `json:"tool_use_id"`
-		Content   json.RawMessage `json:"content"`
-		IsError   *bool           `json:"is_error"`
+		Type         string            `json:"type"`
+		ToolUseID    *string           `json:"tool_use_id"`
+		Content      json.RawMessage   `json:"content"`
+		IsError      *bool             `json:"is_error"`
+		CacheControl *wireCacheControl `json:"cache_control"`
+	}
+	// wireCacheControl is Anthropic's cache_control: a cache point after its block.
+	wireCacheControl struct {
+		Type string `json:"type"`
+		TTL  string `json:"ttl"`
 	}
 )
+
+// cacheOf reads a block's cache_control at path.
+func cacheOf(c *wireCacheControl, path string) (*Cache, error) {
+	if c == nil {
+		return nil, nil
+	}
+	if c.Type != "ephemeral" {
+		return nil, Errorf(EINVALID, "%s.cache_control.type: must be \"ephemeral\", got %q", path, c.Type)
+	}
+	return &Cache{TTL: c.TTL}, nil
+}
 
 type wireSource struct {
 	Type      string `json:"type"`
@@ -91,10 +111,11 @@ type wireSource struct {
 }
 
 type wireTool struct {
-	Type        *string         `json:"type"`
-	Name        *string         `json:"name"`
-	Description *string         `json:"description"`
-	InputSchema json.RawMessage `json:"input_schema"`
+	Type         *string           `json:"type"`
+	Name         *string           `json:"name"`
+	Description  *string           `json:"description"`
+	InputSchema  json.RawMessage   `json:"input_schema"`
+	CacheControl *wireCacheControl `json:"cache_control"`
 }
 
 type wireToolChoice struct {
@@ -141,7 +162,7 @@ func ParseChatRequest(data []byte) (req *ChatRequest, stream bool, err error) {
 	if w.Model != nil {
 		req.Model = *w.Model
 	}
-	if req.System, err = parseSystem(w.System); err != nil {
+	if req.System, req.CacheSystem, err = parseSystem(w.System); err != nil {
 		return nil, false, err
 	}
 	if w.MaxTokens != nil {
@@ -164,7 +185,7 @@ func ParseChatRequest(data []byte) (req *ChatRequest, stream bool, err error) {
 			return nil, false, err
 		}
 	}
-	if req.Tools, err = parseTools(w.Tools); err != nil {
+	if req.Tools, req.CacheTools, err = parseTools(w.Tools); err != nil {
 		return nil, false, err
 	}
 	if req.ToolChoice, err = parseToolChoice(w.ToolChoice); err != nil {
@@ -232,27 +253,40 @@ func jsonKind(kind string) string {
 	}
 }
 
-func parseSystem(raw json.RawMessage) (string, error) {
+func parseSystem(raw json.RawMessage) (string, *Cache, error) {
 	if len(raw) == 0 || string(raw) == "null" {
-		return "", nil
+		return "", nil, nil
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err == nil {
-		return s, nil
+		return s, nil, nil
 	}
 	// Anthropic also allows the system prompt as an array of text blocks.
-	var blocks []wireBlock
-	if err := json.Unmarshal(raw, &blocks); err != nil {
-		return "", Errorf(EINVALID, "system: expected a string or an array of text blocks")
+	var raws []json.RawMessage
+	if err := json.Unmarshal(raw, &raws); err != nil {
+		return "", nil, Errorf(EINVALID, "system: expected a string or an array of text blocks")
 	}
 	var parts []string
-	for i, b := range blocks {
+	var cache *Cache
+	for i, r := range raws {
+		path := fmt.Sprintf("system[%d]", i)
+		var b wireTextBlock
+		if err := decodeStrict(r, path, &b); err != nil {
+			return "", nil, err
+		}
 		if b.Type != "text" || b.Text == nil {
-			return "", Errorf(EINVALID, "system[%d]: expected a text block", i)
+			return "", nil, Errorf(EINVALID, "%s: expected a text block", path)
 		}
 		parts = append(parts, *b.Text)
+		c, err := cacheOf(b.CacheControl, path)
+		if err != nil {
+			return "", nil, err
+		}
+		if c != nil {
+			cache = c // the system prompt is one text: its cache point ends after all of it
+		}
 	}
-	return strings.Join(parts, "\n"), nil
+	return strings.Join(parts, "\n"), cache, nil
 }
 
 func parseMessage(raw json.RawMessage, path string) (Message, error) {
@@ -317,7 +351,8 @@ func parseBlock(raw json.RawMessage, path string, tools bool) (ContentBlock, err
 		if b.Text == nil {
 			return ContentBlock{}, Errorf(EINVALID, "%s.text: required", path)
 		}
-		return ContentBlock{Type: BlockText, Text: *b.Text}, nil
+		cache, err := cacheOf(b.CacheControl, path)
+		return ContentBlock{Type: BlockText, Text: *b.Text, Cache: cache}, err
 	case typ == "image":
 		var b wireImageBlock
 		if err := decodeStrict(raw, path, &b); err != nil {
@@ -337,7 +372,8 @@ func parseBlock(raw json.RawMessage, path string, tools bool) (ContentBlock, err
 		if err := RefuseUnknown(b.Source, path+".source.", &wireSource{}); err != nil {
 			return ContentBlock{}, err
 		}
-		return ContentBlock{Type: BlockImage, Image: im}, nil
+		cache, err := cacheOf(b.CacheControl, path)
+		return ContentBlock{Type: BlockImage, Image: im, Cache: cache}, err
 	case typ == "thinking" && tools:
 		var b wireThinkingBlock
 		if err := decodeStrict(raw, path, &b); err != nil {
@@ -378,7 +414,8 @@ func parseBlock(raw json.RawMessage, path string, tools bool) (ContentBlock, err
 		if err != nil {
 			return ContentBlock{}, err
 		}
-		return ContentBlock{Type: BlockToolUse, ToolUse: &ToolUse{ID: *b.ID, Name: *b.Name, Input: input}}, nil
+		cache, err := cacheOf(b.CacheControl, path)
+		return ContentBlock{Type: BlockToolUse, ToolUse: &ToolUse{ID: *b.ID, Name: *b.Name, Input: input}, Cache: cache}, err
 	case typ == "tool_result" && tools:
 		var b wireToolResultBlock
 		if err := decodeStrict(raw, path, &b); err != nil {
@@ -402,51 +439,59 @@ func parseBlock(raw json.RawMessage, path string, tools bool) (ContentBlock, err
 				if err != nil {
 					return ContentBlock{}, err
 				}
+				if c.Cache != nil {
+					return ContentBlock{}, Errorf(EINVALID, "%s.content[%d].cache_control: put it on the tool_result block itself", path, k)
+				}
 				res.Content = append(res.Content, c)
 			}
 		default:
 			return ContentBlock{}, Errorf(EINVALID, "%s.content: expected a string or an array of text and image blocks", path)
 		}
-		return ContentBlock{Type: BlockToolResult, ToolResult: res}, nil
+		cache, err := cacheOf(b.CacheControl, path)
+		return ContentBlock{Type: BlockToolResult, ToolResult: res, Cache: cache}, err
 	default:
 		return ContentBlock{}, Errorf(EINVALID, "%s.type: %q is not %s", path, typ, kinds)
 	}
 }
 
 // parseTools decodes the "tools" array.
-func parseTools(raws []json.RawMessage) ([]Tool, error) {
+func parseTools(raws []json.RawMessage) (tools []Tool, cache *Cache, err error) {
 	if len(raws) > MaxTools {
-		return nil, Errorf(ETOOLARGE, "tools: at most %d tools, got %d", MaxTools, len(raws))
+		return nil, nil, Errorf(ETOOLARGE, "tools: at most %d tools, got %d", MaxTools, len(raws))
 	}
-	var tools []Tool
 	for i, raw := range raws {
 		path := fmt.Sprintf("tools[%d]", i)
 		var w wireTool
 		if err := decodeStrict(raw, path, &w); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		// Anthropic's server tools (web search, code execution…) carry a type of their
 		// own; only client tools, whose calls come back to the caller, are served.
 		if w.Type != nil && *w.Type != "custom" {
-			return nil, Errorf(EINVALID, "%s.type: %q is not supported; only client tools (no type, or \"custom\")", path, *w.Type)
+			return nil, nil, Errorf(EINVALID, "%s.type: %q is not supported; only client tools (no type, or \"custom\")", path, *w.Type)
 		}
 		if w.Name == nil {
-			return nil, Errorf(EINVALID, "%s.name: required", path)
+			return nil, nil, Errorf(EINVALID, "%s.name: required", path)
 		}
 		if len(w.InputSchema) == 0 || string(w.InputSchema) == "null" {
-			return nil, Errorf(EINVALID, "%s.input_schema: required", path)
+			return nil, nil, Errorf(EINVALID, "%s.input_schema: required", path)
 		}
 		schema, err := compactObject(w.InputSchema, path+".input_schema")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		t := Tool{Name: *w.Name, InputSchema: schema}
 		if w.Description != nil {
 			t.Description = *w.Description
 		}
 		tools = append(tools, t)
+		if c, err := cacheOf(w.CacheControl, path); err != nil {
+			return nil, nil, err
+		} else if c != nil {
+			cache = c // a cache point on any tool ends after the whole list
+		}
 	}
-	return tools, nil
+	return tools, cache, nil
 }
 
 // parseToolChoice decodes "tool_choice".
@@ -634,6 +679,9 @@ func (r *ChatRequest) Validate() error {
 		}
 	}
 	if err := r.validateThinking(); err != nil {
+		return err
+	}
+	if err := r.validateCache(); err != nil {
 		return err
 	}
 	if err := r.validateResponseFormat(); err != nil {

@@ -154,11 +154,11 @@ func TestParseChatRequestAcceptsWhatSomeProviderTakes(t *testing.T) {
 // A field the server does not implement is refused, naming it, never dropped.
 func TestParseChatRequestRefusesUnknownFields(t *testing.T) {
 	for body, want := range map[string]string{
-		`{"messages":[{"role":"user","content":"a"}],"tools":[{"name":"x","input_schema":{"type":"object"},"cache_control":{}}]}`:                                                                    "tools[0].cache_control: not supported",
+		`{"messages":[{"role":"user","content":"a"}],"tools":[{"name":"x","input_schema":{"type":"object"},"input_examples":[]}]}`:                                                                   "tools[0].input_examples: not supported",
 		`{"messages":[{"role":"user","content":[{"type":"text","text":"a","id":"x"}]}]}`:                                                                                                             "messages[0].content[0].id: not supported",
 		`{"messages":[{"role":"user","content":"a"}],"top_k":5}`:                                                                                                                                     "top_k: not supported",
 		`{"messages":[{"role":"user","content":"a","name":"bob"}]}`:                                                                                                                                  "messages[0].name: not supported",
-		`{"messages":[{"role":"user","content":[{"type":"text","text":"a","cache_control":{"type":"ephemeral"}}]}]}`:                                                                                 "messages[0].content[0].cache_control: not supported",
+		`{"messages":[{"role":"user","content":[{"type":"text","text":"a","citations":[]}]}]}`:                                                                                                       "messages[0].content[0].citations: not supported",
 		`{"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"` + base64.StdEncoding.EncodeToString(pngBytes) + `","file_id":"f"}}]}]}`: "messages[0].content[0].source.file_id: not supported",
 	} {
 		_, _, err := genai.ParseChatRequest([]byte(body))

@@ -89,6 +89,8 @@ func (a *Agent) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq2[ge
 			}
 			usage.InputTokens += s.done.Usage.InputTokens
 			usage.OutputTokens += s.done.Usage.OutputTokens
+			usage.CacheReadTokens += s.done.Usage.CacheReadTokens
+			usage.CacheWriteTokens += s.done.Usage.CacheWriteTokens
 			numbered += len(s.calls)
 			done := s.done
 			done.Usage = usage

@@ -130,7 +130,8 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 				done.StopReason = ev.StopReason
 				stopped = true
 			case "metadata":
-				done.Usage = genai.Usage{InputTokens: ev.Usage.InputTokens, OutputTokens: ev.Usage.OutputTokens}
+				done.Usage = genai.Usage{InputTokens: ev.Usage.InputTokens, OutputTokens: ev.Usage.OutputTokens,
+					CacheReadTokens: ev.Usage.CacheReadInputTokens, CacheWriteTokens: ev.Usage.CacheWriteInputTokens}
 			}
 		}
 		// A connection cut between frames reads as a clean end, so an answer without
@@ -257,6 +258,7 @@ func (m *ChatModel) converse(req *genai.ChatRequest) (*bedrockruntime.ConverseIn
 		return nil, err
 	}
 	applyThinking(req, in)
+	applyCache(req, in)
 	in.GuardrailConfig = m.opts.Guardrail.config()
 	return in, nil
 }
@@ -274,8 +276,10 @@ func usage(u *types.TokenUsage) genai.Usage {
 		return genai.Usage{}
 	}
 	return genai.Usage{
-		InputTokens:  int(aws.ToInt32(u.InputTokens)),
-		OutputTokens: int(aws.ToInt32(u.OutputTokens)),
+		InputTokens:      int(aws.ToInt32(u.InputTokens)),
+		OutputTokens:     int(aws.ToInt32(u.OutputTokens)),
+		CacheReadTokens:  int(aws.ToInt32(u.CacheReadInputTokens)),
+		CacheWriteTokens: int(aws.ToInt32(u.CacheWriteInputTokens)),
 	}
 }
 

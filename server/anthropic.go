@@ -22,8 +22,14 @@ import (
 // shapes, streams Anthropic's exact event sequence.
 
 type anthropicUsage struct {
-	InputTokens  int `json:"input_tokens"`
-	OutputTokens int `json:"output_tokens"`
+	InputTokens              int `json:"input_tokens"`
+	OutputTokens             int `json:"output_tokens"`
+	CacheReadInputTokens     int `json:"cache_read_input_tokens"`
+	CacheCreationInputTokens int `json:"cache_creation_input_tokens"`
+}
+
+func usageAnthropic(u genai.Usage) anthropicUsage {
+	return anthropicUsage{u.InputTokens, u.OutputTokens, u.CacheReadTokens, u.CacheWriteTokens}
 }
 
 type anthropicMessage struct {
@@ -131,7 +137,7 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, anthropicMessage{
 			ID: id, Type: "message", Role: "assistant", Model: req.Model,
 			Content: answerContent(resp), StopReason: &stop,
-			Usage: &anthropicUsage{resp.Usage.InputTokens, resp.Usage.OutputTokens},
+			Usage: new(usageAnthropic(resp.Usage)),
 		})
 		return
 	}
@@ -166,7 +172,7 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			if err = sse.eventHeld("message_delta", anthropicMessageDelta{"message_delta", anthropicStop{StopReason: anthropicStopReason(ev.StopReason)},
-				anthropicUsage{ev.Usage.InputTokens, ev.Usage.OutputTokens}}); err != nil {
+				usageAnthropic(ev.Usage)}); err != nil {
 				return
 			}
 			err = sse.event("message_stop", typedEvent{"message_stop"})

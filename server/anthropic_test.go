@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
@@ -210,5 +211,37 @@ func TestAnthropicSDKThinkingWithTools(t *testing.T) {
 	}
 	if got := up.Requests()[1]; got.Thinking() != 1024 || got.Messages[1].Content[0].ReasoningContent == nil {
 		t.Errorf("upstream: budget %d, history %+v", got.Thinking(), got.Messages[1].Content)
+	}
+}
+
+// Prompt caching through Anthropic's SDK: cache_control on the system prompt becomes
+// Bedrock's cache point; the first call writes the cache and the second reads it, as the
+// usage says in Anthropic's fields.
+func TestAnthropicSDKPromptCaching(t *testing.T) {
+	client, up := anthropicClient(t, "sk-ant-test-0123456789")
+	ctx := context.Background()
+	long := strings.Repeat("The style guide says many things. ", 200)
+	params := anthropic.MessageNewParams{
+		Model: "us.anthropic.claude-3-7-sonnet-20250219-v1:0", MaxTokens: 100,
+		System:   []anthropic.TextBlockParam{{Text: long, CacheControl: anthropic.NewCacheControlEphemeralParam()}},
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hi"))},
+	}
+	first, err := client.Messages.New(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := client.Messages.NewStreaming(ctx, params)
+	var second anthropic.Message
+	for stream.Next() {
+		second.Accumulate(stream.Current())
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if first.Usage.CacheCreationInputTokens == 0 || first.Usage.CacheReadInputTokens != 0 || second.Usage.CacheReadInputTokens == 0 {
+		t.Errorf("usage: first %+v, second %+v", first.Usage, second.Usage)
+	}
+	if sys := up.Requests()[0].System; len(sys) != 2 || sys[1].CachePoint == nil {
+		t.Errorf("system sent %+v", sys)
 	}
 }

@@ -46,7 +46,7 @@ func newMetrics() *metrics {
 			Name: "genai_model_invocations_total", Help: "Model calls by provider, model and outcome (ok or an error code).",
 		}, []string{"provider", "model", "outcome"}),
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "genai_model_tokens_total", Help: "Tokens by provider, model and direction (input or output).",
+			Name: "genai_model_tokens_total", Help: "Tokens by provider, model and direction (input, output, cache_read or cache_write).",
 		}, []string{"provider", "model", "direction"}),
 		throttles: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "genai_model_throttles_total", Help: "Model calls that stayed throttled after retries.",
@@ -110,6 +110,12 @@ func (c *modelCall) finish(err error, usage genai.Usage) {
 	}
 	if usage.OutputTokens > 0 {
 		c.m.tokens.WithLabelValues(c.provider, c.model, "output").Add(float64(usage.OutputTokens))
+	}
+	if usage.CacheReadTokens > 0 {
+		c.m.tokens.WithLabelValues(c.provider, c.model, "cache_read").Add(float64(usage.CacheReadTokens))
+	}
+	if usage.CacheWriteTokens > 0 {
+		c.m.tokens.WithLabelValues(c.provider, c.model, "cache_write").Add(float64(usage.CacheWriteTokens))
 	}
 }
 

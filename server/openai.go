@@ -255,13 +255,21 @@ func dataURLImage(u, path string) (*genai.Image, error) {
 }
 
 type oaiUsage struct {
-	PromptTokens     int `json:"prompt_tokens"`
-	CompletionTokens int `json:"completion_tokens"`
-	TotalTokens      int `json:"total_tokens"`
+	PromptTokens        int `json:"prompt_tokens"`
+	CompletionTokens    int `json:"completion_tokens"`
+	TotalTokens         int `json:"total_tokens"`
+	PromptTokensDetails struct {
+		CachedTokens int `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
 }
 
+// usageOAI is u as OpenAI counts it: prompt tokens include those read from and written
+// to the prompt cache, and cached_tokens are those read.
 func usageOAI(u genai.Usage) *oaiUsage {
-	return &oaiUsage{u.InputTokens, u.OutputTokens, u.InputTokens + u.OutputTokens}
+	prompt := u.InputTokens + u.CacheReadTokens + u.CacheWriteTokens
+	o := &oaiUsage{PromptTokens: prompt, CompletionTokens: u.OutputTokens, TotalTokens: prompt + u.OutputTokens}
+	o.PromptTokensDetails.CachedTokens = u.CacheReadTokens
+	return o
 }
 
 type oaiChoice struct {

@@ -92,6 +92,9 @@ type Reply struct {
 	// InputTokens and OutputTokens are the usage reported; zero means a count of the
 	// request's words and len(Tokens).
 	InputTokens, OutputTokens int
+	// CacheReadTokens and CacheWriteTokens are the cache usage reported; zero means
+	// what the request's cache points read and wrote (cache.go).
+	CacheReadTokens, CacheWriteTokens int
 	// Reasoning is the thinking the answer starts with; EchoReply gives one to a request
 	// with thinking on.
 	Reasoning *Reasoning
@@ -150,6 +153,8 @@ type ContentBlock struct {
 	ToolResult *ToolResultBlock `json:"toolResult,omitempty"`
 	// ReasoningContent is a thinking block (thinking.go).
 	ReasoningContent *ReasoningContentBlock `json:"reasoningContent,omitempty"`
+	// CachePoint marks the end of a prefix to cache (cache.go).
+	CachePoint *CachePoint `json:"cachePoint,omitempty"`
 }
 
 // ImageBlock is an image sent in a Message.
@@ -162,7 +167,8 @@ type ImageBlock struct {
 
 // SystemContentBlock is one block of the system prompt.
 type SystemContentBlock struct {
-	Text string `json:"text"`
+	Text       string      `json:"text,omitempty"`
+	CachePoint *CachePoint `json:"cachePoint,omitempty"` // cache.go
 }
 
 // InferenceConfig holds the inference settings of a Request; nil fields were not sent.
@@ -227,6 +233,7 @@ type Server struct {
 	mu       sync.Mutex
 	stats    watch.Value[Stats]
 	requests []*Request
+	cached   map[[32]byte]bool // prefixes cached (cache.go)
 	invokes  []*InvokeRequest
 	hang     *Hang
 	thaw     chan struct{} // closed when the hang is lifted
@@ -365,6 +372,9 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, op string) (*Requ
 	if reply.OutputTokens == 0 {
 		reply.OutputTokens = len(reply.Tokens)
 	}
+	if reply.CacheReadTokens == 0 && reply.CacheWriteTokens == 0 {
+		reply.CacheReadTokens, reply.CacheWriteTokens = s.cacheUsage(req)
+	}
 	return req, reply, true
 }
 
@@ -419,6 +429,9 @@ func validate(req *Request) string {
 		return msg
 	}
 	if msg := validateThinking(req); msg != "" {
+		return msg
+	}
+	if msg := validateCache(req); msg != "" {
 		return msg
 	}
 	return validateOutputConfig(req)
@@ -501,13 +514,15 @@ type converseResponse struct {
 }
 
 type tokenUsage struct {
-	InputTokens  int `json:"inputTokens"`
-	OutputTokens int `json:"outputTokens"`
-	TotalTokens  int `json:"totalTokens"`
+	InputTokens           int `json:"inputTokens"`
+	OutputTokens          int `json:"outputTokens"`
+	TotalTokens           int `json:"totalTokens"`
+	CacheReadInputTokens  int `json:"cacheReadInputTokens,omitempty"`
+	CacheWriteInputTokens int `json:"cacheWriteInputTokens,omitempty"`
 }
 
 func usageOf(r Reply) tokenUsage {
-	return tokenUsage{r.InputTokens, r.OutputTokens, r.InputTokens + r.OutputTokens}
+	return tokenUsage{r.InputTokens, r.OutputTokens, r.InputTokens + r.OutputTokens, r.CacheReadTokens, r.CacheWriteTokens}
 }
 
 var encoders = sync.Pool{New: func() any { return eventstream.NewEncoder() }}

@@ -23,7 +23,8 @@ type ToolConfig struct {
 
 // ToolEntry is one tool of a ToolConfig.
 type ToolEntry struct {
-	ToolSpec *ToolSpec `json:"toolSpec"`
+	ToolSpec   *ToolSpec   `json:"toolSpec,omitempty"`
+	CachePoint *CachePoint `json:"cachePoint,omitempty"` // cache.go
 }
 
 // ToolSpec is a tool's specification; InputSchema.JSON is the schema exactly as sent.
