@@ -73,8 +73,8 @@ type chunkEntry struct {
 	Index        int       `json:"idx"`
 	Title        string    `json:"title"`
 	URI          string    `json:"uri"`
-	Headings     string    `json:"headings"`      // joined by " / ", for BM25
-	HeadingsJSON string    `json:"headings_json"` // the path itself
+	Headings     string    `json:"headings"`       // joined by " / ", for BM25
+	HeadingsJSON string    `json:"headings_json"`  // the path itself
 	Page         int       `json:"page,omitempty"` // 0: the document has no pages
 	Text         string    `json:"text"`
 	Embedding    []float32 `json:"embedding,omitempty"`

@@ -324,6 +324,8 @@ func (in *Ingester) maxTextBytes() int {
 	return DefaultMaxTextBytes
 }
 
+var _ genai.DocumentService = (*Ingester)(nil)
+
 // ListDocuments returns the documents of the store, newest first.
 func (in *Ingester) ListDocuments(ctx context.Context) ([]genai.Document, error) {
 	return in.Store.ListDocuments(ctx)

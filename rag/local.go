@@ -1,7 +1,6 @@
 package rag
 
 import (
-	"cmp"
 	"context"
 	"iter"
 
@@ -69,7 +68,7 @@ func (l *Local) Answer(ctx context.Context, req *genai.AnswerRequest) (*genai.An
 		}
 	}
 	// A rewritten query is clipped to a query's limit; the question was checked as asked.
-	q := genai.RetrieveQuery{Query: clipUTF8(query, genai.MaxQueryBytes), K: cmp.Or(req.K, genai.DefaultRetrieveK), DocumentID: req.DocumentID}
+	q := genai.RetrieveQuery{Query: clipUTF8(query, genai.MaxQueryBytes), K: req.K, DocumentID: req.DocumentID}
 	hits, err := l.Retriever.Retrieve(ctx, q)
 	if err != nil {
 		return nil, err

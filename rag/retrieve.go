@@ -83,13 +83,14 @@ type Retriever struct {
 	Options  RetrieverOptions
 }
 
-// Retrieve returns up to q.K chunks of a valid query q (see
-// genai.RetrieveQuery.Validate), best first, by q.Mode: BM25 (with feedback; score the lexical score), vector (score the
+// Retrieve returns up to q.K chunks (genai.DefaultRetrieveK when 0) of a valid query q
+// (see genai.RetrieveQuery.Validate), best first, by q.Mode: BM25 (with feedback; score the lexical score), vector (score the
 // cosine similarity) or hybrid (score the fused score, from 0 to 1), only of
 // q.DocumentID when set. A chunk that nearly repeats a better one (the same passage in
 // another file) is left out, so the chunks are different passages. Errors are the
 // embedder's and the store's.
 func (r *Retriever) Retrieve(ctx context.Context, q genai.RetrieveQuery) ([]genai.ChunkHit, error) {
+	q.K = cmp.Or(q.K, genai.DefaultRetrieveK)
 	rk, err := r.rankings(ctx, q.Query, q.DocumentID, q.Mode)
 	if err != nil {
 		return nil, err
