@@ -566,10 +566,15 @@ func bedrockLocation(uri, documentID string) map[string]any {
 	return map[string]any{"type": "CUSTOM", "customDocumentLocation": map[string]string{"id": uri}}
 }
 
-func bedrockMetadata(chunkID, documentID, title, uri string) map[string]string {
-	m := map[string]string{"x-amz-bedrock-kb-chunk-id": chunkID, "x-amz-bedrock-kb-source-uri": uri, "document_id": documentID}
-	if title != "" {
-		m["x-amz-bedrock-kb-title"] = title
+// bedrockMetadata is a passage's metadata under Bedrock's keys; the page, when known,
+// under the key Bedrock gives the pages of PDF passages.
+func bedrockMetadata(c genai.Citation) map[string]string {
+	m := map[string]string{"x-amz-bedrock-kb-chunk-id": c.ChunkID, "x-amz-bedrock-kb-source-uri": c.URI, "document_id": c.DocumentID}
+	if c.Title != "" {
+		m["x-amz-bedrock-kb-title"] = c.Title
+	}
+	if c.Page > 0 {
+		m["x-amz-bedrock-kb-document-page-number"] = strconv.Itoa(c.Page)
 	}
 	return m
 }
@@ -620,7 +625,7 @@ func (s *Server) workshopRetrieve(w http.ResponseWriter, r *http.Request) {
 		results[i] = bedrockResult{
 			Content:  bedrockText{h.Text},
 			Location: bedrockLocation(h.URI, h.DocumentID),
-			Metadata: bedrockMetadata(h.ID, h.DocumentID, h.Title, h.URI),
+			Metadata: bedrockMetadata(h.Citation(i + 1)),
 			Score:    h.Score,
 		}
 	}
@@ -685,7 +690,7 @@ func bedrockCitations(text string, cs []genai.Citation) (string, []bedrockCitati
 		var refs []bedrockReference
 		for _, n := range ns {
 			if c, ok := byN[n]; ok {
-				refs = append(refs, bedrockReference{bedrockText{c.Text}, bedrockLocation(c.URI, c.DocumentID), bedrockMetadata(c.ChunkID, c.DocumentID, c.Title, c.URI)})
+				refs = append(refs, bedrockReference{bedrockText{c.Text}, bedrockLocation(c.URI, c.DocumentID), bedrockMetadata(c)})
 			}
 		}
 		if len(refs) == 0 || strings.TrimSpace(part) == "" {
