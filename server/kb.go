@@ -328,18 +328,8 @@ func (s *Server) kbRetrieve(w http.ResponseWriter, r *http.Request) {
 	if kb == nil {
 		return
 	}
-	var in retrieveInput
-	if err := s.decode(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	k, err := explicitK(in.K)
+	q, err := s.parseRetrieve(w, r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	q := genai.RetrieveQuery{Query: in.Query, K: k, Mode: in.Mode, DocumentID: in.Filter.documentID()}
-	if err := q.Validate(); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -354,6 +344,20 @@ func (s *Server) kbRetrieve(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string][]genai.ChunkHit{"results": hits})
 }
 
+// parseRetrieve reads a retrieval request and validates it, once, here where it enters.
+func (s *Server) parseRetrieve(w http.ResponseWriter, r *http.Request) (genai.RetrieveQuery, error) {
+	var in retrieveInput
+	if err := s.decode(w, r, &in); err != nil {
+		return genai.RetrieveQuery{}, err
+	}
+	k, err := explicitK(in.K)
+	if err != nil {
+		return genai.RetrieveQuery{}, err
+	}
+	q := genai.RetrieveQuery{Query: in.Query, K: k, Mode: in.Mode, DocumentID: in.Filter.documentID()}
+	return q, q.Validate()
+}
+
 // answerInput is the body of POST /api/kb/answer.
 type answerInput struct {
 	Query     *string         `json:"query"`
@@ -364,8 +368,8 @@ type answerInput struct {
 	Filter    *kbFilter       `json:"filter"`
 }
 
-// parseAnswer reads and checks an answer request; it returns it and whether the client
-// asked for a stream (the default).
+// parseAnswer reads an answer request and validates it, once, here where it enters;
+// it returns it and whether the client asked for a stream (the default).
 func (s *Server) parseAnswer(w http.ResponseWriter, r *http.Request) (*genai.AnswerRequest, bool, error) {
 	var in answerInput
 	if err := s.decode(w, r, &in); err != nil {

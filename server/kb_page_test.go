@@ -2,18 +2,13 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"github.com/go-pdf/fpdf"
 
 	"genai"
-	"genai/localembed"
-	"genai/rag"
 	"genai/server"
-	"genai/sqlite"
 )
 
 // threePagePDF is a PDF whose page i (from 1) says what happened in its month.
@@ -40,17 +35,7 @@ func threePagePDF(t *testing.T) string {
 // A passage of a PDF carries its page through every route that shows it: retrieval,
 // the answer's citations, and the workshop's Bedrock-shaped metadata.
 func TestKBPagesOnTheStore(t *testing.T) {
-	e, err := localembed.New(localembed.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "genai.db"), sqlite.Options{Space: e.Space()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	kb := &rag.Local{Retriever: &rag.Retriever{Store: db, Embedder: e}, Sessions: &rag.Sessions{}}
-	base := newServer(t, server.Options{KB: kb, KBName: "local", Ingest: &rag.Ingester{Store: db, Embedder: e}}).URL
+	base := ingestServer(t, realIngester(t, nil), server.Options{})
 	if status, body := postMultipart(t, base+"/api/kb/documents", filePart{"file", "log.pdf", threePagePDF(t)}); status != 201 {
 		t.Fatalf("upload: %d %s", status, body)
 	}
