@@ -163,13 +163,36 @@ func (s *Store) ensureChunkIndexes(ctx context.Context) error {
 			return err
 		}
 	}
-	// Adding a field is allowed on a live index, and sending it again is a no-op.
-	body, _ := json.Marshal(map[string]any{"properties": map[string]any{"page": pageMapping}})
-	resp, err := s.client.Indices.Mapping.Put(ctx, opensearchapi.MappingPutReq{Indices: []string{s.chunksIndex()}, Body: bytes.NewReader(body)})
-	if err != nil {
-		return s.fail("add the page field to "+s.chunksIndex(), resp.Inspect().Response, err)
+	if err := s.addPageField(ctx); err != nil {
+		return err
 	}
 	s.kb.ready = true
+	return nil
+}
+
+// addPageField adds the page field to a chunks index made before pages were stored.
+// Adding a field is allowed on a live index; it is asked only of an index without
+// one, so that a new index needs no permission to change mappings (aoss:UpdateIndex).
+func (s *Store) addPageField(ctx context.Context) error {
+	name := s.chunksIndex()
+	got, err := s.client.Indices.Mapping.Get(ctx, &opensearchapi.MappingGetReq{Indices: []string{name}})
+	if err != nil {
+		return s.fail("read mapping of "+name, got.Inspect().Response, err)
+	}
+	var m struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if err := json.Unmarshal(got.GetIndices()[name].Mappings, &m); err != nil {
+		return genai.Errorf(genai.EUPSTREAM, "opensearch: index %q: unreadable mapping: %v", name, err)
+	}
+	if _, ok := m.Properties["page"]; ok {
+		return nil
+	}
+	body, _ := json.Marshal(map[string]any{"properties": map[string]any{"page": pageMapping}})
+	resp, err := s.client.Indices.Mapping.Put(ctx, opensearchapi.MappingPutReq{Indices: []string{name}, Body: bytes.NewReader(body)})
+	if err != nil {
+		return s.fail("add the page field to "+name, resp.Inspect().Response, err)
+	}
 	return nil
 }
 
