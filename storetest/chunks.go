@@ -3,7 +3,6 @@ package storetest
 import (
 	"context"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -38,22 +37,7 @@ import (
 //     ranking shows chunks of two versions of a document, and the chunks LoadChunks
 //     returns of a document are of one version.
 func TestChunkStore(t *testing.T, open func(t *testing.T, space genai.EmbeddingSpace) genai.ChunkStore) {
-	fresh := func(t *testing.T) genai.ChunkStore {
-		t.Helper()
-		s := open(t, Space)
-		if c, ok := s.(io.Closer); ok {
-			t.Cleanup(func() {
-				if err := c.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-		}
-		return s
-	}
-	tests := []struct {
-		name string
-		run  func(t *testing.T, s genai.ChunkStore)
-	}{
+	runSuite(t, open, []suiteTest[genai.ChunkStore]{
 		{"DocumentRoundTrip", testDocumentRoundTrip},
 		{"PutDocumentReplaces", testPutDocumentReplaces},
 		{"SameURIReplaces", testSameURIReplaces},
@@ -69,10 +53,7 @@ func TestChunkStore(t *testing.T, open func(t *testing.T, space genai.EmbeddingS
 		{"ChunkQueryIsText", testChunkQueryIsText},
 		{"InvalidDocument", testInvalidDocument},
 		{"ChunkConcurrency", testChunkConcurrency},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.run(t, fresh(t)) })
-	}
+	})
 }
 
 // allModes are the rankings of a store: by words and by vector. The suite names them
