@@ -2,7 +2,9 @@ package genai
 
 import (
 	"context"
+	"io"
 	"iter"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -97,7 +99,56 @@ type ChunkHit struct {
 	Score float64 `json:"score"`
 }
 
-// ChunkStore keeps documents, their chunks and the chunks' vectors.
+// Citation returns the hit as source n of an answer.
+func (h *ChunkHit) Citation(n int) Citation {
+	return Citation{N: n, ChunkID: h.ID, DocumentID: h.DocumentID, Title: h.Title, URI: h.URI, Page: h.Page, Text: h.Text}
+}
+
+// SourceName names the hit for a reader: its document's title (its URI when untitled),
+// its heading path, and its page when known, as in "Manual › Setup (p. 12)".
+func (h *ChunkHit) SourceName() string {
+	name := h.Title
+	if name == "" {
+		name = h.URI
+	}
+	if len(h.Headings) > 0 {
+		name += " › " + strings.Join(h.Headings, " › ")
+	}
+	if h.Page > 0 {
+		name += " (p. " + strconv.Itoa(h.Page) + ")"
+	}
+	return name
+}
+
+// ChunkRanking asks a store for one ranking of its chunks: by the words of Text (BM25
+// over each chunk's text, headings and document title, the words matched as words
+// only, so no query syntax has effect) or, when Vector is set, by cosine similarity to
+// Vector. N bounds the hits; DocumentID, when set, keeps only that document's chunks.
+type ChunkRanking struct {
+	Text       string
+	Vector     []float32
+	N          int
+	DocumentID string
+}
+
+// ChunkSearcher is retrieval at a store, in two steps so that a caller fusing hundreds
+// of candidates reads only the few passages it keeps.
+//
+// RankChunks returns up to r.N chunks best first, each once, each hit with only its
+// ID, DocumentID and Score (BM25, or the cosine similarity in the store's scale): the
+// chunks of one version of each document, never a document's old and new chunks
+// together. A store without chunks returns no hits and no error; a vector of the
+// wrong dimension is an EINVALID error that names the dimension.
+//
+// LoadChunks returns hits in full (the chunk with its page, its document's title and
+// URI), in their order and with their scores, leaving out chunks no longer stored; the
+// chunks it returns of one document are of one version.
+type ChunkSearcher interface {
+	RankChunks(ctx context.Context, r ChunkRanking) ([]ChunkHit, error)
+	LoadChunks(ctx context.Context, hits []ChunkHit) ([]ChunkHit, error)
+}
+
+// ChunkStore keeps documents, their chunks and the chunks' vectors, and searches them.
 //
 // PutDocument stores doc with its chunks and one vector per chunk in one transaction,
 // replacing a document of the same ID and all its old chunks; when it returns nil the
@@ -105,8 +156,7 @@ type ChunkHit struct {
 // DocumentByURI, DocumentChunks and DeleteDocument return an ENOTFOUND error for an
 // unknown document; DeleteDocument removes its chunks from every index. ListDocuments
 // returns documents newest first. DocumentChunks returns a document's chunks in order
-// (by Index), as they were extracted. SearchChunks answers q, with vector the query's embedding (nil for
-// RetrieveBM25).
+// (by Index), as they were extracted.
 type ChunkStore interface {
 	PutDocument(ctx context.Context, doc Document, chunks []Chunk, vectors [][]float32) error
 	GetDocument(ctx context.Context, id string) (*Document, error)
@@ -114,7 +164,7 @@ type ChunkStore interface {
 	ListDocuments(ctx context.Context) ([]Document, error)
 	DocumentChunks(ctx context.Context, id string) ([]Chunk, error)
 	DeleteDocument(ctx context.Context, id string) error
-	SearchChunks(ctx context.Context, q RetrieveQuery, vector []float32) ([]ChunkHit, error)
+	ChunkSearcher
 }
 
 // Citation is a source an answer cites as [N].
@@ -124,6 +174,7 @@ type Citation struct {
 	DocumentID string `json:"document_id"`
 	Title      string `json:"title"`
 	URI        string `json:"uri"`
+	Page       int    `json:"page,omitempty"` // the page the passage starts on, when its document has pages
 	Text       string `json:"text"`
 }
 
@@ -141,6 +192,62 @@ type AnswerRequest struct {
 	Owner string
 }
 
+// maxSessionIDBytes bounds a client's session ID.
+const maxSessionIDBytes = 128
+
+// Validate checks r where it enters and fills in its default K (DefaultRetrieveK): it
+// has a question (see Conversation) that is a valid query, K from 1 to MaxRetrieveK,
+// Messages (when given) ending with the user's question, and a session ID of at most
+// 128 letters, digits and "-_.:". Knowledge bases take a validated request.
+func (r *AnswerRequest) Validate() error {
+	if r.K == 0 {
+		r.K = DefaultRetrieveK
+	}
+	if strings.TrimSpace(r.Query) == "" && len(r.Messages) > 0 {
+		last := len(r.Messages) - 1
+		if r.Messages[last].Role != RoleUser {
+			return Errorf(EINVALID, "messages[%d].role: the last message must be the user's question", last)
+		}
+		if strings.TrimSpace(r.Messages[last].Text()) == "" {
+			return Errorf(EINVALID, "messages[%d].content: the question has no text", last)
+		}
+	}
+	question, _ := r.Conversation()
+	if question == "" {
+		return Errorf(EINVALID, "query: required (or messages ending with the user's question)")
+	}
+	if err := (&RetrieveQuery{Query: question, K: r.K, DocumentID: r.DocumentID}).Validate(); err != nil {
+		return err
+	}
+	if len(r.SessionID) > maxSessionIDBytes {
+		return Errorf(EINVALID, "session_id: at most %d bytes", maxSessionIDBytes)
+	}
+	for _, c := range r.SessionID {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.:", c)) {
+			return Errorf(EINVALID, "session_id: %q has a character other than letters, digits and - _ . :", r.SessionID)
+		}
+	}
+	return nil
+}
+
+// Conversation returns the question of r, trimmed (Query, or else the text of the last
+// message), and the turns before it as text; an image-only turn reads "(no text)",
+// since images take no part in retrieval.
+func (r *AnswerRequest) Conversation() (question string, history []Message) {
+	if q := strings.TrimSpace(r.Query); q != "" || len(r.Messages) == 0 {
+		return q, nil
+	}
+	last := len(r.Messages) - 1
+	for _, m := range r.Messages[:last] {
+		text := strings.TrimSpace(m.Text())
+		if text == "" {
+			text = "(no text)"
+		}
+		history = append(history, TextMessage(m.Role, text))
+	}
+	return strings.TrimSpace(r.Messages[last].Text()), history
+}
+
 // Answer is an answer being made: its sources, known before the text, and the text as
 // a stream of events (Event.Text deltas citing sources as [N], then Event.Done).
 // Extractive is set when no model wrote it: the text is the most relevant sentences of
@@ -152,9 +259,44 @@ type Answer struct {
 	Events     iter.Seq2[Event, error]
 }
 
-// KnowledgeBase retrieves passages and answers questions from them. The local one is
-// in package rag; Amazon Bedrock Knowledge Bases is in package bedrock.
-type KnowledgeBase interface {
+// Retriever finds the passages most relevant to a query: up to q.K chunk hits, best
+// first, of q.DocumentID when set. Every retrieval goes through it: the HTTP routes and
+// the agent's knowledge-base tool call it, the local one (package rag) fuses the
+// rankings of a ChunkSearcher, Amazon Bedrock's is in package bedrock. q is validated
+// where it enters (RetrieveQuery.Validate); Retrieve takes it as valid.
+type Retriever interface {
 	Retrieve(ctx context.Context, q RetrieveQuery) ([]ChunkHit, error)
+}
+
+// KnowledgeBase retrieves passages and answers questions from them; req is validated
+// where it enters (AnswerRequest.Validate). The local one is in package rag; Amazon
+// Bedrock Knowledge Bases is in package bedrock.
+type KnowledgeBase interface {
+	Retriever
 	Answer(ctx context.Context, req *AnswerRequest) (*Answer, error)
+}
+
+// Ingested is the outcome of ingesting a file: the stored document, whether it replaced
+// an earlier document of the same URI, and whether it was left as it was because its
+// text had not changed since it was last ingested (then Replaced is false).
+type Ingested struct {
+	Document
+	Replaced  bool `json:"replaced"`
+	Unchanged bool `json:"unchanged"`
+}
+
+// DocumentService adds, lists and deletes the documents of a local knowledge base.
+// IngestFile extracts, chunks and indexes an uploaded file, named as uploaded, that it
+// reads from file (when its turn comes: at most a few files are read into memory at
+// once); its errors are *Error values such as EMEDIATYPE for a format it does not read,
+// EINVALID for a corrupt file or EUNAVAILABLE when too many files wait, and errors of
+// file's Read wrapped. IngestText stores text as a document. GetDocument,
+// DocumentChunks and DeleteDocument return ENOTFOUND for an unknown id.
+type DocumentService interface {
+	IngestFile(ctx context.Context, name string, file io.Reader) (*Ingested, error)
+	IngestText(ctx context.Context, title, uri, text string) (*Ingested, error)
+	ListDocuments(ctx context.Context) ([]Document, error)
+	GetDocument(ctx context.Context, id string) (*Document, error)
+	DocumentChunks(ctx context.Context, id string) ([]Chunk, error)
+	DeleteDocument(ctx context.Context, id string) error
 }

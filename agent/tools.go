@@ -13,14 +13,9 @@ import (
 // documents, search the notes, add a note. Each group is made per request, so that
 // the citations of several searches in one answer are numbered on from each other.
 
-// DocumentLister lists the documents of a knowledge base, newest first.
-type DocumentLister interface {
-	ListDocuments(ctx context.Context) ([]genai.Document, error)
-}
-
-// KnowledgeBaseTools returns the knowledge-base group: search_knowledge_base, and
-// list_documents when docs is not nil (a managed knowledge base lists none here).
-func KnowledgeBaseTools(kb genai.KnowledgeBase, docs DocumentLister) []genai.ToolRunner {
+// KnowledgeBaseTools returns the knowledge-base group: search_knowledge_base, by kb,
+// and list_documents when docs is not nil (a managed knowledge base lists none here).
+func KnowledgeBaseTools(kb genai.Retriever, docs genai.DocumentService) []genai.ToolRunner {
 	tools := []genai.ToolRunner{&kbSearch{kb: kb}}
 	if docs != nil {
 		tools = append(tools, listDocuments{docs})
@@ -45,7 +40,7 @@ func decodeInput(input json.RawMessage, v any) error {
 // kbSearch is search_knowledge_base. It numbers its passages on from those of its
 // earlier calls in the same request.
 type kbSearch struct {
-	kb    genai.KnowledgeBase
+	kb    genai.Retriever
 	cited int
 }
 
@@ -68,6 +63,7 @@ func (t *kbSearch) Run(ctx context.Context, input json.RawMessage) (*genai.ToolO
 	if err := decodeInput(input, &in); err != nil {
 		return nil, err
 	}
+	// The model's input enters here: validated once, as the HTTP routes validate theirs.
 	q := genai.RetrieveQuery{Query: in.Query, K: in.K}
 	if err := q.Validate(); err != nil {
 		return nil, err
@@ -83,21 +79,14 @@ func (t *kbSearch) Run(ctx context.Context, input json.RawMessage) (*genai.ToolO
 	var b strings.Builder
 	for _, h := range hits {
 		t.cited++
-		title := h.Title
-		if title == "" {
-			title = h.URI
-		}
-		if len(h.Headings) > 0 {
-			title += " › " + strings.Join(h.Headings, " › ")
-		}
-		fmt.Fprintf(&b, "[%d] %s\n%s\n\n", t.cited, title, strings.TrimSpace(h.Text))
-		out.Citations = append(out.Citations, genai.Citation{N: t.cited, ChunkID: h.ID, DocumentID: h.DocumentID, Title: h.Title, URI: h.URI, Text: h.Text})
+		fmt.Fprintf(&b, "[%d] %s\n%s\n\n", t.cited, h.SourceName(), strings.TrimSpace(h.Text))
+		out.Citations = append(out.Citations, h.Citation(t.cited))
 	}
 	out.Content = []genai.ContentBlock{{Type: genai.BlockText, Text: strings.TrimSpace(b.String())}}
 	return out, nil
 }
 
-type listDocuments struct{ docs DocumentLister }
+type listDocuments struct{ docs genai.DocumentService }
 
 func (listDocuments) Tool() genai.Tool {
 	return genai.Tool{

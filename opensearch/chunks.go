@@ -73,8 +73,9 @@ type chunkEntry struct {
 	Index        int       `json:"idx"`
 	Title        string    `json:"title"`
 	URI          string    `json:"uri"`
-	Headings     string    `json:"headings"`      // joined by " / ", for BM25
-	HeadingsJSON string    `json:"headings_json"` // the path itself
+	Headings     string    `json:"headings"`       // joined by " / ", for BM25
+	HeadingsJSON string    `json:"headings_json"`  // the path itself
+	Page         int       `json:"page,omitempty"` // 0: the document has no pages
 	Text         string    `json:"text"`
 	Embedding    []float32 `json:"embedding,omitempty"`
 }
@@ -110,6 +111,10 @@ func documentsIndexBody() map[string]any {
 	}
 }
 
+// pageMapping maps a chunk's page. Indexes made before pages were stored get it added
+// (see ensureChunkIndexes), since their strict mapping refuses an unknown field.
+var pageMapping = map[string]any{"type": "integer", "index": false}
+
 func chunksIndexBody(space genai.EmbeddingSpace, engine string) map[string]any {
 	return map[string]any{
 		"settings": map[string]any{"index": map[string]any{"knn": true}},
@@ -125,6 +130,7 @@ func chunksIndexBody(space genai.EmbeddingSpace, engine string) map[string]any {
 				"uri":           map[string]any{"type": "keyword", "index": false},
 				"headings":      map[string]any{"type": "text"},
 				"headings_json": map[string]any{"type": "keyword", "index": false},
+				"page":          pageMapping,
 				"text":          map[string]any{"type": "text"},
 				embeddingField: map[string]any{
 					"type":      "knn_vector",
@@ -157,7 +163,36 @@ func (s *Store) ensureChunkIndexes(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := s.addPageField(ctx); err != nil {
+		return err
+	}
 	s.kb.ready = true
+	return nil
+}
+
+// addPageField adds the page field to a chunks index made before pages were stored.
+// Adding a field is allowed on a live index; it is asked only of an index without
+// one, so that a new index needs no permission to change mappings (aoss:UpdateIndex).
+func (s *Store) addPageField(ctx context.Context) error {
+	name := s.chunksIndex()
+	got, err := s.client.Indices.Mapping.Get(ctx, &opensearchapi.MappingGetReq{Indices: []string{name}})
+	if err != nil {
+		return s.fail("read mapping of "+name, got.Inspect().Response, err)
+	}
+	var m struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if err := json.Unmarshal(got.GetIndices()[name].Mappings, &m); err != nil {
+		return genai.Errorf(genai.EUPSTREAM, "opensearch: index %q: unreadable mapping: %v", name, err)
+	}
+	if _, ok := m.Properties["page"]; ok {
+		return nil
+	}
+	body, _ := json.Marshal(map[string]any{"properties": map[string]any{"page": pageMapping}})
+	resp, err := s.client.Indices.Mapping.Put(ctx, opensearchapi.MappingPutReq{Indices: []string{name}, Body: bytes.NewReader(body)})
+	if err != nil {
+		return s.fail("add the page field to "+name, resp.Inspect().Response, err)
+	}
 	return nil
 }
 
@@ -262,7 +297,7 @@ func (s *Store) PutDocument(ctx context.Context, doc genai.Document, chunks []ge
 		headings, _ := json.Marshal(nonNil(c.Headings))
 		src, err := json.Marshal(chunkEntry{
 			ID: c.ID, DocumentID: doc.ID, Version: version, Index: c.Index, Title: doc.Title, URI: doc.URI,
-			Headings: strings.Join(c.Headings, " / "), HeadingsJSON: string(headings), Text: c.Text, Embedding: vectors[i],
+			Headings: strings.Join(c.Headings, " / "), HeadingsJSON: string(headings), Page: c.Page, Text: c.Text, Embedding: vectors[i],
 		})
 		if err != nil {
 			return genai.Errorf(genai.EINVALID, "opensearch: put chunk %q: %v", c.ID, err)
@@ -489,7 +524,7 @@ func (s *Store) DocumentChunks(ctx context.Context, id string) ([]genai.Chunk, e
 			if err := json.Unmarshal(h.Source, &e); err != nil {
 				return nil, genai.Errorf(genai.EUPSTREAM, "opensearch: index %q: unreadable chunk %q: %v", s.chunksIndex(), h.ID, err)
 			}
-			c := genai.Chunk{ID: e.ID, DocumentID: e.DocumentID, Index: e.Index, Text: e.Text}
+			c := genai.Chunk{ID: e.ID, DocumentID: e.DocumentID, Index: e.Index, Page: e.Page, Text: e.Text}
 			if err := json.Unmarshal([]byte(e.HeadingsJSON), &c.Headings); err != nil {
 				return nil, genai.Errorf(genai.EUPSTREAM, "opensearch: index %q: chunk %q: unreadable headings: %v", s.chunksIndex(), e.ID, err)
 			}
@@ -583,93 +618,82 @@ func (s *Store) DeleteDocument(ctx context.Context, id string) error {
 	return s.deleteChunks(ctx, "delete chunks of "+id, map[string]any{"term": map[string]any{docIDField: id}})
 }
 
-// SearchChunks answers q: BM25 over each chunk's text, headings and document title
-// (RetrieveBM25; vector unused), k-NN on its vector (RetrieveVector; score
-// OpenSearch's cosinesimil score, (1 + cosine) / 2), or both fused by reciprocal rank
-// here in the client (RetrieveHybrid: k=60 over 4×K candidates of each). The query's
-// words are analysed as text, so no query syntax reaches the engine.
-func (s *Store) SearchChunks(ctx context.Context, q genai.RetrieveQuery, vector []float32) ([]genai.ChunkHit, error) {
-	if err := q.Validate(); err != nil {
-		return nil, err
+// RankChunks ranks the chunks by r (see genai.ChunkSearcher) without loading their
+// text: BM25 over each chunk's text, headings and document title (the words analysed
+// as text, so no query syntax reaches the engine), or k-NN on its vector (score
+// OpenSearch's cosinesimil score, (1 + cosine) / 2). Filtered by document, it asks for
+// the document's current version; unfiltered, it drops the hits of other versions.
+func (s *Store) RankChunks(ctx context.Context, r genai.ChunkRanking) ([]genai.ChunkHit, error) {
+	var query func(size int, filter map[string]any) map[string]any
+	op := "bm25 search"
+	if r.Vector != nil {
+		if err := s.checkVector("search chunks: query", r.Vector); err != nil {
+			return nil, err
+		}
+		op = "vector search"
+		query = func(size int, filter map[string]any) map[string]any {
+			spec := map[string]any{"vector": r.Vector, "k": size}
+			if filter != nil {
+				spec["filter"] = filter
+			}
+			return map[string]any{"knn": map[string]any{embeddingField: spec}}
+		}
+	} else {
+		match := map[string]any{"multi_match": map[string]any{"query": r.Text, "fields": []any{"text", "headings", "title"}, "type": "best_fields"}}
+		query = func(size int, filter map[string]any) map[string]any {
+			if filter == nil {
+				return match
+			}
+			return map[string]any{"bool": map[string]any{"must": match, "filter": filter}}
+		}
 	}
-	switch q.Mode {
-	case genai.RetrieveBM25:
-		return s.SearchChunksBM25(ctx, q.Query, q.K, q.DocumentID)
-	case genai.RetrieveVector:
-		return s.SearchChunksVector(ctx, vector, q.K, q.DocumentID)
+	hits, err := s.searchChunks(ctx, op, r.N, r.DocumentID, query)
+	if err == nil && r.DocumentID == "" {
+		hits, err = s.current(ctx, hits, r.N)
 	}
-	if err := s.checkVector("search chunks: query", vector); err != nil {
-		return nil, err
+	out := make([]genai.ChunkHit, len(hits))
+	for i, h := range hits {
+		out[i] = genai.ChunkHit{Chunk: genai.Chunk{ID: h.ID, DocumentID: h.DocumentID}, Score: h.Score}
 	}
-	type result struct {
-		hits []chunkHit
-		err  error
+	return out, err
+}
+
+// rankedFields are the fields a ranking reads of each hit: enough to drop stale
+// versions, none of the text.
+var rankedFields = []string{"id", docIDField, versionField}
+
+// LoadChunks returns the chunks of hits in full, in order, with their scores: the
+// entries of their IDs that belong to their document's current version, so the
+// chunks of one document are of one version; a chunk no longer stored is left out.
+func (s *Store) LoadChunks(ctx context.Context, hits []genai.ChunkHit) ([]genai.ChunkHit, error) {
+	out := make([]genai.ChunkHit, 0, len(hits))
+	if len(hits) == 0 {
+		return out, nil
 	}
-	words := make(chan result, 1)
-	go func() {
-		hits, err := s.bm25Chunks(ctx, q.Query, hybridFetch*q.K, q.DocumentID)
-		words <- result{hits, err}
-	}()
-	near, err := s.nearestChunks(ctx, vector, hybridFetch*q.K, q.DocumentID)
-	w := <-words
+	ids := make([]string, len(hits))
+	for i, h := range hits {
+		ids[i] = h.ID
+	}
+	// While a document is replaced, an ID has an entry in each version.
+	size := min(maxScan, 2*len(ids)+chunkFetchExtra)
+	entries, err := s.chunkEntries(ctx, "load chunks", map[string]any{"size": size, "query": map[string]any{"terms": map[string]any{"id": ids}}, "_source": excludeEmbedding})
+	if err == nil {
+		entries, err = s.current(ctx, entries, len(entries))
+	}
 	if err != nil {
 		return nil, err
 	}
-	if w.err != nil {
-		return nil, w.err
+	byID := make(map[string]genai.ChunkHit, len(entries))
+	for _, e := range entries {
+		byID[e.DocumentID+"\x00"+e.ID] = e.ChunkHit
 	}
-	// The two lists were read at different moments: keep one version per document.
-	hits, err := s.current(ctx, fuseChunks(w.hits, near), q.K)
-	return plain(hits), err
-}
-
-// hybridFetch is how many candidates per hit hybrid search takes from each side.
-const hybridFetch = 4
-
-// SearchChunksBM25 returns up to n chunks matching the words of query by BM25, best
-// first with their BM25 scores, only of document documentID when it is not "". It is
-// the word half of SearchChunks' hybrid mode, for callers that fuse candidates
-// themselves.
-func (s *Store) SearchChunksBM25(ctx context.Context, query string, n int, documentID string) ([]genai.ChunkHit, error) {
-	hits, err := s.bm25Chunks(ctx, query, n, documentID)
-	if err == nil && documentID == "" {
-		hits, err = s.current(ctx, hits, n)
-	}
-	return plain(hits), err
-}
-
-// SearchChunksVector returns up to n chunks nearest vector, best first with
-// OpenSearch's cosinesimil scores, only of document documentID when it is not "". It
-// is the vector half of SearchChunks' hybrid mode.
-func (s *Store) SearchChunksVector(ctx context.Context, vector []float32, n int, documentID string) ([]genai.ChunkHit, error) {
-	if err := s.checkVector("search chunks: query", vector); err != nil {
-		return nil, err
-	}
-	hits, err := s.nearestChunks(ctx, vector, n, documentID)
-	if err == nil && documentID == "" {
-		hits, err = s.current(ctx, hits, n)
-	}
-	return plain(hits), err
-}
-
-func (s *Store) bm25Chunks(ctx context.Context, query string, n int, documentID string) ([]chunkHit, error) {
-	match := map[string]any{"multi_match": map[string]any{"query": query, "fields": []any{"text", "headings", "title"}, "type": "best_fields"}}
-	return s.searchChunks(ctx, "bm25 search", n, documentID, func(size int, filter map[string]any) map[string]any {
-		if filter == nil {
-			return match
+	for _, h := range hits {
+		if c, ok := byID[h.DocumentID+"\x00"+h.ID]; ok {
+			c.Score = h.Score
+			out = append(out, c)
 		}
-		return map[string]any{"bool": map[string]any{"must": match, "filter": filter}}
-	})
-}
-
-func (s *Store) nearestChunks(ctx context.Context, vector []float32, n int, documentID string) ([]chunkHit, error) {
-	return s.searchChunks(ctx, "vector search", n, documentID, func(size int, filter map[string]any) map[string]any {
-		spec := map[string]any{"vector": vector, "k": size}
-		if filter != nil {
-			spec["filter"] = filter
-		}
-		return map[string]any{"knn": map[string]any{embeddingField: spec}}
-	})
+	}
+	return out, nil
 }
 
 // chunkHit is a hit with the version of the entry it came from.
@@ -678,17 +702,9 @@ type chunkHit struct {
 	version string
 }
 
-func plain(hits []chunkHit) []genai.ChunkHit {
-	out := make([]genai.ChunkHit, len(hits))
-	for i, h := range hits {
-		out[i] = h.ChunkHit
-	}
-	return out
-}
-
-// searchChunks runs the query that build makes, for n hits. Filtered by document, the
-// query asks for the document's current version only; unfiltered, it asks for a few
-// more than n, for current to drop the stale ones.
+// searchChunks runs the query that build makes, for n hits, reading only rankedFields.
+// Filtered by document, the query asks for the document's current version only;
+// unfiltered, it asks for a few more than n, for current to drop the stale ones.
 func (s *Store) searchChunks(ctx context.Context, op string, n int, documentID string, build func(size int, filter map[string]any) map[string]any) ([]chunkHit, error) {
 	if n <= 0 {
 		return nil, nil
@@ -710,9 +726,16 @@ func (s *Store) searchChunks(ctx context.Context, op string, n int, documentID s
 		}}}
 		size = n
 	}
-	hits, err := s.searchIndex(ctx, s.chunksIndex(), op, map[string]any{
-		"size": size, "query": build(size, filter), "_source": excludeEmbedding,
-	})
+	return s.chunkEntries(ctx, op, map[string]any{"size": size, "query": build(size, filter), "_source": rankedFields})
+}
+
+// chunkEntries runs a search of the chunks index and returns its hits as chunks, with
+// the fields body's _source asks for.
+func (s *Store) chunkEntries(ctx context.Context, op string, body map[string]any) ([]chunkHit, error) {
+	if err := s.ensureChunkIndexes(ctx); err != nil {
+		return nil, err
+	}
+	hits, err := s.searchIndex(ctx, s.chunksIndex(), op, body)
 	if err != nil {
 		return nil, err
 	}
@@ -723,11 +746,13 @@ func (s *Store) searchChunks(ctx context.Context, op string, n int, documentID s
 			return nil, genai.Errorf(genai.EUPSTREAM, "opensearch: index %q: unreadable chunk %q: %v", s.chunksIndex(), h.ID, err)
 		}
 		hit := chunkHit{genai.ChunkHit{
-			Chunk: genai.Chunk{ID: e.ID, DocumentID: e.DocumentID, Index: e.Index, Text: e.Text},
+			Chunk: genai.Chunk{ID: e.ID, DocumentID: e.DocumentID, Index: e.Index, Page: e.Page, Text: e.Text},
 			Title: e.Title, URI: e.URI, Score: float64(h.Score),
 		}, e.Version}
-		if err := json.Unmarshal([]byte(e.HeadingsJSON), &hit.Headings); err != nil {
-			return nil, genai.Errorf(genai.EUPSTREAM, "opensearch: index %q: chunk %q: unreadable headings: %v", s.chunksIndex(), e.ID, err)
+		if e.HeadingsJSON != "" {
+			if err := json.Unmarshal([]byte(e.HeadingsJSON), &hit.Headings); err != nil {
+				return nil, genai.Errorf(genai.EUPSTREAM, "opensearch: index %q: chunk %q: unreadable headings: %v", s.chunksIndex(), e.ID, err)
+			}
 		}
 		if len(hit.Headings) == 0 {
 			hit.Headings = nil
@@ -763,12 +788,6 @@ func (s *Store) current(ctx context.Context, hits []chunkHit, n int) ([]chunkHit
 		}
 	}
 	return out, nil
-}
-
-// fuseChunks merges rankings of chunks by reciprocal rank fusion, best first; two
-// versions of a chunk are two hits.
-func fuseChunks(lists ...[]chunkHit) []chunkHit {
-	return rrf(func(h chunkHit) string { return h.ID + "\x00" + h.version }, func(h *chunkHit) *float64 { return &h.Score }, lists...)
 }
 
 var _ genai.ChunkStore = (*Store)(nil)

@@ -34,8 +34,8 @@ const maxSourceBytes = 6000
 // citationsOf numbers hits from 1 in their order.
 func citationsOf(hits []genai.ChunkHit) []genai.Citation {
 	cs := make([]genai.Citation, len(hits))
-	for i, h := range hits {
-		cs[i] = genai.Citation{N: i + 1, ChunkID: h.ID, DocumentID: h.DocumentID, Title: h.Title, URI: h.URI, Text: h.Text}
+	for i := range hits {
+		cs[i] = hits[i].Citation(i + 1)
 	}
 	return cs
 }
@@ -45,14 +45,7 @@ func sourcesPrompt(question string, hits []genai.ChunkHit) string {
 	var b strings.Builder
 	b.WriteString("Sources:\n\n")
 	for i, h := range hits {
-		title := h.Title
-		if title == "" {
-			title = h.URI
-		}
-		if len(h.Headings) > 0 {
-			title += " › " + strings.Join(h.Headings, " › ")
-		}
-		fmt.Fprintf(&b, "[%d] %s — %s\n\n", i+1, title, strings.TrimSpace(clipUTF8(h.Text, maxSourceBytes)))
+		fmt.Fprintf(&b, "[%d] %s — %s\n\n", i+1, h.SourceName(), strings.TrimSpace(clipUTF8(h.Text, maxSourceBytes)))
 	}
 	b.WriteString("Question: ")
 	b.WriteString(question)
@@ -301,8 +294,7 @@ func extractiveAnswer(query string, hits []genai.ChunkHit) (string, []genai.Cita
 		if !ok {
 			num = len(cited) + 1
 			numberOf[p.hit] = num
-			h := hits[p.hit]
-			cited = append(cited, genai.Citation{N: num, ChunkID: h.ID, DocumentID: h.DocumentID, Title: h.Title, URI: h.URI, Text: h.Text})
+			cited = append(cited, hits[p.hit].Citation(num))
 		}
 		fmt.Fprintf(&b2, "\n%s [%d]", p.text, num)
 	}

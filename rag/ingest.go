@@ -24,8 +24,9 @@ const (
 )
 
 // Ingester parses files, splits their text into chunks, embeds the chunks and stores
-// them as one document per URI. The zero value of each limit takes its default. It is
-// safe for concurrent use when Store and Embedder are.
+// them as one document per URI. It is the genai.DocumentService of a local knowledge
+// base. The zero value of each limit takes its default. It is safe for concurrent use
+// when Store and Embedder are.
 type Ingester struct {
 	Store    genai.ChunkStore
 	Embedder genai.Embedder
@@ -51,15 +52,6 @@ type Ingester struct {
 	defaultLimiter sync.Once
 }
 
-// Ingested is the outcome of ingesting a file: the stored document, whether it replaced
-// an earlier document of the same URI, and whether it was left as it was because its
-// text had not changed since it was last ingested (then Replaced is false).
-type Ingested struct {
-	genai.Document
-	Replaced  bool `json:"replaced"`
-	Unchanged bool `json:"unchanged"`
-}
-
 // DocumentID returns the ID of the document ingested from uri: the first 32 hex digits
 // of the SHA-256 of uri, so that ingesting the same URI again replaces it.
 func DocumentID(uri string) string {
@@ -77,7 +69,7 @@ func DocumentID(uri string) string {
 // over ParseTimeout, EUNAVAILABLE (with a RetryAfter) when the Limiter's queue is full;
 // errors of the embedder and the store are returned as they are, wrapped with the
 // file's name.
-func (in *Ingester) Ingest(ctx context.Context, name string, data []byte) (*Ingested, error) {
+func (in *Ingester) Ingest(ctx context.Context, name string, data []byte) (*genai.Ingested, error) {
 	if max := in.maxFileBytes(); int64(len(data)) > max {
 		return nil, in.tooLarge(name, int64(len(data)))
 	}
@@ -89,11 +81,11 @@ func (in *Ingester) Ingest(ctx context.Context, name string, data []byte) (*Inge
 	return in.ingest(ctx, name, data)
 }
 
-// IngestReader ingests the file called name, read from file, as Ingest does; it reads
+// IngestFile ingests the file called name, read from file, as Ingest does; it reads
 // the file only once it holds a slot of the Limiter, so that files waiting for their
 // turn take no memory. It reads at most MaxFileBytes+1 bytes. An error of file's Read
 // is returned wrapped (errors.As finds it), after the file's name.
-func (in *Ingester) IngestReader(ctx context.Context, name string, file io.Reader) (*Ingested, error) {
+func (in *Ingester) IngestFile(ctx context.Context, name string, file io.Reader) (*genai.Ingested, error) {
 	release, err := in.acquire(ctx, name)
 	if err != nil {
 		return nil, err
@@ -143,7 +135,7 @@ func readFile(r io.Reader, limit int64) ([]byte, error) {
 }
 
 // ingest parses and stores a file; the caller holds a slot.
-func (in *Ingester) ingest(ctx context.Context, name string, data []byte) (*Ingested, error) {
+func (in *Ingester) ingest(ctx context.Context, name string, data []byte) (*genai.Ingested, error) {
 	p, err := in.parse(ctx, name, data)
 	if err != nil {
 		return nil, err
@@ -184,7 +176,7 @@ func (in *Ingester) acquire(ctx context.Context, name string) (func(), error) {
 // file. An empty uri becomes "text:" and the SHA-256 of the text, so posting the same
 // text again replaces it. When uri ends in .md or .html, text is read as that format;
 // otherwise as plain text.
-func (in *Ingester) IngestText(ctx context.Context, title, uri, text string) (*Ingested, error) {
+func (in *Ingester) IngestText(ctx context.Context, title, uri, text string) (*genai.Ingested, error) {
 	if uri == "" {
 		sum := sha256.Sum256([]byte(text))
 		uri = "text:" + hex.EncodeToString(sum[:])
@@ -244,7 +236,7 @@ func (in *Ingester) parse(ctx context.Context, name string, data []byte) (p *Par
 }
 
 // store chunks, embeds and stores a parsed document.
-func (in *Ingester) store(ctx context.Context, uri, title string, p *Parsed, size int64) (*Ingested, error) {
+func (in *Ingester) store(ctx context.Context, uri, title string, p *Parsed, size int64) (*genai.Ingested, error) {
 	chunks := Chunker{Tokens: in.ChunkTokens, Overlap: in.OverlapTokens}.Split(p.Sections)
 	if len(chunks) == 0 {
 		return nil, genai.Errorf(genai.EINVALID, "%s: no text found", uri)
@@ -263,7 +255,7 @@ func (in *Ingester) store(ctx context.Context, uri, title string, p *Parsed, siz
 	replaced := false
 	if old, err := in.Store.DocumentByURI(ctx, uri); err == nil {
 		if old.Hash == doc.Hash && old.Title == doc.Title && old.Format == doc.Format {
-			return &Ingested{Document: *old, Unchanged: true}, nil
+			return &genai.Ingested{Document: *old, Unchanged: true}, nil
 		}
 		replaced = true
 	} else if genai.ErrorCode(err) != genai.ENOTFOUND {
@@ -299,7 +291,7 @@ func (in *Ingester) store(ctx context.Context, uri, title string, p *Parsed, siz
 	if err := in.Store.PutDocument(ctx, doc, chunks, vectors); err != nil {
 		return nil, fmt.Errorf("%s: storing: %w", uri, err)
 	}
-	return &Ingested{Document: doc, Replaced: replaced}, nil
+	return &genai.Ingested{Document: doc, Replaced: replaced}, nil
 }
 
 // textHash is the SHA-256 (hex) of the extracted text, headings included, in a form
@@ -330,4 +322,26 @@ func (in *Ingester) maxTextBytes() int {
 		return in.MaxTextBytes
 	}
 	return DefaultMaxTextBytes
+}
+
+var _ genai.DocumentService = (*Ingester)(nil)
+
+// ListDocuments returns the documents of the store, newest first.
+func (in *Ingester) ListDocuments(ctx context.Context) ([]genai.Document, error) {
+	return in.Store.ListDocuments(ctx)
+}
+
+// GetDocument returns a document; ENOTFOUND for an unknown id.
+func (in *Ingester) GetDocument(ctx context.Context, id string) (*genai.Document, error) {
+	return in.Store.GetDocument(ctx, id)
+}
+
+// DocumentChunks returns a document's chunks in order; ENOTFOUND for an unknown id.
+func (in *Ingester) DocumentChunks(ctx context.Context, id string) ([]genai.Chunk, error) {
+	return in.Store.DocumentChunks(ctx, id)
+}
+
+// DeleteDocument removes a document and its chunks; ENOTFOUND for an unknown id.
+func (in *Ingester) DeleteDocument(ctx context.Context, id string) error {
+	return in.Store.DeleteDocument(ctx, id)
 }

@@ -39,7 +39,7 @@ func TestIngestIntoSQLite(t *testing.T) {
 	if doc.Title != "Zebra care" || doc.Chunks < 3 {
 		t.Fatalf("ingested %+v", doc)
 	}
-	hits, err := db.SearchChunks(ctx, genai.RetrieveQuery{Query: "fingerprint stripe pattern", K: 3, Mode: genai.RetrieveBM25}, nil)
+	hits, err := retrieveFrom(ctx, db, emb, genai.RetrieveQuery{Query: "fingerprint stripe pattern", K: 3, Mode: genai.RetrieveBM25})
 	if err != nil || len(hits) == 0 {
 		t.Fatalf("search: %v, %d hits", err, len(hits))
 	}
@@ -57,7 +57,7 @@ func TestIngestIntoSQLite(t *testing.T) {
 	if err != nil || doc2.Unchanged || doc2.ID != doc.ID {
 		t.Fatalf("changed: %+v, %v", doc2, err)
 	}
-	hits, _ = db.SearchChunks(ctx, genai.RetrieveQuery{Query: "fingerprint", K: 5, Mode: genai.RetrieveBM25}, nil)
+	hits, _ = retrieveFrom(ctx, db, emb, genai.RetrieveQuery{Query: "fingerprint", K: 5, Mode: genai.RetrieveBM25})
 	if len(hits) != 0 {
 		t.Errorf("old text still found after replacing: %+v", hits)
 	}
@@ -68,12 +68,13 @@ func TestIngestIntoSQLite(t *testing.T) {
 	if err := db.DeleteDocument(ctx, doc.ID); err != nil {
 		t.Fatal(err)
 	}
-	vs, err := emb.Embed(ctx, []string{"barcode zebra"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hits, err = db.SearchChunks(ctx, genai.RetrieveQuery{Query: "barcode zebra", K: 5, Mode: genai.RetrieveHybrid}, vs[0])
+	hits, err = retrieveFrom(ctx, db, emb, genai.RetrieveQuery{Query: "barcode zebra", K: 5, Mode: genai.RetrieveHybrid})
 	if err != nil || len(hits) != 0 {
 		t.Errorf("after delete: %d chunks found, %v", len(hits), err)
 	}
+}
+
+// retrieveFrom retrieves q from a store as the knowledge base does.
+func retrieveFrom(ctx context.Context, store genai.ChunkSearcher, emb genai.Embedder, q genai.RetrieveQuery) ([]genai.ChunkHit, error) {
+	return (&rag.Retriever{Store: store, Embedder: emb}).Retrieve(ctx, q)
 }

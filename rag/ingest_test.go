@@ -18,10 +18,11 @@ import (
 
 // ingestMemStore is a map-based genai.ChunkStore for the ingester's tests.
 type ingestMemStore struct {
-	mu     sync.Mutex
-	docs   map[string]genai.Document
-	chunks map[string][]genai.Chunk
-	puts   int
+	genai.ChunkSearcher // nil: ingestion never searches
+	mu                  sync.Mutex
+	docs                map[string]genai.Document
+	chunks              map[string][]genai.Chunk
+	puts                int
 }
 
 func newIngestMemStore() *ingestMemStore {
@@ -85,10 +86,6 @@ func (s *ingestMemStore) DeleteDocument(ctx context.Context, id string) error {
 	delete(s.docs, id)
 	delete(s.chunks, id)
 	return nil
-}
-
-func (s *ingestMemStore) SearchChunks(ctx context.Context, q genai.RetrieveQuery, vector []float32) ([]genai.ChunkHit, error) {
-	return nil, nil
 }
 
 // ingestCountingEmbedder counts the texts it embeds.

@@ -2,18 +2,10 @@ package rag
 
 import (
 	"context"
-	"io"
 	"iter"
-	"strings"
 
 	"genai"
 )
-
-// ChunkRetriever finds the chunks most relevant to a query. Retriever, the hybrid
-// retrieval of this package, is one; so is any genai.KnowledgeBase.
-type ChunkRetriever interface {
-	Retrieve(ctx context.Context, q genai.RetrieveQuery) ([]genai.ChunkHit, error)
-}
 
 // DefaultAnswerTokens bounds a generated answer when Local.MaxTokens is zero.
 const DefaultAnswerTokens = 1024
@@ -22,8 +14,8 @@ const DefaultAnswerTokens = 1024
 // and answers from them, with a model when it has one and extractively when it has
 // none. It implements genai.KnowledgeBase and is safe for concurrent use.
 type Local struct {
-	// Retriever finds the chunks; required.
-	Retriever ChunkRetriever
+	// Retriever finds the chunks (a *Retriever, or any other); required.
+	Retriever genai.Retriever
 	// Chat writes answers and rewrites follow-up questions; nil answers extractively.
 	Chat genai.ChatModel
 	// Model is the model id of Chat's requests; empty is the provider's default.
@@ -35,37 +27,27 @@ type Local struct {
 	Sessions *Sessions
 }
 
-// Retrieve validates q (filling in its defaults) and returns the most relevant chunks.
+// Retrieve returns the chunks most relevant to q, a valid query.
 func (l *Local) Retrieve(ctx context.Context, q genai.RetrieveQuery) ([]genai.ChunkHit, error) {
 	if l.Retriever == nil {
 		return nil, genai.Errorf(genai.EUNAVAILABLE, "knowledge base: no retriever is configured")
 	}
-	if err := q.Validate(); err != nil {
-		return nil, err
-	}
 	return l.Retriever.Retrieve(ctx, q)
 }
 
-// Answer answers req from the knowledge base. A follow-up question (one with earlier
-// turns in req.Messages, or in the history of req.SessionID) is first rewritten into a
-// standalone query for retrieval. The returned Answer holds the retrieved sources as
-// numbered citations and the text as a stream; the stream runs under ctx, and the
-// exchange is remembered in the session once the stream completes. With no Chat model
-// the answer is extractive: the most relevant sentences of the sources, each cited.
-// Errors are *genai.Error values: EINVALID for a request without a question, or those
-// of retrieval and of the model's rewriting call.
+// Answer answers req, a valid request (see genai.AnswerRequest.Validate), from the
+// knowledge base. A follow-up question (one with earlier turns in req.Messages, or in
+// the history of req.SessionID) is first rewritten into a standalone query for
+// retrieval. The returned Answer holds the retrieved sources as numbered citations and
+// the text as a stream; the stream runs under ctx, and the exchange is remembered in
+// the session once the stream completes. With no Chat model the answer is extractive:
+// the most relevant sentences of the sources, each cited. Errors are those of the
+// session, of retrieval and of the model's rewriting call.
 func (l *Local) Answer(ctx context.Context, req *genai.AnswerRequest) (*genai.Answer, error) {
 	if l.Retriever == nil {
 		return nil, genai.Errorf(genai.EUNAVAILABLE, "knowledge base: no retriever is configured")
 	}
-	question, history, err := conversationOf(req)
-	if err != nil {
-		return nil, err
-	}
-	// Check the question as asked before any model call; a rewritten query is clipped.
-	if err := (&genai.RetrieveQuery{Query: question, K: req.K, DocumentID: req.DocumentID}).Validate(); err != nil {
-		return nil, err
-	}
+	question, history := req.Conversation()
 	sessionID := req.SessionID
 	if l.Sessions != nil {
 		if sessionID == "" {
@@ -80,14 +62,13 @@ func (l *Local) Answer(ctx context.Context, req *genai.AnswerRequest) (*genai.An
 
 	query := question
 	if len(history) > 0 {
+		var err error
 		if query, err = l.standaloneQuery(ctx, history, question); err != nil {
 			return nil, err
 		}
 	}
+	// A rewritten query is clipped to a query's limit; the question was checked as asked.
 	q := genai.RetrieveQuery{Query: clipUTF8(query, genai.MaxQueryBytes), K: req.K, DocumentID: req.DocumentID}
-	if err := q.Validate(); err != nil {
-		return nil, err
-	}
 	hits, err := l.Retriever.Retrieve(ctx, q)
 	if err != nil {
 		return nil, err
@@ -114,32 +95,6 @@ func (l *Local) Answer(ctx context.Context, req *genai.AnswerRequest) (*genai.An
 		ans.Events = l.generate(ctx, history, question, hits, remember)
 	}
 	return ans, nil
-}
-
-// conversationOf returns the question of req and the turns before it.
-func conversationOf(req *genai.AnswerRequest) (question string, history []genai.Message, err error) {
-	if strings.TrimSpace(req.Query) != "" {
-		return strings.TrimSpace(req.Query), nil, nil
-	}
-	if len(req.Messages) == 0 {
-		return "", nil, genai.Errorf(genai.EINVALID, "query: required (or messages ending with a user question)")
-	}
-	last := req.Messages[len(req.Messages)-1]
-	if last.Role != genai.RoleUser {
-		return "", nil, genai.Errorf(genai.EINVALID, "messages[%d].role: the last message must be the user's question", len(req.Messages)-1)
-	}
-	question = strings.TrimSpace(last.Text())
-	if question == "" {
-		return "", nil, genai.Errorf(genai.EINVALID, "messages[%d]: the question has no text", len(req.Messages)-1)
-	}
-	for _, m := range req.Messages[:len(req.Messages)-1] {
-		text := strings.TrimSpace(m.Text())
-		if text == "" {
-			text = "(no text)" // an image-only turn; its images do not take part in retrieval
-		}
-		history = append(history, genai.TextMessage(m.Role, text))
-	}
-	return question, history, nil
 }
 
 // recentTurns returns at most the last n messages of history, starting with a user turn.
@@ -170,41 +125,4 @@ func noSourcesText(extractive bool) string {
 		return extractiveLabel + text
 	}
 	return text
-}
-
-// Documents serves the document routes of a local knowledge base (server.KBDocuments)
-// with an Ingester and the store it writes to.
-type Documents struct {
-	Ingester *Ingester
-}
-
-// IngestFile ingests an uploaded file called name, read from file once a slot of the
-// ingester's Limiter is free; see Ingester.IngestReader.
-func (d *Documents) IngestFile(ctx context.Context, name string, file io.Reader) (*Ingested, error) {
-	return d.Ingester.IngestReader(ctx, name, file)
-}
-
-// IngestText ingests text as a document; see Ingester.IngestText.
-func (d *Documents) IngestText(ctx context.Context, title, uri, text string) (*Ingested, error) {
-	return d.Ingester.IngestText(ctx, title, uri, text)
-}
-
-// ListDocuments returns the documents of the store, newest first.
-func (d *Documents) ListDocuments(ctx context.Context) ([]genai.Document, error) {
-	return d.Ingester.Store.ListDocuments(ctx)
-}
-
-// GetDocument returns a document; ENOTFOUND for an unknown id.
-func (d *Documents) GetDocument(ctx context.Context, id string) (*genai.Document, error) {
-	return d.Ingester.Store.GetDocument(ctx, id)
-}
-
-// DocumentChunks returns a document's chunks in order; ENOTFOUND for an unknown id.
-func (d *Documents) DocumentChunks(ctx context.Context, id string) ([]genai.Chunk, error) {
-	return d.Ingester.Store.DocumentChunks(ctx, id)
-}
-
-// DeleteDocument removes a document and its chunks; ENOTFOUND for an unknown id.
-func (d *Documents) DeleteDocument(ctx context.Context, id string) error {
-	return d.Ingester.Store.DeleteDocument(ctx, id)
 }

@@ -15,7 +15,7 @@ import (
 
 // storeKB is the offline default end to end: documents ingested into the embedded
 // SQLite store with the local embedder, hybrid retrieval, and answers.
-func storeKB(t *testing.T, chat genai.ChatModel) (*rag.Local, *rag.Documents) {
+func storeKB(t *testing.T, chat genai.ChatModel) (*rag.Local, *rag.Ingester) {
 	t.Helper()
 	ctx := context.Background()
 	emb, err := localembed.New(localembed.Options{})
@@ -27,7 +27,7 @@ func storeKB(t *testing.T, chat genai.ChatModel) (*rag.Local, *rag.Documents) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	docs := &rag.Documents{Ingester: &rag.Ingester{Store: db, Embedder: emb}}
+	docs := &rag.Ingester{Store: db, Embedder: emb}
 	for name, text := range map[string]string{
 		"metformin.md": "# Metformin\n\nMetformin is a medicine used to treat type 2 diabetes. It lowers the amount of glucose the liver releases.\n\n## Side effects\n\nCommon side effects of metformin include nausea, diarrhoea and stomach pain. Rarely, metformin causes lactic acidosis.",
 		"insulin.txt":  "Insulin is a hormone made by the pancreas. People with type 1 diabetes need insulin injections every day.",

@@ -27,26 +27,6 @@ const (
 	DefaultFeedbackWeight = 0.35
 )
 
-// RankedSearcher is a genai.ChunkStore that also returns each of its two rankings alone
-// with its raw scores (BM25, cosine similarity), so that Retriever can fuse them by
-// score. The embedded sqlite store is one; a store that is not is searched through
-// SearchChunks' bm25 and vector modes, whose scores are the same.
-type RankedSearcher interface {
-	SearchChunksBM25(ctx context.Context, query string, n int, documentID string) ([]genai.ChunkHit, error)
-	SearchChunksVector(ctx context.Context, vector []float32, n int, documentID string) ([]genai.ChunkHit, error)
-}
-
-// ChunkRanker is a RankedSearcher that ranks without loading chunks, each hit with
-// only its ID, DocumentID and Score, and loads the hits a caller keeps: LoadChunks
-// returns them in full, in order, with their scores, leaving out chunks no longer
-// stored. A Retriever then loads only the passages its feedback reads and the K it
-// returns, not the hundreds of candidates it fuses. The embedded sqlite store is one.
-type ChunkRanker interface {
-	RankChunksBM25(ctx context.Context, query string, n int, documentID string) ([]genai.ChunkHit, error)
-	RankChunksVector(ctx context.Context, vector []float32, n int, documentID string) ([]genai.ChunkHit, error)
-	LoadChunks(ctx context.Context, hits []genai.ChunkHit) ([]genai.ChunkHit, error)
-}
-
 // RetrieverOptions tune a Retriever. Zero fields take the defaults above; a negative
 // FeedbackDocs turns feedback off.
 type RetrieverOptions struct {
@@ -89,29 +69,28 @@ func (o RetrieverOptions) withDefaults() RetrieverOptions {
 
 // Retriever is the hybrid retrieval of the local knowledge base: BM25 with
 // pseudo-relevance feedback, and vector similarity, fused by a weighted sum of their
-// normalised scores. It implements ChunkRetriever (the retrieval half of
-// genai.KnowledgeBase) and is safe for concurrent use when Store and Embedder are.
+// normalised scores. It implements genai.Retriever on a store's genai.ChunkSearcher,
+// ranking candidates by ID and loading only the passages its feedback reads and the K
+// it returns. It is safe for concurrent use when Store and Embedder are.
 //
 // Score fusion rather than reciprocal rank fusion: RRF weighs both rankings equally by
 // rank, and on SciFact, where the vector ranking is much the weaker, it scores below
 // BM25 alone (0.663 against 0.704 nDCG@10); a weighted sum keeps BM25's lead and adds
 // what the vectors know.
 type Retriever struct {
-	Store    genai.ChunkStore
+	Store    genai.ChunkSearcher
 	Embedder genai.Embedder
 	Options  RetrieverOptions
 }
 
-// Retrieve validates q (filling in its defaults) and returns up to q.K chunks, best
-// first, by q.Mode: BM25 (with feedback; score the lexical score), vector (score the
+// Retrieve returns up to q.K chunks (genai.DefaultRetrieveK when 0) of a valid query q
+// (see genai.RetrieveQuery.Validate), best first, by q.Mode: BM25 (with feedback; score the lexical score), vector (score the
 // cosine similarity) or hybrid (score the fused score, from 0 to 1), only of
 // q.DocumentID when set. A chunk that nearly repeats a better one (the same passage in
 // another file) is left out, so the chunks are different passages. Errors are the
 // embedder's and the store's.
 func (r *Retriever) Retrieve(ctx context.Context, q genai.RetrieveQuery) ([]genai.ChunkHit, error) {
-	if err := q.Validate(); err != nil {
-		return nil, err
-	}
+	q.K = cmp.Or(q.K, genai.DefaultRetrieveK)
 	rk, err := r.rankings(ctx, q.Query, q.DocumentID, q.Mode)
 	if err != nil {
 		return nil, err
@@ -145,21 +124,17 @@ func (r *Retriever) Retrieve(ctx context.Context, q genai.RetrieveQuery) ([]gena
 	return out, nil
 }
 
-// load returns hits in full: as they are, or loaded by a ChunkRanker that ranked them.
+// load returns ranked hits in full.
 func (r *Retriever) load(ctx context.Context, hits []genai.ChunkHit) ([]genai.ChunkHit, error) {
-	s, ok := r.Store.(ChunkRanker)
-	if !ok {
-		return hits, nil
-	}
-	full, err := s.LoadChunks(ctx, hits)
+	full, err := r.Store.LoadChunks(ctx, hits)
 	if err != nil {
 		return nil, fmt.Errorf("retrieve: %w", err)
 	}
 	return full, nil
 }
 
-// rankings are the two rankings a query's hybrid result is fused from; from a
-// ChunkRanker, their hits have only IDs and scores (see load).
+// rankings are the two rankings a query's hybrid result is fused from; their hits
+// have only IDs and scores until loaded (see load).
 type rankings struct {
 	lexical, vector []genai.ChunkHit
 }
@@ -209,24 +184,11 @@ func (r *Retriever) lexical(ctx context.Context, query, documentID string, o Ret
 }
 
 func (r *Retriever) searchBM25(ctx context.Context, query string, n int, documentID string) ([]genai.ChunkHit, error) {
-	if s, ok := r.Store.(ChunkRanker); ok {
-		return s.RankChunksBM25(ctx, query, n, documentID)
-	}
-	if s, ok := r.Store.(RankedSearcher); ok {
-		return s.SearchChunksBM25(ctx, query, n, documentID)
-	}
-	return r.Store.SearchChunks(ctx, genai.RetrieveQuery{Query: query, K: min(n, genai.MaxRetrieveK), Mode: genai.RetrieveBM25, DocumentID: documentID}, nil)
+	return r.Store.RankChunks(ctx, genai.ChunkRanking{Text: query, N: n, DocumentID: documentID})
 }
 
 func (r *Retriever) searchVector(ctx context.Context, vector []float32, n int, documentID string) ([]genai.ChunkHit, error) {
-	if s, ok := r.Store.(ChunkRanker); ok {
-		return s.RankChunksVector(ctx, vector, n, documentID)
-	}
-	if s, ok := r.Store.(RankedSearcher); ok {
-		return s.SearchChunksVector(ctx, vector, n, documentID)
-	}
-	// SearchChunks validates its query, which must hold words even in vector mode.
-	return r.Store.SearchChunks(ctx, genai.RetrieveQuery{Query: "vector", K: min(n, genai.MaxRetrieveK), Mode: genai.RetrieveVector, DocumentID: documentID}, vector)
+	return r.Store.RankChunks(ctx, genai.ChunkRanking{Vector: vector, N: n, DocumentID: documentID})
 }
 
 // fuseByScore fuses a lexical and a vector ranking: min-max scaled scores, weighted

@@ -10,8 +10,8 @@ import (
 	"genai/sqlite"
 )
 
-// loadCounter is the sqlite store, counting the chunks it reads in full: those it
-// loads and those its searches return.
+// loadCounter is the sqlite store, counting the chunks it loads in full (its rankings
+// load none).
 type loadCounter struct {
 	*sqlite.DB
 	loaded int
@@ -22,25 +22,7 @@ func (s *loadCounter) LoadChunks(ctx context.Context, hits []genai.ChunkHit) ([]
 	return s.DB.LoadChunks(ctx, hits)
 }
 
-func (s *loadCounter) SearchChunksBM25(ctx context.Context, query string, n int, documentID string) ([]genai.ChunkHit, error) {
-	hits, err := s.DB.SearchChunksBM25(ctx, query, n, documentID)
-	s.loaded += len(hits)
-	return hits, err
-}
-
-func (s *loadCounter) SearchChunksVector(ctx context.Context, vector []float32, n int, documentID string) ([]genai.ChunkHit, error) {
-	hits, err := s.DB.SearchChunksVector(ctx, vector, n, documentID)
-	s.loaded += len(hits)
-	return hits, err
-}
-
-func (s *loadCounter) SearchChunks(ctx context.Context, q genai.RetrieveQuery, vector []float32) ([]genai.ChunkHit, error) {
-	hits, err := s.DB.SearchChunks(ctx, q, vector)
-	s.loaded += len(hits)
-	return hits, err
-}
-
-// A retrieval from a store that ranks without loading loads only the passages its
+// A retrieval loads only the passages its
 // feedback reads and the K it returns, not the hundreds of candidates it fuses, and
 // returns them in full.
 func TestRetrieverLoadsOnlyWhatItKeeps(t *testing.T) {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -15,26 +14,10 @@ import (
 	"unicode/utf16"
 
 	"genai"
-	"genai/rag"
 )
 
 // This file serves the knowledge base of API.md: document uploads, retrieval, answers
 // with citations, and the workshop's /knowledge-base-retrieve(-and-generate) backends.
-
-// KBDocuments adds, lists and deletes the documents of a local knowledge base.
-// IngestFile extracts, chunks and indexes an uploaded file, named as uploaded, that it
-// reads from file (when its turn comes: at most a few files are read into memory at
-// once); its errors are *genai.Error values such as EMEDIATYPE for a format it does not
-// read, EINVALID for a corrupt file or EUNAVAILABLE when too many files wait, and errors
-// of file's Read wrapped. DeleteDocument returns ENOTFOUND for an unknown id.
-type KBDocuments interface {
-	IngestFile(ctx context.Context, name string, file io.Reader) (*rag.Ingested, error)
-	IngestText(ctx context.Context, title, uri, text string) (*rag.Ingested, error)
-	ListDocuments(ctx context.Context) ([]genai.Document, error)
-	DeleteDocument(ctx context.Context, id string) error
-	GetDocument(ctx context.Context, id string) (*genai.Document, error)
-	DocumentChunks(ctx context.Context, id string) ([]genai.Chunk, error)
-}
 
 // Defaults of the upload limits: a file is read into memory whole to be parsed, so its
 // limit bounds memory per request; the total only bounds how long one request runs.
@@ -54,9 +37,6 @@ const (
 		"data source (such as its S3 bucket) and sync the data source in the Bedrock console or with StartIngestionJob"
 )
 
-// maxSessionIDLength bounds a client's session_id.
-const maxSessionIDLength = 128
-
 func (s *Server) kb(w http.ResponseWriter, r *http.Request) genai.KnowledgeBase {
 	if s.opts.KB == nil {
 		s.writeError(w, r, genai.Errorf(genai.EUNAVAILABLE, noKBMessage))
@@ -65,7 +45,7 @@ func (s *Server) kb(w http.ResponseWriter, r *http.Request) genai.KnowledgeBase 
 }
 
 // kbDocuments returns the document service, or answers why there is none.
-func (s *Server) kbDocuments(w http.ResponseWriter, r *http.Request) KBDocuments {
+func (s *Server) kbDocuments(w http.ResponseWriter, r *http.Request) genai.DocumentService {
 	switch {
 	case s.opts.Ingest != nil:
 		return s.opts.Ingest
@@ -121,14 +101,14 @@ func (s *Server) uploadDocuments(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, uploadBody{Documents: []rag.Ingested{*doc}})
+	writeJSON(w, http.StatusCreated, uploadBody{Documents: []genai.Ingested{*doc}})
 }
 
 // uploadBody is the answer of an upload: each document stored, with whether it
 // replaced an earlier one of its URI or was unchanged, and the files that failed.
 type uploadBody struct {
-	Documents []rag.Ingested `json:"documents"`
-	Errors    []fileError    `json:"errors,omitempty"`
+	Documents []genai.Ingested `json:"documents"`
+	Errors    []fileError      `json:"errors,omitempty"`
 }
 
 // uploadPart reads one file of a multipart upload for the ingester: it fails with
@@ -168,7 +148,7 @@ func (p *uploadPart) tooLarge() error {
 // arrive; the ingester reads each only when it has a slot for it, so a request waiting
 // for its turn holds no file in memory. A file over the limit, or one the ingester
 // refuses, is reported in "errors" and the rest go on.
-func (s *Server) uploadFiles(w http.ResponseWriter, r *http.Request, docs KBDocuments) {
+func (s *Server) uploadFiles(w http.ResponseWriter, r *http.Request, docs genai.DocumentService) {
 	if r.ContentLength > s.opts.MaxUploadBytes {
 		s.writeError(w, r, genai.Errorf(genai.ETOOLARGE, "body: %d bytes, over the upload limit of %d", r.ContentLength, s.opts.MaxUploadBytes))
 		return
@@ -180,7 +160,7 @@ func (s *Server) uploadFiles(w http.ResponseWriter, r *http.Request, docs KBDocu
 		s.writeError(w, r, genai.Errorf(genai.EINVALID, "body: not a multipart form: %v", err))
 		return
 	}
-	out := uploadBody{Documents: []rag.Ingested{}}
+	out := uploadBody{Documents: []genai.Ingested{}}
 	var firstErr error
 	fail := func(file string, err error) {
 		if firstErr == nil {
@@ -348,18 +328,8 @@ func (s *Server) kbRetrieve(w http.ResponseWriter, r *http.Request) {
 	if kb == nil {
 		return
 	}
-	var in retrieveInput
-	if err := s.decode(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	k, err := explicitK(in.K)
+	q, err := s.parseRetrieve(w, r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	q := genai.RetrieveQuery{Query: in.Query, K: k, Mode: in.Mode, DocumentID: in.Filter.documentID()}
-	if err := q.Validate(); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -374,6 +344,20 @@ func (s *Server) kbRetrieve(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string][]genai.ChunkHit{"results": hits})
 }
 
+// parseRetrieve reads a retrieval request and validates it, once, here where it enters.
+func (s *Server) parseRetrieve(w http.ResponseWriter, r *http.Request) (genai.RetrieveQuery, error) {
+	var in retrieveInput
+	if err := s.decode(w, r, &in); err != nil {
+		return genai.RetrieveQuery{}, err
+	}
+	k, err := explicitK(in.K)
+	if err != nil {
+		return genai.RetrieveQuery{}, err
+	}
+	q := genai.RetrieveQuery{Query: in.Query, K: k, Mode: in.Mode, DocumentID: in.Filter.documentID()}
+	return q, q.Validate()
+}
+
 // answerInput is the body of POST /api/kb/answer.
 type answerInput struct {
 	Query     *string         `json:"query"`
@@ -384,8 +368,8 @@ type answerInput struct {
 	Filter    *kbFilter       `json:"filter"`
 }
 
-// parseAnswer reads and checks an answer request; it returns it and whether the client
-// asked for a stream (the default).
+// parseAnswer reads an answer request and validates it, once, here where it enters;
+// it returns it and whether the client asked for a stream (the default).
 func (s *Server) parseAnswer(w http.ResponseWriter, r *http.Request) (*genai.AnswerRequest, bool, error) {
 	var in answerInput
 	if err := s.decode(w, r, &in); err != nil {
@@ -406,26 +390,15 @@ func (s *Server) parseAnswer(w http.ResponseWriter, r *http.Request) (*genai.Ans
 		if req.Messages, err = parseMessages(in.Messages); err != nil {
 			return nil, false, err
 		}
-	default:
-		return nil, false, genai.Errorf(genai.EINVALID, "query: required (or messages ending with the user's question)")
 	}
-	question := req.Query
-	if n := len(req.Messages); n > 0 {
-		if question = req.Messages[n-1].Text(); strings.TrimSpace(question) == "" {
-			return nil, false, genai.Errorf(genai.EINVALID, "messages[%d].content: the question has no text", n-1)
-		}
-	}
-	if err := (&genai.RetrieveQuery{Query: question, K: k, DocumentID: req.DocumentID}).Validate(); err != nil {
-		return nil, false, err
-	}
-	if err := checkSessionID(req.SessionID); err != nil {
+	if err := req.Validate(); err != nil {
 		return nil, false, err
 	}
 	return req, in.Stream == nil || *in.Stream, nil
 }
 
 // parseMessages decodes and checks a conversation in the Anthropic format of /api/chat,
-// by genai's own parser, and requires it to end with the user's question.
+// by genai's own parser.
 func parseMessages(raw json.RawMessage) ([]genai.Message, error) {
 	body, _ := json.Marshal(struct {
 		Messages json.RawMessage `json:"messages"`
@@ -434,22 +407,7 @@ func parseMessages(raw json.RawMessage) ([]genai.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n := len(req.Messages); req.Messages[n-1].Role != genai.RoleUser {
-		return nil, genai.Errorf(genai.EINVALID, "messages[%d].role: the last message must be the user's question", n-1)
-	}
 	return req.Messages, nil
-}
-
-func checkSessionID(id string) error {
-	if len(id) > maxSessionIDLength {
-		return genai.Errorf(genai.EINVALID, "session_id: at most %d bytes", maxSessionIDLength)
-	}
-	for _, c := range id {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.:", c)) {
-			return genai.Errorf(genai.EINVALID, "session_id: %q has a character other than letters, digits and - _ . :", id)
-		}
-	}
-	return nil
 }
 
 // citationsEvent is the first event of an answer, and any later one that brings sources
@@ -612,10 +570,15 @@ func bedrockLocation(uri, documentID string) map[string]any {
 	return map[string]any{"type": "CUSTOM", "customDocumentLocation": map[string]string{"id": uri}}
 }
 
-func bedrockMetadata(chunkID, documentID, title, uri string) map[string]string {
-	m := map[string]string{"x-amz-bedrock-kb-chunk-id": chunkID, "x-amz-bedrock-kb-source-uri": uri, "document_id": documentID}
-	if title != "" {
-		m["x-amz-bedrock-kb-title"] = title
+// bedrockMetadata is a passage's metadata under Bedrock's keys; the page, when known,
+// under the key Bedrock gives the pages of PDF passages.
+func bedrockMetadata(c genai.Citation) map[string]string {
+	m := map[string]string{"x-amz-bedrock-kb-chunk-id": c.ChunkID, "x-amz-bedrock-kb-source-uri": c.URI, "document_id": c.DocumentID}
+	if c.Title != "" {
+		m["x-amz-bedrock-kb-title"] = c.Title
+	}
+	if c.Page > 0 {
+		m["x-amz-bedrock-kb-document-page-number"] = strconv.Itoa(c.Page)
 	}
 	return m
 }
@@ -666,7 +629,7 @@ func (s *Server) workshopRetrieve(w http.ResponseWriter, r *http.Request) {
 		results[i] = bedrockResult{
 			Content:  bedrockText{h.Text},
 			Location: bedrockLocation(h.URI, h.DocumentID),
-			Metadata: bedrockMetadata(h.ID, h.DocumentID, h.Title, h.URI),
+			Metadata: bedrockMetadata(h.Citation(i + 1)),
 			Score:    h.Score,
 		}
 	}
@@ -685,11 +648,12 @@ func (s *Server) workshopRetrieveAndGenerate(w http.ResponseWriter, r *http.Requ
 		s.writeError(w, r, err)
 		return
 	}
-	if err := (&genai.RetrieveQuery{Query: msgs[len(msgs)-1].Text()}).Validate(); err != nil {
+	req := &genai.AnswerRequest{Messages: msgs, Owner: Caller(r.Context())}
+	if err := req.Validate(); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	ans, err := kb.Answer(r.Context(), &genai.AnswerRequest{Messages: msgs, Owner: Caller(r.Context())})
+	ans, err := kb.Answer(r.Context(), req)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -730,7 +694,7 @@ func bedrockCitations(text string, cs []genai.Citation) (string, []bedrockCitati
 		var refs []bedrockReference
 		for _, n := range ns {
 			if c, ok := byN[n]; ok {
-				refs = append(refs, bedrockReference{bedrockText{c.Text}, bedrockLocation(c.URI, c.DocumentID), bedrockMetadata(c.ChunkID, c.DocumentID, c.Title, c.URI)})
+				refs = append(refs, bedrockReference{bedrockText{c.Text}, bedrockLocation(c.URI, c.DocumentID), bedrockMetadata(c)})
 			}
 		}
 		if len(refs) == 0 || strings.TrimSpace(part) == "" {

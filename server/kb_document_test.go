@@ -29,7 +29,7 @@ func TestKBDocumentChunks(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Close() })
 	in := &rag.Ingester{Store: db, Embedder: e, ChunkTokens: 20, OverlapTokens: -1}
-	base := newServer(t, server.Options{Ingest: &rag.Documents{Ingester: in}}).URL
+	base := newServer(t, server.Options{Ingest: in}).URL
 	pdf, err := os.ReadFile("../rag/testdata/pdf/groff.pdf")
 	if err != nil {
 		t.Fatal(err)

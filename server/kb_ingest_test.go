@@ -40,7 +40,7 @@ func realIngester(t *testing.T, limiter *rag.ParseLimiter) *rag.Ingester {
 func ingestServer(t *testing.T, in *rag.Ingester, opts server.Options) string {
 	t.Helper()
 	kb := &rag.Local{Retriever: &rag.Retriever{Store: in.Store, Embedder: in.Embedder}}
-	opts.KB, opts.KBName, opts.Ingest = kb, "local", &rag.Documents{Ingester: in}
+	opts.KB, opts.KBName, opts.Ingest = kb, "local", in
 	return newServer(t, opts).URL
 }
 

@@ -34,7 +34,7 @@ type memDocs struct {
 	text map[string]string
 }
 
-func (m *memDocs) IngestFile(ctx context.Context, name string, file io.Reader) (*rag.Ingested, error) {
+func (m *memDocs) IngestFile(ctx context.Context, name string, file io.Reader) (*genai.Ingested, error) {
 	if !strings.HasSuffix(name, ".txt") && !strings.HasSuffix(name, ".md") {
 		return nil, genai.Errorf(genai.EMEDIATYPE, "%s: not a format the knowledge base reads", name)
 	}
@@ -45,7 +45,7 @@ func (m *memDocs) IngestFile(ctx context.Context, name string, file io.Reader) (
 	return m.IngestText(ctx, strings.TrimSuffix(name, ".txt"), name, string(data))
 }
 
-func (m *memDocs) IngestText(ctx context.Context, title, uri, text string) (*rag.Ingested, error) {
+func (m *memDocs) IngestText(ctx context.Context, title, uri, text string) (*genai.Ingested, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.text == nil {
@@ -54,7 +54,7 @@ func (m *memDocs) IngestText(ctx context.Context, title, uri, text string) (*rag
 	d := genai.Document{ID: fmt.Sprintf("doc%d", len(m.docs)+1), Title: title, URI: uri, Format: "text", Chunks: 1, Bytes: int64(len(text))}
 	m.docs = append(m.docs, d)
 	m.text[d.ID] = text
-	return &rag.Ingested{Document: d}, nil
+	return &genai.Ingested{Document: d}, nil
 }
 
 func (m *memDocs) ListDocuments(ctx context.Context) ([]genai.Document, error) {
@@ -703,7 +703,7 @@ func TestKBOnTheStore(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Close() })
 	kb := &rag.Local{Retriever: &rag.Retriever{Store: db, Embedder: e}, Sessions: &rag.Sessions{}}
-	base := newServer(t, server.Options{KB: kb, KBName: "local", Ingest: &rag.Documents{Ingester: &rag.Ingester{Store: db, Embedder: e}}}).URL
+	base := newServer(t, server.Options{KB: kb, KBName: "local", Ingest: &rag.Ingester{Store: db, Embedder: e}}).URL
 
 	status, body := postMultipart(t, base+"/api/kb/documents",
 		filePart{"file", "metformin.md", "# Metformin\n\nMetformin treats type 2 diabetes.\n\n## Side effects\n\nCommon side effects of metformin include nausea and diarrhoea."},

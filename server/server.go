@@ -66,7 +66,7 @@ type Options struct {
 	KBName string
 	// Ingest adds, lists and deletes the knowledge base's documents; nil with a managed
 	// knowledge base, whose documents live in Amazon Bedrock.
-	Ingest KBDocuments
+	Ingest genai.DocumentService
 	// MaxFileBytes caps one uploaded file (default DefaultMaxFileBytes); MaxUploadBytes
 	// a whole upload of many files (default DefaultMaxUploadBytes).
 	MaxFileBytes   int64

@@ -346,106 +346,28 @@ func (db *DB) DeleteDocument(ctx context.Context, id string) error {
 	return nil
 }
 
-// SearchChunks answers q: by BM25 over each chunk's words, its headings' and its
-// document title's (RetrieveBM25; vector unused), by cosine similarity to vector
-// (RetrieveVector), or by both fused by reciprocal rank (RetrieveHybrid: k=60 over
-// 4×K candidates of each). Hits are best first with their score in the mode's scale.
-// The query's words are matched as words only: FTS5 syntax in them has no effect. A
-// missing vector or one of the wrong dimension gets an EINVALID error.
-//
-// The candidates and the chunks they name are read in one transaction, so a search
-// never mixes two versions of a document, and a search filtered by document sees
-// all of one version's chunks.
-func (db *DB) SearchChunks(ctx context.Context, q genai.RetrieveQuery, vector []float32) ([]genai.ChunkHit, error) {
-	if q.K <= 0 {
-		q.K = genai.DefaultRetrieveK
+// RankChunks ranks the chunks by r (see genai.ChunkSearcher) without loading them:
+// each hit has only its ID, DocumentID and Score. By words, the score is BM25 over
+// each chunk's words, its headings' and its document title's, from the in-memory index
+// (see lexicalIndex); by vector, the cosine similarity, exact up to
+// Options.ExactThreshold chunks and approximate (HNSW) beyond, and exact filtered by
+// document. A vector of the wrong dimension, all zeros or not finite gets an EINVALID
+// error.
+func (db *DB) RankChunks(ctx context.Context, r genai.ChunkRanking) ([]genai.ChunkHit, error) {
+	if err := db.usable(); err != nil {
+		return nil, err
 	}
-	q.K = min(q.K, genai.MaxRetrieveK)
-	if q.Mode == "" {
-		q.Mode = genai.RetrieveHybrid
-	}
-	switch q.Mode {
-	case genai.RetrieveBM25:
-		return db.SearchChunksBM25(ctx, q.Query, q.K, q.DocumentID)
-	case genai.RetrieveVector:
-		return db.SearchChunksVector(ctx, vector, q.K, q.DocumentID)
-	case genai.RetrieveHybrid:
-		vector, err := db.queryVector(ctx, vector)
-		if err != nil {
-			return nil, err
+	var vector []float32
+	if r.Vector != nil {
+		if err := db.checkDim(r.Vector); err != nil {
+			return nil, genai.Errorf(genai.EINVALID, "sqlite: search chunks: query %s", err)
 		}
-		return db.readChunks(ctx, func(tx *sql.Tx) ([]scored, error) {
-			words, err := db.bm25Chunks(ctx, tx, q.Query, hybridFetch*q.K, q.DocumentID)
-			if err != nil {
-				return nil, err
-			}
-			near, err := db.nearestChunks(ctx, tx, vector, hybridFetch*q.K, q.DocumentID)
-			if err != nil {
-				return nil, err
-			}
-			return fuse(q.K, words, near), nil
-		})
+		var ok bool
+		if vector, ok = normalize(r.Vector); !ok {
+			return nil, genai.Errorf(genai.EINVALID, "sqlite: search chunks: query vector is all zeros or has a value that is not a finite number")
+		}
 	}
-	return nil, genai.Errorf(genai.EINVALID, "mode: %q is not \"bm25\", \"vector\" or \"hybrid\"", q.Mode)
-}
-
-// SearchChunksBM25 returns up to n chunks matching the words of query by BM25, best
-// first, each with its BM25 score (higher is better), only of the document documentID
-// when it is not "". It is the word half of SearchChunks' hybrid mode, for callers that
-// fuse candidates themselves.
-func (db *DB) SearchChunksBM25(ctx context.Context, query string, n int, documentID string) ([]genai.ChunkHit, error) {
-	if err := db.usable(); err != nil {
-		return nil, err
-	}
-	if err := db.refresh(ctx, &db.chunks); err != nil {
-		return nil, fmt.Errorf("sqlite: search chunks: %w", err)
-	}
-	return db.readChunks(ctx, func(tx *sql.Tx) ([]scored, error) {
-		return db.bm25Chunks(ctx, tx, query, n, documentID)
-	})
-}
-
-// SearchChunksVector returns up to n chunks nearest vector, best first, each with its
-// cosine similarity, only of the document documentID when it is not "". Unfiltered it
-// is exact up to Options.ExactThreshold chunks and approximate (HNSW) beyond; filtered
-// by document it is exact. A missing vector or one of the wrong dimension gets an
-// EINVALID error. It is the vector half of SearchChunks' hybrid mode.
-func (db *DB) SearchChunksVector(ctx context.Context, vector []float32, n int, documentID string) ([]genai.ChunkHit, error) {
-	vector, err := db.queryVector(ctx, vector)
-	if err != nil {
-		return nil, err
-	}
-	return db.readChunks(ctx, func(tx *sql.Tx) ([]scored, error) {
-		return db.nearestChunks(ctx, tx, vector, n, documentID)
-	})
-}
-
-// queryVector checks a query vector, returns it at unit length, and brings the
-// in-memory chunk vectors up to date with writes of other processes.
-func (db *DB) queryVector(ctx context.Context, vector []float32) ([]float32, error) {
-	if err := db.usable(); err != nil {
-		return nil, err
-	}
-	if err := db.checkDim(vector); err != nil {
-		return nil, genai.Errorf(genai.EINVALID, "sqlite: search chunks: query %s", err)
-	}
-	unit, ok := normalize(vector)
-	if !ok {
-		return nil, genai.Errorf(genai.EINVALID, "sqlite: search chunks: query vector is all zeros or has a value that is not a finite number")
-	}
-	if err := db.refresh(ctx, &db.chunks); err != nil {
-		return nil, fmt.Errorf("sqlite: search chunks: %w", err)
-	}
-	return unit, nil
-}
-
-// RankChunksBM25 ranks as SearchChunksBM25 does but loads no chunk: each hit has only
-// its ID, DocumentID and Score. LoadChunks loads those a caller keeps: a retrieval that fuses 200
-// candidates of each ranking and returns 10 need not read 400 chunks.
-func (db *DB) RankChunksBM25(ctx context.Context, query string, n int, documentID string) ([]genai.ChunkHit, error) {
-	if err := db.usable(); err != nil {
-		return nil, err
-	}
+	// Bring the in-memory indexes up to date with writes of other processes.
 	if err := db.refresh(ctx, &db.chunks); err != nil {
 		return nil, fmt.Errorf("sqlite: search chunks: %w", err)
 	}
@@ -454,26 +376,12 @@ func (db *DB) RankChunksBM25(ctx context.Context, query string, n int, documentI
 		return nil, err
 	}
 	defer release()
-	ranked, err := db.bm25Chunks(ctx, db.reader, query, n, documentID)
-	if err != nil {
-		return nil, err
+	var ranked []scored
+	if vector != nil {
+		ranked, err = db.nearestChunks(ctx, vector, r.N, r.DocumentID)
+	} else {
+		ranked, err = db.bm25Chunks(ctx, r.Text, r.N, r.DocumentID)
 	}
-	return db.lexical().named(ranked), nil
-}
-
-// RankChunksVector ranks as SearchChunksVector does but loads no chunk: each hit has
-// only its ID, DocumentID and Score (see RankChunksBM25).
-func (db *DB) RankChunksVector(ctx context.Context, vector []float32, n int, documentID string) ([]genai.ChunkHit, error) {
-	vector, err := db.queryVector(ctx, vector)
-	if err != nil {
-		return nil, err
-	}
-	release, err := db.searchSlot(ctx, &db.chunks)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	ranked, err := db.nearestChunks(ctx, db.reader, vector, n, documentID)
 	if err != nil {
 		return nil, err
 	}
@@ -481,8 +389,9 @@ func (db *DB) RankChunksVector(ctx context.Context, vector []float32, n int, doc
 }
 
 // LoadChunks returns the chunks of hits (found by their IDs) in full: text, headings,
-// document title and URI, in the order of hits and with their scores. A chunk no
-// longer stored is left out.
+// page, document title and URI, in the order of hits and with their scores. A chunk no
+// longer stored is left out. One query reads them all, so the chunks of a document are
+// of one version.
 func (db *DB) LoadChunks(ctx context.Context, hits []genai.ChunkHit) ([]genai.ChunkHit, error) {
 	out := make([]genai.ChunkHit, 0, len(hits))
 	if len(hits) == 0 {
@@ -491,94 +400,27 @@ func (db *DB) LoadChunks(ctx context.Context, hits []genai.ChunkHit) ([]genai.Ch
 	if err := db.usable(); err != nil {
 		return nil, err
 	}
-	ids := make([]string, len(hits))
+	release, err := db.searchSlot(ctx, &db.chunks)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	args := make([]any, len(hits))
 	for i, h := range hits {
-		ids[i] = h.ID
+		args[i] = h.ID
 	}
-	release, err := db.searchSlot(ctx, &db.chunks)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	byID, err := loadChunks(ctx, db.reader, "c.id", ids)
-	if err != nil {
-		return nil, err
-	}
-	for _, h := range hits {
-		if c, ok := byID[h.ID]; ok {
-			c.Score = h.Score
-			out = append(out, c)
-		}
-	}
-	return out, nil
-}
-
-// rowQuerier is a *sql.DB or a *sql.Tx.
-type rowQuerier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// readChunks runs rank in a read transaction and loads the chunks it ranks in the
-// same one, keeping the order and the scores.
-func (db *DB) readChunks(ctx context.Context, rank func(tx *sql.Tx) ([]scored, error)) ([]genai.ChunkHit, error) {
-	release, err := db.searchSlot(ctx, &db.chunks)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	tx, err := db.reader.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: search chunks: %w", err)
-	}
-	defer tx.Rollback()
-	ranked, err := rank(tx)
-	if err != nil {
-		return nil, err
-	}
-	out := []genai.ChunkHit{}
-	if len(ranked) == 0 {
-		return out, nil
-	}
-	rowids := make([]int64, len(ranked))
-	for i, s := range ranked {
-		rowids[i] = s.rowid
-	}
-	byRow, err := loadChunks(ctx, tx, "c.rowid", rowids)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range ranked {
-		// A row the in-memory indexes still had but the transaction does not (deleted
-		// meanwhile) is left out.
-		if h, ok := byRow[s.rowid]; ok {
-			h.Score = float64(s.score)
-			out = append(out, h)
-		}
-	}
-	return out, nil
-}
-
-// loadChunks returns the chunks whose column col (c.rowid or c.id) is among keys, by
-// key.
-func loadChunks[K comparable](ctx context.Context, q rowQuerier, col string, keys []K) (map[K]genai.ChunkHit, error) {
-	args := make([]any, len(keys))
-	for i, k := range keys {
-		args[i] = k
-	}
-	rows, err := q.QueryContext(ctx, `SELECT `+col+`, c.id, c.document_id, c.idx, c.headings, c.text, d.title, coalesce(d.uri, '')
+	rows, err := db.reader.QueryContext(ctx, `SELECT c.id, c.document_id, c.idx, c.headings, c.page, c.text, d.title, coalesce(d.uri, '')
 		FROM chunks c JOIN documents d ON d.id = c.document_id
-		WHERE `+col+` IN (?`+strings.Repeat(", ?", len(keys)-1)+`)`, args...)
+		WHERE c.id IN (?`+strings.Repeat(", ?", len(hits)-1)+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: search chunks: load chunks: %w", err)
 	}
 	defer rows.Close()
-	out := make(map[K]genai.ChunkHit, len(keys))
+	byID := make(map[string]genai.ChunkHit, len(hits))
 	for rows.Next() {
-		var key K
 		var h genai.ChunkHit
 		var headings string
-		if err := rows.Scan(&key, &h.ID, &h.DocumentID, &h.Index, &headings, &h.Text, &h.Title, &h.URI); err != nil {
+		if err := rows.Scan(&h.ID, &h.DocumentID, &h.Index, &headings, &h.Page, &h.Text, &h.Title, &h.URI); err != nil {
 			return nil, fmt.Errorf("sqlite: search chunks: load chunks: %w", err)
 		}
 		if headings != "[]" {
@@ -589,17 +431,23 @@ func loadChunks[K comparable](ctx context.Context, q rowQuerier, col string, key
 		if len(h.Headings) == 0 {
 			h.Headings = nil
 		}
-		out[key] = h
+		byID[h.ID] = h
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: search chunks: load chunks: %w", err)
+	}
+	for _, h := range hits {
+		if c, ok := byID[h.ID]; ok {
+			c.Score = h.Score
+			out = append(out, c)
+		}
 	}
 	return out, nil
 }
 
 // bm25Chunks returns up to n chunk rows matching the words of query, best first, from
 // the in-memory BM25 index (see lexicalIndex).
-func (db *DB) bm25Chunks(ctx context.Context, tx rowQuerier, query string, n int, documentID string) ([]scored, error) {
+func (db *DB) bm25Chunks(ctx context.Context, query string, n int, documentID string) ([]scored, error) {
 	if n <= 0 {
 		return nil, nil
 	}
@@ -607,7 +455,7 @@ func (db *DB) bm25Chunks(ctx context.Context, tx rowQuerier, query string, n int
 	if documentID != "" {
 		// A document's chunks have consecutive rows (one transaction, rows never
 		// reused).
-		if err := tx.QueryRowContext(ctx, `SELECT min(rowid), max(rowid) FROM chunks WHERE document_id = ?`, documentID).Scan(&lo, &hi); err != nil {
+		if err := db.reader.QueryRowContext(ctx, `SELECT min(rowid), max(rowid) FROM chunks WHERE document_id = ?`, documentID).Scan(&lo, &hi); err != nil {
 			return nil, fmt.Errorf("sqlite: search chunks of document %q: %w", documentID, err)
 		}
 		if !lo.Valid {
@@ -619,15 +467,15 @@ func (db *DB) bm25Chunks(ctx context.Context, tx rowQuerier, query string, n int
 
 // nearestChunks returns up to n chunk rows nearest the unit vector q, best first: from
 // the in-memory vectors, or, filtered by document, by a scan of that document's
-// stored vectors in tx.
-func (db *DB) nearestChunks(ctx context.Context, tx rowQuerier, q []float32, n int, documentID string) ([]scored, error) {
+// stored vectors in one query.
+func (db *DB) nearestChunks(ctx context.Context, q []float32, n int, documentID string) ([]scored, error) {
 	if n <= 0 {
 		return nil, nil
 	}
 	if documentID == "" {
 		return db.chunks.vec.Load().search(q, n), nil
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT v.chunk_rowid, v.vector FROM chunks c JOIN chunk_vectors v ON v.chunk_rowid = c.rowid
+	rows, err := db.reader.QueryContext(ctx, `SELECT v.chunk_rowid, v.vector FROM chunks c JOIN chunk_vectors v ON v.chunk_rowid = c.rowid
 		WHERE c.document_id = ?`, documentID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: search chunks of document %q: %w", documentID, err)

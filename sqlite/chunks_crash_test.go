@@ -181,7 +181,7 @@ func checkChunksAfterCrash(t *testing.T, path string, acked int) {
 		if doc.ID != wantDoc.ID || doc.Title != wantDoc.Title || doc.URI != wantDoc.URI || doc.Chunks != wantDoc.Chunks || !doc.CreatedAt.Equal(wantDoc.CreatedAt) {
 			t.Fatalf("GetDocument = %+v, want %+v", doc, wantDoc)
 		}
-		hits, err := db.SearchChunks(ctx, genai.RetrieveQuery{Query: "ingested passage", Mode: genai.RetrieveBM25, K: 100, DocumentID: doc.ID}, nil)
+		hits, err := searchChunks(ctx, db, genai.ChunkRanking{Text: "ingested passage", N: 100, DocumentID: doc.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -201,11 +201,11 @@ func checkChunksAfterCrash(t *testing.T, path string, acked int) {
 			continue
 		}
 		c := wantChunks[i%len(wantChunks)]
-		hits, err = db.SearchChunks(ctx, genai.RetrieveQuery{Query: "token" + c.ID, Mode: genai.RetrieveBM25, K: 1}, nil)
+		hits, err = searchChunks(ctx, db, genai.ChunkRanking{Text: "token" + c.ID, N: 1})
 		if err != nil || len(hits) != 1 || hits[0].ID != c.ID {
 			t.Fatalf("bm25 search for chunk %s = %+v, %v", c.ID, hits, err)
 		}
-		hits, err = db.SearchChunks(ctx, genai.RetrieveQuery{Query: "x", Mode: genai.RetrieveVector, K: 1}, vecs[i%len(wantChunks)])
+		hits, err = searchChunks(ctx, db, genai.ChunkRanking{Vector: vecs[i%len(wantChunks)], N: 1})
 		if err != nil || len(hits) != 1 || hits[0].ID != c.ID {
 			t.Fatalf("vector search for chunk %s = %+v, %v", c.ID, hits, err)
 		}

@@ -11,6 +11,15 @@ import (
 	"genai/storetest"
 )
 
+// searchChunks ranks r and loads the hits, as a retrieval does.
+func searchChunks(ctx context.Context, db *DB, r genai.ChunkRanking) ([]genai.ChunkHit, error) {
+	hits, err := db.RankChunks(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return db.LoadChunks(ctx, hits)
+}
+
 func TestChunkConformance(t *testing.T) {
 	storetest.TestChunkStore(t, func(t *testing.T, space genai.EmbeddingSpace) genai.ChunkStore {
 		return openTest(t, filepath.Join(t.TempDir(), "genai.db"), space)
@@ -34,7 +43,7 @@ func TestPutDocumentsIsAtomic(t *testing.T) {
 	if err := db.PutDocuments(ctx, docs, chunks, vecs); err != nil {
 		t.Fatal(err)
 	}
-	hits, err := db.SearchChunks(ctx, genai.RetrieveQuery{Query: "x", Mode: genai.RetrieveVector, K: 5}, storetest.Vec(0, 1))
+	hits, err := searchChunks(ctx, db, genai.ChunkRanking{Vector: storetest.Vec(0, 1), N: 5})
 	if err != nil || len(hits) != 2 || hits[0].ID != "b0" {
 		t.Fatalf("vector search after PutDocuments = %+v, %v", hits, err)
 	}
@@ -56,7 +65,7 @@ func TestChunkBM25English(t *testing.T) {
 		t.Fatal(err)
 	}
 	for query, want := range map[string]string{"ran runs": "c0", "hearts": "c0", "cafe": "c1", "centuries": "c1", "the heart of the matter": "c0", "to be": "c2"} {
-		hits, err := db.SearchChunksBM25(ctx, query, 5, "")
+		hits, err := searchChunks(ctx, db, genai.ChunkRanking{Text: query, N: 5})
 		if err != nil || len(hits) == 0 || hits[0].ID != want {
 			t.Errorf("bm25 %q = %+v, %v; want %s first", query, hits, err, want)
 		}
@@ -72,7 +81,7 @@ func TestChunkWritesOfAnotherProcessAreSearched(t *testing.T) {
 	defer server.Close()
 	defer cli.Close()
 	search := func(db *DB) []genai.ChunkHit {
-		hits, err := db.SearchChunksVector(ctx, storetest.Vec(1), 5, "")
+		hits, err := searchChunks(ctx, db, genai.ChunkRanking{Vector: storetest.Vec(1), N: 5})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +127,7 @@ func TestReembedChunks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.SearchChunksVector(ctx, make([]float32, 16), 1, ""); genai.ErrorCode(err) != genai.EUNAVAILABLE {
+	if _, err := searchChunks(ctx, db, genai.ChunkRanking{Vector: make([]float32, 16), N: 1}); genai.ErrorCode(err) != genai.EUNAVAILABLE {
 		t.Errorf("vector search before Reembed: %v, want EUNAVAILABLE", err)
 	}
 	if err := db.Reembed(ctx, newE, nil); err != nil {
@@ -128,7 +137,7 @@ func TestReembedChunks(t *testing.T) {
 	db = openTest(t, path, newE.space)
 	defer db.Close()
 	q, _ := newE.Embed(ctx, []string{texts[123]})
-	hits, err := db.SearchChunksVector(ctx, q[0], 1, "")
+	hits, err := searchChunks(ctx, db, genai.ChunkRanking{Vector: q[0], N: 1})
 	if err != nil || len(hits) != 1 || hits[0].ID != "c123" {
 		t.Errorf("vector search in the new space = %+v, %v; want c123", hits, err)
 	}

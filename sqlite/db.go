@@ -1,7 +1,8 @@
 // Package sqlite is the embedded store of genai: notes, and the knowledge base's
 // documents with their chunks, with their vectors in one SQLite file
-// (modernc.org/sqlite, pure Go), found by vector similarity, by FTS5 BM25 over their
-// words, or by both fused by reciprocal rank.
+// (modernc.org/sqlite, pure Go), found by vector similarity or by BM25 over their
+// words; notes also by both fused by reciprocal rank, chunks by the fusion of package
+// rag over their two rankings (genai.ChunkSearcher).
 //
 // The file is in WAL mode with synchronous=FULL, so a write that returned nil survives
 // kill -9 and power loss. Writes go through one connection; reads use a pool of

@@ -54,7 +54,7 @@ func TestChunkBM25ScoresAsFTS5(t *testing.T) {
 	}
 	for _, q := range []string{"aspirin", "heart trial", "the cancer of the cell", "Cholesterol, statin; dose!", "gene sleep memory bone"} {
 		for _, doc := range []string{"", "doc5"} {
-			got, err := db.SearchChunksBM25(ctx, q, 200, doc)
+			got, err := searchChunks(ctx, db, genai.ChunkRanking{Text: q, N: 200, DocumentID: doc})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,7 +135,7 @@ func TestChunkBM25AfterManyDeletes(t *testing.T) {
 		t.Errorf("after deleting 3,000 of 3,003 chunks the index keeps %d slots, %d live, %d dead; want 1003, 3, 1000", len(x.rowids), x.live, x.dead)
 	}
 	put("late", "horses and zebra", 1)
-	hits, err := db.SearchChunksBM25(ctx, "horses zebra", 10, "")
+	hits, err := searchChunks(ctx, db, genai.ChunkRanking{Text: "horses zebra", N: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,14 +161,14 @@ func TestRankThenLoadChunks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ranked, err := db.RankChunksBM25(ctx, "aspirin", 10, "")
+	ranked, err := db.RankChunks(ctx, genai.ChunkRanking{Text: "aspirin", N: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ranked) != 2 || ranked[0].ID != "d1-0" || ranked[0].DocumentID != "d1" || ranked[0].Text != "" || ranked[0].Score <= ranked[1].Score {
 		t.Fatalf("ranked %+v; want d1-0 then d0-0, IDs and scores only", ranked)
 	}
-	vec, err := db.RankChunksVector(ctx, storetest.Vec(3, 1), 1, "")
+	vec, err := db.RankChunks(ctx, genai.ChunkRanking{Vector: storetest.Vec(3, 1), N: 1})
 	if err != nil || len(vec) != 1 || vec[0].ID != "d2-0" || vec[0].DocumentID != "d2" {
 		t.Fatalf("vector ranked %+v, %v; want d2-0", vec, err)
 	}
@@ -194,7 +194,7 @@ func TestChunkBM25SeesAnotherProcess(t *testing.T) {
 	defer server.Close()
 	defer cli.Close()
 	search := func() []genai.ChunkHit {
-		hits, err := server.SearchChunksBM25(ctx, "zebra", 5, "")
+		hits, err := searchChunks(ctx, server, genai.ChunkRanking{Text: "zebra", N: 5})
 		if err != nil {
 			t.Fatal(err)
 		}

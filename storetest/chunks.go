@@ -3,7 +3,6 @@ package storetest
 import (
 	"context"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -30,27 +29,15 @@ import (
 //     EINVALID errors that store nothing.
 //   - BM25 matches the words of the chunk's text, its headings and its document's
 //     title, and treats every query as plain words (no query syntax gets through).
-//   - SearchChunks returns hits best first, each once, at most q.K, only of
-//     q.DocumentID when set; a search of an empty store returns no hits and no error.
-//   - A search never shows a document with only part of its chunks, nor chunks of two
-//     versions of a document.
+//   - RankChunks returns hits best first, each once, at most N, only of DocumentID
+//     when set, each with its ID and DocumentID; a search of an empty store returns
+//     no hits and no error. LoadChunks returns them in full (with their page), in
+//     order, with their scores.
+//   - A ranking filtered by document never shows it with only part of its chunks, no
+//     ranking shows chunks of two versions of a document, and the chunks LoadChunks
+//     returns of a document are of one version.
 func TestChunkStore(t *testing.T, open func(t *testing.T, space genai.EmbeddingSpace) genai.ChunkStore) {
-	fresh := func(t *testing.T) genai.ChunkStore {
-		t.Helper()
-		s := open(t, Space)
-		if c, ok := s.(io.Closer); ok {
-			t.Cleanup(func() {
-				if err := c.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-		}
-		return s
-	}
-	tests := []struct {
-		name string
-		run  func(t *testing.T, s genai.ChunkStore)
-	}{
+	runSuite(t, open, []suiteTest[genai.ChunkStore]{
 		{"DocumentRoundTrip", testDocumentRoundTrip},
 		{"PutDocumentReplaces", testPutDocumentReplaces},
 		{"SameURIReplaces", testSameURIReplaces},
@@ -60,20 +47,18 @@ func TestChunkStore(t *testing.T, open func(t *testing.T, space genai.EmbeddingS
 		{"DocumentChunks", testDocumentChunks},
 		{"BM25Ranking", testBM25Ranking},
 		{"VectorRanking", testVectorRanking},
-		{"HybridRanking", testHybridRanking},
 		{"ChunkSearchK", testChunkSearchK},
 		{"DocumentFilter", testDocumentFilter},
 		{"EmptyChunkStore", testEmptyChunkStore},
 		{"ChunkQueryIsText", testChunkQueryIsText},
 		{"InvalidDocument", testInvalidDocument},
 		{"ChunkConcurrency", testChunkConcurrency},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.run(t, fresh(t)) })
-	}
+	})
 }
 
-var allModes = []genai.RetrievalMode{genai.RetrieveBM25, genai.RetrieveVector, genai.RetrieveHybrid}
+// allModes are the rankings of a store: by words and by vector. The suite names them
+// by the retrieval modes they serve (a hybrid result is fused from both, in rag).
+var allModes = []genai.RetrievalMode{genai.RetrieveBM25, genai.RetrieveVector}
 
 func document(id, title string, n int) genai.Document {
 	return genai.Document{
@@ -111,26 +96,63 @@ func putDoc(t *testing.T, s genai.ChunkStore, doc genai.Document, chunks []genai
 	}
 }
 
-func retrieve(t *testing.T, s genai.ChunkStore, q genai.RetrieveQuery, vector []float32) []genai.ChunkHit {
-	t.Helper()
-	if q.Mode == genai.RetrieveBM25 {
-		vector = nil
+// ranking is the store's ranking of q: by the words of q.Query for RetrieveBM25, by
+// vector for RetrieveVector.
+func ranking(q genai.RetrieveQuery, vector []float32) genai.ChunkRanking {
+	r := genai.ChunkRanking{N: q.K, DocumentID: q.DocumentID}
+	switch q.Mode {
+	case genai.RetrieveBM25:
+		r.Text = q.Query
+	case genai.RetrieveVector:
+		r.Vector = vector
+	default:
+		panic("storetest: a store ranks by words or by vector, not " + string(q.Mode))
 	}
-	hits, err := s.SearchChunks(context.Background(), q, vector)
+	return r
+}
+
+// rank ranks q and checks the hits: at most q.K, each once, best first, each naming
+// its chunk and document.
+func rank(t *testing.T, s genai.ChunkStore, q genai.RetrieveQuery, vector []float32) []genai.ChunkHit {
+	t.Helper()
+	hits, err := s.RankChunks(context.Background(), ranking(q, vector))
 	if err != nil {
-		t.Fatalf("SearchChunks(%s %q k=%d doc=%q): %v", q.Mode, q.Query, q.K, q.DocumentID, err)
+		t.Fatalf("RankChunks(%s %q n=%d doc=%q): %v", q.Mode, q.Query, q.K, q.DocumentID, err)
 	}
 	if len(hits) > q.K {
-		t.Errorf("SearchChunks(%s %q k=%d) returned %d hits", q.Mode, q.Query, q.K, len(hits))
+		t.Errorf("RankChunks(%s %q n=%d) returned %d hits", q.Mode, q.Query, q.K, len(hits))
 	}
 	seen := map[string]bool{}
 	for i, h := range hits {
 		if seen[h.ID] {
-			t.Errorf("SearchChunks(%s %q) returned chunk %s twice", q.Mode, q.Query, h.ID)
+			t.Errorf("RankChunks(%s %q) returned chunk %s twice", q.Mode, q.Query, h.ID)
 		}
 		seen[h.ID] = true
+		if h.ID == "" || h.DocumentID == "" {
+			t.Errorf("RankChunks(%s %q) hit %d = %+v, want its chunk and document IDs", q.Mode, q.Query, i, h)
+		}
 		if i > 0 && h.Score > hits[i-1].Score {
-			t.Errorf("SearchChunks(%s %q) scores not descending: %s %v then %s %v", q.Mode, q.Query, hits[i-1].ID, hits[i-1].Score, h.ID, h.Score)
+			t.Errorf("RankChunks(%s %q) scores not descending: %s %v then %s %v", q.Mode, q.Query, hits[i-1].ID, hits[i-1].Score, h.ID, h.Score)
+		}
+	}
+	return hits
+}
+
+// retrieve ranks q and loads the hits, checking that LoadChunks keeps their order
+// and scores.
+func retrieve(t *testing.T, s genai.ChunkStore, q genai.RetrieveQuery, vector []float32) []genai.ChunkHit {
+	t.Helper()
+	ranked := rank(t, s, q, vector)
+	hits, err := s.LoadChunks(context.Background(), ranked)
+	if err != nil {
+		t.Fatalf("LoadChunks(%d hits of %s %q): %v", len(ranked), q.Mode, q.Query, err)
+	}
+	if len(hits) != len(ranked) {
+		t.Fatalf("LoadChunks(%v) = %v, want every ranked chunk (no write came between)", chunkIDs(ranked), chunkIDs(hits))
+	}
+	for i, h := range hits {
+		if h.ID != ranked[i].ID || h.DocumentID != ranked[i].DocumentID || h.Score != ranked[i].Score {
+			t.Errorf("LoadChunks hit %d = %s of %s score %v, want %s of %s score %v", i, h.ID, h.DocumentID, h.Score, ranked[i].ID, ranked[i].DocumentID, ranked[i].Score)
 		}
 	}
 	return hits
@@ -158,7 +180,7 @@ func checkDocument(t *testing.T, what string, got *genai.Document, want genai.Do
 }
 
 func sameChunk(a, b genai.Chunk) bool {
-	return a.ID == b.ID && a.DocumentID == b.DocumentID && a.Index == b.Index && a.Text == b.Text &&
+	return a.ID == b.ID && a.DocumentID == b.DocumentID && a.Index == b.Index && a.Page == b.Page && a.Text == b.Text &&
 		slices.Equal(a.Headings, b.Headings)
 }
 
@@ -176,6 +198,7 @@ func testDocumentRoundTrip(t *testing.T, s genai.ChunkStore) {
 		"The third passage talks about glaciers.")
 	chunks[0].Headings = []string{"Введение", "Überblick"}
 	chunks[2].Headings = nil
+	chunks[0].Page, chunks[1].Page = 1, 12 // the third has no page, as a chunk of text
 	putDoc(t, s, doc, chunks, axes(0, 3))
 	other := document("other", "Other", 2)
 	putDoc(t, s, other, chunksOf(other.ID, "unrelated words"), axes(5, 1))
@@ -196,7 +219,7 @@ func testDocumentRoundTrip(t *testing.T, s genai.ChunkStore) {
 	}
 	checkDocument(t, "GetDocument(other)", got, other, 1)
 
-	// Hits carry the whole chunk and their document's title and URI.
+	// Hits carry the whole chunk (with its page) and their document's title and URI.
 	for i, c := range chunks {
 		hits := retrieve(t, s, genai.RetrieveQuery{Query: "anything", Mode: genai.RetrieveVector, K: 1}, axis(i))
 		if len(hits) != 1 {
@@ -211,9 +234,13 @@ func testDocumentRoundTrip(t *testing.T, s genai.ChunkStore) {
 	if len(hits) != 1 || !sameChunk(hits[0].Chunk, chunks[1]) || hits[0].Title != doc.Title || hits[0].URI != doc.URI {
 		t.Errorf("bm25 hits for %q = %+v, want chunk %+v of %q", "lighthouses", hits, chunks[1], doc.Title)
 	}
-	hits = retrieve(t, s, genai.RetrieveQuery{Query: "glaciers", Mode: genai.RetrieveHybrid, K: 1}, axis(2))
+	hits = retrieve(t, s, genai.RetrieveQuery{Query: "glaciers", Mode: genai.RetrieveBM25, K: 1}, nil)
 	if len(hits) != 1 || !sameChunk(hits[0].Chunk, chunks[2]) || hits[0].Title != doc.Title || hits[0].URI != doc.URI {
-		t.Errorf("hybrid hits for %q = %+v, want chunk %+v of %q", "glaciers", hits, chunks[2], doc.Title)
+		t.Errorf("bm25 hits for %q = %+v, want chunk %+v of %q", "glaciers", hits, chunks[2], doc.Title)
+	}
+	// Loading no hits loads nothing.
+	if got, err := s.LoadChunks(ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("LoadChunks(nil) = %v, %v; want none", got, err)
 	}
 
 	// A document without chunks is a document all the same.
@@ -431,6 +458,7 @@ func testDocumentChunks(t *testing.T, s genai.ChunkStore) {
 	ctx := context.Background()
 	chunks := chunksOf("guide", "First passage of the guide.", "Second passage.", "Third and last.")
 	chunks[2].Headings = nil
+	chunks[1].Page, chunks[2].Page = 3, 4
 	shuffled := []genai.Chunk{chunks[2], chunks[0], chunks[1]}
 	putDoc(t, s, document("guide", "Guide", 1), shuffled, axes(0, 3))
 	putDoc(t, s, document("other", "Other", 2), chunksOf("other", "Not the guide."), axes(3, 1))
@@ -530,28 +558,6 @@ func testVectorRanking(t *testing.T, s genai.ChunkStore) {
 	}
 }
 
-func testHybridRanking(t *testing.T, s genai.ChunkStore) {
-	q := axis(0)
-	d := document("h", "Field notes", 1)
-	putDoc(t, s, d, chunksOf(d.ID,
-		"zebra stripes on the hide",    // words only
-		"grazing herds on the savanna", // vector only
-		"a dazzle of zebra herds",      // both
-		"forms and deadlines",          // neither
-		"watering the lawn daily",
-		"strings and hammers",
-		"chains and derailleurs",
-	), [][]float32{
-		Vec(-0.5, 1), Vec(1), Vec(0.95, 0.3),
-		Vec(0.2, 0, 1), Vec(0.15, 0, 0, 1), Vec(0.1, 0, 0, 0, 1), Vec(0.05, 0, 0, 0, 0, 1),
-	})
-	hits := retrieve(t, s, genai.RetrieveQuery{Query: "zebra", Mode: genai.RetrieveHybrid, K: 3}, q)
-	got := chunkIDs(hits)
-	if len(got) != 3 || got[0] != "h#2" || !slices.Contains(got, "h#0") || !slices.Contains(got, "h#1") {
-		t.Errorf("hybrid search = %v, want [h#2] first, then h#0 and h#1", got)
-	}
-}
-
 func testChunkSearchK(t *testing.T, s genai.ChunkStore) {
 	var texts []string
 	var vecs [][]float32
@@ -564,7 +570,7 @@ func testChunkSearchK(t *testing.T, s genai.ChunkStore) {
 	for _, tc := range []struct {
 		mode genai.RetrievalMode
 		k    int
-	}{{genai.RetrieveVector, 3}, {genai.RetrieveBM25, 2}, {genai.RetrieveHybrid, 4}, {genai.RetrieveVector, 1}, {genai.RetrieveHybrid, 12}, {genai.RetrieveBM25, 12}} {
+	}{{genai.RetrieveVector, 3}, {genai.RetrieveBM25, 2}, {genai.RetrieveVector, 12}, {genai.RetrieveVector, 1}, {genai.RetrieveBM25, 12}} {
 		hits := retrieve(t, s, genai.RetrieveQuery{Query: "lighthouse", Mode: tc.mode, K: tc.k}, axis(0))
 		if len(hits) != tc.k {
 			t.Errorf("%s search k=%d returned %d hits", tc.mode, tc.k, len(hits))
@@ -646,10 +652,8 @@ func testChunkQueryIsText(t *testing.T, s genai.ChunkStore) {
 		`AND (`, `"`, `NEAR`, `NEAR(a b)`, `text:foo`, `a OR`, `*`, `-`, `^x`, `{text}: x`,
 		`"unbalanced`, `)(`, `col*`, `'; DROP TABLE chunks; --`, `\`, `+ - && || ! ( ) { } [ ] ^ " ~ * ? : \ /`,
 	} {
-		for _, mode := range []genai.RetrievalMode{genai.RetrieveBM25, genai.RetrieveHybrid} {
-			if _, err := s.SearchChunks(context.Background(), genai.RetrieveQuery{Query: query, Mode: mode, K: 5}, axis(0)); err != nil {
-				t.Errorf("%s search %q: %v", mode, query, err)
-			}
+		if _, err := s.RankChunks(context.Background(), genai.ChunkRanking{Text: query, N: 5}); err != nil {
+			t.Errorf("bm25 search %q: %v", query, err)
 		}
 	}
 	if hits := retrieve(t, s, genai.RetrieveQuery{Query: "NEAR", Mode: genai.RetrieveBM25, K: 5}, nil); !slices.Contains(chunkIDs(hits), "q#0") {
@@ -698,24 +702,41 @@ func testInvalidDocument(t *testing.T, s genai.ChunkStore) {
 	}
 
 	putDoc(t, s, good, goodChunks, axes(0, 2))
-	for _, mode := range []genai.RetrievalMode{genai.RetrieveVector, genai.RetrieveHybrid} {
-		for _, v := range [][]float32{short, make([]float32, Dim+1), nil} {
-			_, err := s.SearchChunks(ctx, genai.RetrieveQuery{Query: "good", Mode: mode, K: 5}, v)
-			wantCode(t, fmt.Sprintf("%s search with a vector of %d dimensions", mode, len(v)), err, genai.EINVALID)
-			if err != nil && len(v) > 0 && !strings.Contains(err.Error(), fmt.Sprint(Dim)) {
-				t.Errorf("%s search with a short vector: error %q does not name the dimension %d", mode, err, Dim)
+	for _, v := range [][]float32{short, make([]float32, Dim+1), {}} {
+		for _, doc := range []string{"", good.ID} {
+			_, err := s.RankChunks(ctx, genai.ChunkRanking{Vector: v, N: 5, DocumentID: doc})
+			wantCode(t, fmt.Sprintf("vector search (document %q) with a vector of %d dimensions", doc, len(v)), err, genai.EINVALID)
+			if err != nil && !strings.Contains(err.Error(), fmt.Sprint(Dim)) {
+				t.Errorf("vector search with a vector of %d dimensions: error %q does not name the dimension %d", len(v), err, Dim)
 			}
 		}
-	}
-	// BM25 needs no vector and ignores one.
-	if _, err := s.SearchChunks(ctx, genai.RetrieveQuery{Query: "good", Mode: genai.RetrieveBM25, K: 5}, short); err != nil {
-		t.Errorf("bm25 search with a short vector: %v", err)
 	}
 	got, err := s.GetDocument(ctx, good.ID)
 	if err != nil {
 		t.Fatalf("GetDocument after the valid put: %v", err)
 	}
 	checkDocument(t, "GetDocument", got, good, 2)
+}
+
+// wholeRanking checks that a ranking filtered by document id names all the chunks of
+// one of its versions (id#0 to id#n-1, n a version's chunk count), or none.
+func wholeRanking(hits []genai.ChunkHit, id string, nchunks func(v int) int) error {
+	if len(hits) == 0 {
+		return nil
+	}
+	got := chunkIDs(hits)
+	slices.Sort(got)
+	for v := range 3 {
+		want := make([]string, nchunks(v))
+		for i := range want {
+			want[i] = fmt.Sprintf("%s#%d", id, i)
+		}
+		slices.Sort(want)
+		if slices.Equal(got, want) {
+			return nil
+		}
+	}
+	return fmt.Errorf("ranking of %s = %v, not every chunk of one version", id, got)
 }
 
 // testChunkConcurrency runs many goroutines that put documents and search them at
@@ -791,20 +812,32 @@ func testChunkConcurrency(t *testing.T, s genai.ChunkStore) {
 			}
 			for r := range versions * 2 {
 				id := fmt.Sprintf("w%02d", (g+r)%writers)
-				mode := allModes[(g+r)%3]
+				mode := allModes[(g+r)%len(allModes)]
 				vec := Vec(1, float64((g+r)%writers)/10)
-				// Filtered by document, with k above any version's chunk count: every
-				// chunk of one version, never a mix.
-				hits, err := s.SearchChunks(ctx, genai.RetrieveQuery{Query: "concurrent " + id, Mode: mode, K: 20, DocumentID: id}, vec)
+				// Filtered by document, with n above any version's chunk count: every
+				// chunk of one version, and loaded, chunks of one version.
+				q := genai.RetrieveQuery{Query: "concurrent " + id, Mode: mode, K: 20, DocumentID: id}
+				ranked, err := s.RankChunks(ctx, ranking(q, vec))
 				if err != nil {
 					errs <- fmt.Errorf("reader %d: %s search of %s: %w", g, mode, id, err)
 					continue
 				}
-				if err := whole(hits, id, true); err != nil {
+				if err := wholeRanking(ranked, id, nchunks); err != nil {
+					errs <- fmt.Errorf("reader %d: %s search of %s: %w", g, mode, id, err)
+				}
+				hits, err := s.LoadChunks(ctx, ranked)
+				if err != nil {
+					errs <- fmt.Errorf("reader %d: load the %s search of %s: %w", g, mode, id, err)
+					continue
+				}
+				if err := whole(hits, id, false); err != nil {
 					errs <- fmt.Errorf("reader %d: %s search of %s: %w", g, mode, id, err)
 				}
 				// Unfiltered: never two versions of a document.
-				hits, err = s.SearchChunks(ctx, genai.RetrieveQuery{Query: "concurrent chunk", Mode: mode, K: 50}, vec)
+				q = genai.RetrieveQuery{Query: "concurrent chunk", Mode: mode, K: 50}
+				if ranked, err = s.RankChunks(ctx, ranking(q, vec)); err == nil {
+					hits, err = s.LoadChunks(ctx, ranked)
+				}
 				if err != nil {
 					errs <- fmt.Errorf("reader %d: %s search: %w", g, mode, err)
 					continue

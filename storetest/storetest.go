@@ -15,6 +15,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strings"
@@ -34,20 +35,7 @@ const Dim = 8
 // TestNoteStore runs the conformance suite of genai.NoteStore as subtests of t. Each
 // call of open must return a fresh, empty store in the given space; the suite closes it.
 func TestNoteStore(t *testing.T, open func(t *testing.T, space genai.EmbeddingSpace) genai.NoteStore) {
-	fresh := func(t *testing.T) genai.NoteStore {
-		t.Helper()
-		s := open(t, Space)
-		t.Cleanup(func() {
-			if err := s.Close(); err != nil {
-				t.Errorf("Close: %v", err)
-			}
-		})
-		return s
-	}
-	tests := []struct {
-		name string
-		run  func(t *testing.T, s genai.NoteStore)
-	}{
+	runSuite(t, open, []suiteTest[genai.NoteStore]{
 		{"PutGetRoundTrip", testPutGetRoundTrip},
 		{"PutReplaces", testPutReplaces},
 		{"NotFound", testNotFound},
@@ -61,9 +49,30 @@ func TestNoteStore(t *testing.T, open func(t *testing.T, space genai.EmbeddingSp
 		{"QueryIsText", testQueryIsText},
 		{"InvalidInput", testInvalidInput},
 		{"Concurrency", testConcurrency},
-	}
+	})
+}
+
+// suiteTest is one test of a conformance suite, run on a fresh store.
+type suiteTest[S any] struct {
+	name string
+	run  func(t *testing.T, s S)
+}
+
+// runSuite runs each test as a subtest of t on a fresh store from open, which it
+// closes after the test when the store has a Close method (io.Closer).
+func runSuite[S any](t *testing.T, open func(t *testing.T, space genai.EmbeddingSpace) S, tests []suiteTest[S]) {
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.run(t, fresh(t)) })
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t, Space)
+			if c, ok := any(s).(io.Closer); ok {
+				t.Cleanup(func() {
+					if err := c.Close(); err != nil {
+						t.Errorf("Close: %v", err)
+					}
+				})
+			}
+			tt.run(t, s)
+		})
 	}
 }
 

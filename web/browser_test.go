@@ -45,8 +45,8 @@ type app struct {
 	t        *testing.T
 	url      string
 	upstream *bedrocktest.Server
-	notes    *genai.NoteService // nil unless appOptions.notes
-	docs     server.KBDocuments // nil unless appOptions.kb is "local"
+	notes    *genai.NoteService    // nil unless appOptions.notes
+	docs     genai.DocumentService // nil unless appOptions.kb is "local"
 	tab      context.Context
 	console  *consoleLog
 }
@@ -68,7 +68,7 @@ var newNotes func(t *testing.T) (*genai.NoteService, string)
 
 // newKB returns a local knowledge base with its document service. It is set by
 // kb_store_test.go, which needs the rag, store and embedder packages.
-var newKB func(t *testing.T) (genai.KnowledgeBase, server.KBDocuments)
+var newKB func(t *testing.T) (genai.KnowledgeBase, genai.DocumentService)
 
 func newApp(t *testing.T, o appOptions) *app {
 	t.Helper()
@@ -108,7 +108,7 @@ func newApp(t *testing.T, o appOptions) *app {
 		if newKB == nil {
 			t.Fatal("this test needs a knowledge base, and kb_store_test.go is not in the build")
 		}
-		var docs server.KBDocuments
+		var docs genai.DocumentService
 		opts.KB, docs = newKB(t)
 		opts.KBName = "local"
 		if o.kb == "local" {

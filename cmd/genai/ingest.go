@@ -179,7 +179,7 @@ feed:
 // ingestFile reads a file, refusing one over the size limit before reading it, and
 // ingests it with its absolute path as URI, so the same file replaces itself from any
 // working directory.
-func ingestFile(ctx context.Context, in *rag.Ingester, file string) (*rag.Ingested, error) {
+func ingestFile(ctx context.Context, in *rag.Ingester, file string) (*genai.Ingested, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
@@ -192,7 +192,7 @@ func ingestFile(ctx context.Context, in *rag.Ingester, file string) (*rag.Ingest
 	if st, err := f.Stat(); err == nil && st.Size() > limit {
 		return nil, genai.Errorf(genai.ETOOLARGE, "%s: %d bytes, over the limit of %d per file", file, st.Size(), limit)
 	}
-	return in.IngestReader(ctx, file, f) // read once it has its turn
+	return in.IngestFile(ctx, file, f) // read once it has its turn
 }
 
 // ingestErrorText is the line printed for a failed file: the message of an
@@ -427,40 +427,4 @@ func (r ignoreRule) match(rel string, isDir bool) bool {
 		}
 	}
 	return r.re.MatchString(rel)
-}
-
-// kbDocuments serves the knowledge base's documents to the HTTP server
-// (server.KBDocuments): ingestion by a *rag.Ingester, listing and deletion by its store.
-type kbDocuments struct {
-	in *rag.Ingester
-}
-
-// IngestFile ingests an uploaded file named as uploaded.
-func (k kbDocuments) IngestFile(ctx context.Context, name string, file io.Reader) (*rag.Ingested, error) {
-	return k.in.IngestReader(ctx, name, file)
-}
-
-// IngestText ingests posted text.
-func (k kbDocuments) IngestText(ctx context.Context, title, uri, text string) (*rag.Ingested, error) {
-	return k.in.IngestText(ctx, title, uri, text)
-}
-
-// ListDocuments lists the store's documents, newest first.
-func (k kbDocuments) ListDocuments(ctx context.Context) ([]genai.Document, error) {
-	return k.in.Store.ListDocuments(ctx)
-}
-
-// GetDocument returns a document.
-func (k kbDocuments) GetDocument(ctx context.Context, id string) (*genai.Document, error) {
-	return k.in.Store.GetDocument(ctx, id)
-}
-
-// DocumentChunks returns a document's chunks in order.
-func (k kbDocuments) DocumentChunks(ctx context.Context, id string) ([]genai.Chunk, error) {
-	return k.in.Store.DocumentChunks(ctx, id)
-}
-
-// DeleteDocument deletes a document and its chunks.
-func (k kbDocuments) DeleteDocument(ctx context.Context, id string) error {
-	return k.in.Store.DeleteDocument(ctx, id)
 }

@@ -13,7 +13,6 @@ import (
 
 	"genai/localembed"
 	"genai/rag"
-	"genai/server"
 	"genai/sqlite"
 )
 
@@ -189,5 +188,3 @@ func TestRunIngest10000TinyFiles(t *testing.T) {
 		t.Errorf("%d documents stored", len(docs))
 	}
 }
-
-var _ server.KBDocuments = kbDocuments{}

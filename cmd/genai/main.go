@@ -310,13 +310,9 @@ func (m *Main) chatModel(ctx context.Context) (genai.ChatModel, string, string, 
 
 // serverTools are the groups of tools the server runs itself: the knowledge base and
 // the notes.
-func (m *Main) serverTools(kb genai.KnowledgeBase, docs server.KBDocuments) map[string]func() []genai.ToolRunner {
-	var lister agent.DocumentLister
-	if docs != nil {
-		lister = docs
-	}
+func (m *Main) serverTools(kb genai.KnowledgeBase, docs genai.DocumentService) map[string]func() []genai.ToolRunner {
 	return map[string]func() []genai.ToolRunner{
-		"knowledge_base": func() []genai.ToolRunner { return agent.KnowledgeBaseTools(kb, lister) },
+		"knowledge_base": func() []genai.ToolRunner { return agent.KnowledgeBaseTools(kb, docs) },
 		"notes":          func() []genai.ToolRunner { return agent.NoteTools(m.notes) },
 	}
 }

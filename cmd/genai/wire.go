@@ -15,7 +15,6 @@ import (
 	"genai/openai"
 	"genai/opensearch"
 	"genai/rag"
-	"genai/server"
 	"genai/sqlite"
 )
 
@@ -128,7 +127,7 @@ func (m *Main) reembed(ctx context.Context, progress io.Writer) error {
 // knowledgeBase builds the configured knowledge base: Amazon Bedrock's, whose documents
 // are managed in Bedrock, or the local one on the store of notes, answering with chat
 // (extractively when chat is nil).
-func (m *Main) knowledgeBase(ctx context.Context, notes *genai.NoteService, chat genai.ChatModel, model string) (genai.KnowledgeBase, server.KBDocuments, error) {
+func (m *Main) knowledgeBase(ctx context.Context, notes *genai.NoteService, chat genai.ChatModel, model string) (genai.KnowledgeBase, genai.DocumentService, error) {
 	c := m.Config
 	if c.KB == "bedrock" {
 		cfg, err := bedrock.LoadConfig(ctx, c.AWSRegion)
@@ -155,6 +154,6 @@ func (m *Main) knowledgeBase(ctx context.Context, notes *genai.NoteService, chat
 		Model:     model,
 		Sessions:  &rag.Sessions{},
 	}
-	docs := &rag.Documents{Ingester: &rag.Ingester{Store: chunks, Embedder: notes.Embedder, Limiter: rag.NewParseLimiter(c.Parses, c.ParseQueue)}}
+	docs := &rag.Ingester{Store: chunks, Embedder: notes.Embedder, Limiter: rag.NewParseLimiter(c.Parses, c.ParseQueue)}
 	return local, docs, nil
 }

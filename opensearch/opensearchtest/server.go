@@ -9,8 +9,8 @@
 // refresh, as a real cluster does, and, when asked to, checks SigV4 signing the way an
 // Amazon OpenSearch Service (es) or Serverless (aoss) endpoint does, or HTTP basic auth.
 //
-// What it implements: GET / (cluster info); HEAD, PUT and GET /{index}, GET
-// /{index}/_mapping; POST /_bulk and /{index}/_bulk (index, create and delete actions);
+// What it implements: GET / (cluster info); HEAD, PUT and GET /{index}, GET and PUT
+// /{index}/_mapping (PUT adds fields, refusing to change a mapped one); POST /_bulk and /{index}/_bulk (index, create and delete actions);
 // GET and DELETE /{index}/_doc/{id}; POST /{index}/_search with the match_all, term
 // and terms (on keyword fields), knn (exact, brute-force cosine), match and
 // multi_match (BM25 over lowercased word tokens) queries, sort, search_after, size and _source filtering; POST /{index}/_refresh.
@@ -300,6 +300,8 @@ func (s *Server) route(r *http.Request, body []byte) *response {
 			return s.bulk(parts[0], q, body)
 		case parts[1] == "_mapping" && m == http.MethodGet:
 			return s.getMapping(parts[0], q)
+		case parts[1] == "_mapping" && (m == http.MethodPut || m == http.MethodPost):
+			return s.putMapping(parts[0], q, body)
 		case parts[1] == "_search" && (m == http.MethodPost || m == http.MethodGet):
 			return s.search(parts[0], q, body)
 		case parts[1] == "_refresh" && (m == http.MethodPost || m == http.MethodGet):
@@ -391,6 +393,47 @@ func (s *Server) getMapping(name string, q url.Values) *response {
 		return fail(indexNotFound(name))
 	}
 	return ok(map[string]any{name: map[string]any{"mappings": ix.mappings}})
+}
+
+// putMapping adds the fields of a PUT /{index}/_mapping body to the index, as
+// OpenSearch does: a field mapped already may be sent again unchanged, but its type
+// cannot change.
+func (s *Server) putMapping(name string, q url.Values, body []byte) *response {
+	if e := checkParams("/"+name+"/_mapping", q, "timeout", "cluster_manager_timeout", "master_timeout"); e != nil {
+		return fail(e)
+	}
+	var req struct {
+		Properties map[string]any `json:"properties"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return fail(mapperError("Failed to parse mapping: %v", err))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ix := s.indices[name]
+	if ix == nil {
+		return fail(indexNotFound(name))
+	}
+	knn, _ := ix.settings["knn"].(bool)
+	added := &index{fields: map[string]*field{}}
+	if e := added.parseProperties("", req.Properties, knn); e != nil {
+		return fail(e)
+	}
+	for k, f := range added.fields {
+		if old := ix.fields[k]; old != nil && (old.typ != f.typ || old.indexed != f.indexed) {
+			return fail(errorf(http.StatusBadRequest, "illegal_argument_exception", "mapper [%s] cannot be changed from type [%s] to [%s]", k, old.typ, f.typ))
+		}
+	}
+	props, _ := ix.mappings["properties"].(map[string]any)
+	if props == nil {
+		props = map[string]any{}
+		ix.mappings["properties"] = props
+	}
+	maps.Copy(props, req.Properties)
+	maps.Copy(ix.fields, added.fields)
+	return ok(map[string]any{"acknowledged": true})
 }
 
 func (s *Server) refreshIndex(name string, q url.Values) *response {

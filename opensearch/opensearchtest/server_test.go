@@ -197,3 +197,39 @@ func TestSigV4ChecksBodyHash(t *testing.T) {
 		t.Errorf("aoss request without X-Amz-Content-Sha256: %d, want 403", got)
 	}
 }
+
+// PUT _mapping adds a field to a strict index, takes a field sent again unchanged, and
+// refuses to change a mapped field's type, as OpenSearch does.
+func TestPutMapping(t *testing.T) {
+	srv := NewServer(Options{})
+	defer srv.Close()
+	if r := do(t, srv, "PUT", "/idx", "application/json", testMapping); r.status != 200 {
+		t.Fatalf("create: %v", r)
+	}
+	doc := `{"index":{"_index":"idx","_id":"1"}}` + "\n" + `{"id":"1","page":3}` + "\n"
+	if r := do(t, srv, "POST", "/_bulk?refresh=true", "application/x-ndjson", doc); r.body["errors"] != true {
+		t.Fatalf("a field the strict mapping lacks was taken: %v", r)
+	}
+	for range 2 {
+		if r := do(t, srv, "PUT", "/idx/_mapping", "application/json", `{"properties":{"page":{"type":"integer","index":false}}}`); r.status != 200 || r.body["acknowledged"] != true {
+			t.Fatalf("put mapping: %v", r)
+		}
+	}
+	if r := do(t, srv, "POST", "/_bulk?refresh=true", "application/x-ndjson", doc); r.body["errors"] != false {
+		t.Errorf("the added field was refused: %v", r)
+	}
+	if r := do(t, srv, "GET", "/idx/_mapping", "", ""); !strings.Contains(jsonOf(r.body), `"page":{"index":false,"type":"integer"}`) {
+		t.Errorf("mapping after the put: %v", r.body)
+	}
+	if r := do(t, srv, "PUT", "/idx/_mapping", "application/json", `{"properties":{"page":{"type":"keyword"}}}`); r.status != 400 || errorType(r) != "illegal_argument_exception" {
+		t.Errorf("changing a field's type: %v, want 400 illegal_argument_exception", r)
+	}
+	if r := do(t, srv, "PUT", "/nope/_mapping", "application/json", `{"properties":{}}`); r.status != 404 {
+		t.Errorf("put mapping of a missing index: %v", r)
+	}
+}
+
+func jsonOf(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

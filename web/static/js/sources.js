@@ -48,7 +48,8 @@ function citeButton(n, c) {
   const b = el('button', 'cite', String(n));
   b.type = 'button';
   b.dataset.n = String(n);
-  const title = sourceTitle(c);
+  const page = sourcePage(c);
+  const title = page ? `${sourceTitle(c)}, ${page}` : sourceTitle(c);
   b.title = title;
   b.setAttribute('aria-label', `Source ${n}: ${title}`);
   b.setAttribute('aria-controls', 'source-panel');
@@ -62,6 +63,11 @@ export function sourceTitle(c) {
   if (t) return t;
   const uri = typeof c?.uri === 'string' ? c.uri.replace(/[?#].*$/, '').replace(/\/+$/, '') : '';
   return uri.slice(uri.lastIndexOf('/') + 1) || uri || 'Untitled source';
+}
+
+/** sourcePage is "p. N" for a citation whose passage starts on page N, else "". */
+export function sourcePage(c) {
+  return Number.isInteger(c?.page) && c.page > 0 ? `p. ${c.page}` : '';
 }
 
 /** uriElement shows a URI: a link that opens in a new tab for http(s), else text. */
@@ -91,6 +97,8 @@ export function sourceList(citations, onOpen) {
     b.setAttribute('aria-controls', 'source-panel');
     b.setAttribute('aria-expanded', 'false');
     b.append(el('span', 'source-n', String(c.n)), el('span', 'source-title', sourceTitle(c)));
+    const page = sourcePage(c);
+    if (page) b.append(el('span', 'source-page', page));
     b.addEventListener('click', () => onOpen(c.n, b));
     li.append(b);
     const uri = uriElement(c.uri);
@@ -140,7 +148,8 @@ export class SourcePanel {
     this.trigger = trigger || null;
     this.setExpanded(true);
     this.panel.dataset.n = String(c.n);
-    this.label.textContent = `Source ${c.n}`;
+    const page = sourcePage(c);
+    this.label.textContent = page ? `Source ${c.n} · ${page}` : `Source ${c.n}`;
     this.title.textContent = sourceTitle(c);
     const uri = uriElement(c.uri);
     this.uri.replaceChildren(...(uri ? [uri] : []));
