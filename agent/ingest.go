@@ -7,13 +7,12 @@ import (
 	"strings"
 
 	"genai"
-	"genai/rag"
 )
 
 // TextIngester ingests a text document into the local knowledge base, as
-// POST /api/kb/documents does with a JSON body; rag.Documents is one.
+// POST /api/kb/documents does with a JSON body; a genai.DocumentService is one.
 type TextIngester interface {
-	IngestText(ctx context.Context, title, uri, text string) (*rag.Ingested, error)
+	IngestText(ctx context.Context, title, uri, text string) (*genai.Ingested, error)
 }
 
 // IngestTools returns the ingestion group: ingest_document, which adds a text document

@@ -27,7 +27,7 @@ func TestIngestDocument(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	docs := &rag.Documents{Ingester: &rag.Ingester{Store: db, Embedder: emb}}
+	docs := &rag.Ingester{Store: db, Embedder: emb}
 	ingest := agent.IngestTools(docs)[0]
 	if ingest.Tool().Name != "ingest_document" {
 		t.Fatalf("tool %q", ingest.Tool().Name)

@@ -34,7 +34,7 @@ type ServerOptions struct {
 	Logger *slog.Logger
 }
 
-// Documents lists and reads the documents of a knowledge base; rag.Documents is one.
+// Documents lists and reads the documents of a knowledge base; a genai.DocumentService is one.
 type Documents interface {
 	ListDocuments(ctx context.Context) ([]genai.Document, error)
 	GetDocument(ctx context.Context, id string) (*genai.Document, error)

@@ -8,20 +8,18 @@ import (
 	"genai"
 	"genai/agent"
 	"genai/mcp"
-	"genai/server"
 )
 
 // mcpServer is genai as an MCP server: the knowledge base's tools, ingestion of text
 // documents when the knowledge base is local, the notes' tools, and the documents as
 // resources. The same server runs at /mcp and on stdio ("genai mcp").
-func (m *Main) mcpServer(kb genai.KnowledgeBase, docs server.KBDocuments) *mcp.Server {
+func (m *Main) mcpServer(kb genai.KnowledgeBase, docs genai.DocumentService) *mcp.Server {
 	opts := mcp.ServerOptions{Version: version, Logger: m.Logger}
-	var lister agent.DocumentLister
 	if docs != nil {
-		lister, opts.Documents = docs, docs
+		opts.Documents = docs
 	}
 	opts.Tools = func() []genai.ToolRunner {
-		tools := agent.KnowledgeBaseTools(kb, lister)
+		tools := agent.KnowledgeBaseTools(kb, docs)
 		if docs != nil {
 			tools = append(tools, agent.IngestTools(docs)...)
 		}
