@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -159,14 +158,6 @@ func ParseChatRequest(data []byte) (req *ChatRequest, stream bool, err error) {
 	}
 	if req.ToolChoice, err = parseToolChoice(w.ToolChoice); err != nil {
 		return nil, false, err
-	}
-	if len(w.ServerTools) > MaxServerTools {
-		return nil, false, Errorf(EINVALID, "server_tools: at most %d, got %d", MaxServerTools, len(w.ServerTools))
-	}
-	for i, name := range w.ServerTools {
-		if !ValidToolName(name) || slices.Contains(w.ServerTools[:i], name) {
-			return nil, false, Errorf(EINVALID, "server_tools[%d]: %q is not a tool group name, or is named twice", i, name)
-		}
 	}
 	req.ServerTools = w.ServerTools
 	if err := req.Validate(); err != nil {
@@ -600,6 +591,9 @@ func (r *ChatRequest) Validate() error {
 		return err
 	}
 	if err := r.validateResponseFormat(); err != nil {
+		return err
+	}
+	if err := r.validateServerTools(); err != nil {
 		return err
 	}
 	if r.MaxTokens < 0 || r.MaxTokens > MaxOutputTokens {

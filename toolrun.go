@@ -3,6 +3,7 @@ package genai
 import (
 	"context"
 	"encoding/json"
+	"slices"
 )
 
 // MaxServerTools bounds ChatRequest.ServerTools.
@@ -27,4 +28,18 @@ type ToolRunner interface {
 type ToolOutput struct {
 	Content   []ContentBlock
 	Citations []Citation
+}
+
+// validateServerTools checks r.ServerTools: at most MaxServerTools group names, each a
+// tool-style name named once. Whether the server has the group is the server's to say.
+func (r *ChatRequest) validateServerTools() error {
+	if len(r.ServerTools) > MaxServerTools {
+		return Errorf(EINVALID, "server_tools: at most %d, got %d", MaxServerTools, len(r.ServerTools))
+	}
+	for i, name := range r.ServerTools {
+		if !ValidToolName(name) || slices.Contains(r.ServerTools[:i], name) {
+			return Errorf(EINVALID, "server_tools[%d]: %q is not a tool group name, or is named twice", i, name)
+		}
+	}
+	return nil
 }
