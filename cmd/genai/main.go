@@ -25,6 +25,7 @@ import (
 	"genai/bedrock"
 	"genai/openai"
 	"genai/server"
+	"genai/sqlite"
 	"genai/web"
 )
 
@@ -87,6 +88,8 @@ type Main struct {
 	httpSrv  *http.Server
 	server   *server.Server
 	notes    *genai.NoteService
+	// responses keeps the Responses API's stored responses.
+	responses *sqlite.Responses
 	// providerReady reports whether the chat provider answers; nil without one. It is
 	// called in the background by readiness, never per request.
 	providerReady func(ctx context.Context) error
@@ -129,6 +132,9 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	kb, docs, err := m.knowledgeBase(ctx, m.notes, chat, model)
+	if err == nil {
+		m.responses, err = m.openResponses(ctx)
+	}
 	if err != nil {
 		m.notes.Store.Close()
 		return err
@@ -150,6 +156,7 @@ func (m *Main) Run(ctx context.Context) error {
 		KB:            kb,
 		KBName:        c.KB,
 		Ingest:        docs,
+		Responses:     m.responses,
 		ServerTools:   m.serverTools(kb, docs),
 		AgentMaxSteps: c.AgentMaxSteps,
 		Ready:         m.ready,
@@ -160,6 +167,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		m.readiness.close()
 		m.notes.Store.Close()
+		m.responses.Close()
 		return fmt.Errorf("GENAI_ADDR: %w", err)
 	}
 	m.Listener = ln
@@ -201,6 +209,9 @@ func (m *Main) Close() error {
 	}
 	if m.notes != nil {
 		err = errors.Join(err, m.notes.Store.Close())
+	}
+	if m.responses != nil {
+		err = errors.Join(err, m.responses.Close())
 	}
 	return err
 }
