@@ -243,3 +243,123 @@ func TestResponsesFunctionToolRoundTrip(t *testing.T) {
 		t.Errorf("arguments streamed %q, done %q; events %v", args, done, types)
 	}
 }
+
+// The server's own tools run inside the response: each call shows as an mcp_call item
+// with its group, arguments and output, streamed with the mcp_call events, and a
+// continuation sees the answer they led to.
+func TestResponsesServerTools(t *testing.T) {
+	base := agentServer(t, map[string]string{})
+	client := oai.NewClient(option.WithBaseURL(base+"/v1"), option.WithAPIKey("unused"), option.WithMaxRetries(0))
+	ctx := context.Background()
+	params := responses.ResponseNewParams{Model: DefaultBedrockModel, Input: responses.ResponseNewParamsInputUnion{OfString: oai.String("highest tides")}}
+	kb := option.WithJSONSet("server_tools", []string{"knowledge_base"})
+	r, err := client.Responses.New(ctx, params, kb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, item := range r.Output {
+		kinds = append(kinds, item.Type)
+	}
+	if got := strings.Join(kinds, " "); got != "message mcp_call message" {
+		t.Fatalf("output %s: %s", got, r.RawJSON())
+	}
+	call := r.Output[1].AsMcpCall()
+	if call.ServerLabel != "knowledge_base" || call.Name != "search_knowledge_base" || call.Arguments != `{"query":"highest tides"}` ||
+		call.Status != "completed" || !strings.Contains(call.Output, "Spring tides") {
+		t.Errorf("mcp_call %s", call.RawJSON())
+	}
+	if text := r.OutputText(); !strings.Contains(text, "returned [1] Tides") {
+		t.Errorf("answer %q does not quote the tool's result", text)
+	}
+
+	stream := client.Responses.NewStreaming(ctx, params, kb)
+	var types []string
+	for stream.Next() {
+		if ev := stream.Current(); len(types) == 0 || types[len(types)-1] != ev.Type {
+			types = append(types, ev.Type)
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(types, " ")
+	if !strings.Contains(got, "response.output_item.added response.mcp_call_arguments.delta response.mcp_call_arguments.done "+
+		"response.mcp_call.in_progress response.mcp_call.completed response.output_item.done") || !strings.HasSuffix(got, "response.completed") {
+		t.Errorf("events %s", got)
+	}
+
+	next, err := client.Responses.New(ctx, responses.ResponseNewParams{Model: DefaultBedrockModel, PreviousResponseID: oai.String(r.ID),
+		Input: responses.ResponseNewParamsInputUnion{OfString: oai.String("thanks")}})
+	if err != nil || next.OutputText() != "You said: thanks" {
+		t.Fatalf("continuation: %v", err)
+	}
+}
+
+// An answer cut by the output limit is "incomplete", with the reason, whole and streamed.
+func TestResponsesIncomplete(t *testing.T) {
+	_, client, _, _ := responsesServer(t, bedrocktest.Options{Reply: func(*bedrocktest.Request) bedrocktest.Reply {
+		return bedrocktest.Reply{Tokens: []string{"a ", "long"}, StopReason: "max_tokens"}
+	}})
+	ctx := context.Background()
+	params := responses.ResponseNewParams{Model: DefaultBedrockModel, MaxOutputTokens: oai.Int(16),
+		Input: responses.ResponseNewParamsInputUnion{OfString: oai.String("tell me everything")}}
+	r, err := client.Responses.New(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != "incomplete" || r.IncompleteDetails.Reason != "max_output_tokens" || r.MaxOutputTokens != 16 || r.OutputText() != "a long" {
+		t.Errorf("response %s", r.RawJSON())
+	}
+	stream := client.Responses.NewStreaming(ctx, params)
+	var last string
+	for stream.Next() {
+		last = stream.Current().Type
+	}
+	if stream.Err() != nil || last != "response.incomplete" {
+		t.Errorf("last event %s, %v", last, stream.Err())
+	}
+}
+
+// A stream that fails after it started ends with an error event and response.failed.
+func TestResponsesStreamFailure(t *testing.T) {
+	_, client, _, _ := responsesServer(t, bedrocktest.Options{FailStream: &bedrocktest.StreamFailure{AfterTokens: 1, Exception: "modelStreamErrorException", Message: "boom"}})
+	stream := client.Responses.NewStreaming(context.Background(), responses.ResponseNewParams{Model: DefaultBedrockModel,
+		Input: responses.ResponseNewParamsInputUnion{OfString: oai.String("hello there")}})
+	var types []string
+	var failed responses.Response
+	for stream.Next() {
+		ev := stream.Current()
+		types = append(types, ev.Type)
+		if ev.Type == "response.failed" {
+			failed = ev.Response
+		}
+	}
+	got := strings.Join(types, " ")
+	if !strings.HasSuffix(got, "error response.failed") || failed.Status != "failed" || failed.Error.Code == "" || failed.Error.Message == "" {
+		t.Errorf("events %s (%v); failed %s", got, stream.Err(), failed.RawJSON())
+	}
+}
+
+// Errors have OpenAI's shape and name the field: one this server does not implement, a
+// remote image (never fetched).
+func TestResponsesErrors(t *testing.T) {
+	_, client, _, _ := responsesServer(t, bedrocktest.Options{})
+	ctx := context.Background()
+	_, err := client.Responses.New(ctx, responses.ResponseNewParams{Model: DefaultBedrockModel, Background: oai.Bool(true),
+		Input: responses.ResponseNewParamsInputUnion{OfString: oai.String("hi")}})
+	var apiErr *oai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 || apiErr.Type != "invalid_request_error" || apiErr.Param != "background" {
+		t.Errorf("background: %v", err)
+	}
+	_, err = client.Responses.New(ctx, responses.ResponseNewParams{Model: DefaultBedrockModel,
+		Input: responses.ResponseNewParamsInputUnion{OfInputItemList: responses.ResponseInputParam{
+			responses.ResponseInputItemParamOfMessage(responses.ResponseInputMessageContentListParam{
+				responses.ResponseInputContentParamOfInputText("what is this?"),
+				{OfInputImage: &responses.ResponseInputImageParam{ImageURL: oai.String("https://example.com/cat.png"), Detail: "auto"}},
+			}, "user"),
+		}}})
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 || apiErr.Param != "input[0].content[1].image_url" || !strings.Contains(apiErr.Message, "data URL") {
+		t.Errorf("remote image: %v", err)
+	}
+}
