@@ -25,7 +25,7 @@ func TestJavaScriptSDKs(t *testing.T) {
 	bedrockUpstream(t, bedrocktest.Options{})
 	const key = "sk-genai-sdk-test-0123456789"
 	_, base := start(t, map[string]string{"GENAI_PROVIDER": "bedrock", "GENAI_API_KEYS": key})
-	for _, script := range []string{"openai.mjs", "anthropic.mjs"} {
+	for _, script := range []string{"openai.mjs", "anthropic.mjs", "responses.mjs"} {
 		t.Run(strings.TrimSuffix(script, ".mjs"), func(t *testing.T) {
 			cmd := exec.CommandContext(t.Context(), "node", script)
 			cmd.Dir = dir
