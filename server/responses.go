@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -408,7 +409,12 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) {
 	}
 	req.System = joinNonEmpty(instructions, system)
 	store := p.store && s.opts.Responses != nil
-	if err = req.Validate(); err == nil && store {
+	if len(req.Messages) == 0 {
+		err = genai.Errorf(genai.EINVALID, "input: holds no user or assistant message")
+	} else {
+		err = req.Validate()
+	}
+	if err == nil && store {
 		if n := genai.StoredSize(system, req.Messages); n > genai.MaxStoredResponseBytes {
 			err = genai.Errorf(genai.ETOOLARGE, "input: the conversation is %d bytes, over the limit of %d a stored response holds; start a new conversation (no previous_response_id) or send store: false", n, genai.MaxStoredResponseBytes)
 		}
@@ -480,7 +486,7 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) {
 		// Stored before the client hears of it, so a continuation sent at once finds it.
 		err = s.opts.Responses.PutResponse(r.Context(), &genai.StoredResponse{
 			ID: obj.ID, Owner: Caller(r.Context()), CreatedAt: time.Unix(obj.CreatedAt, 0).UTC(), System: system,
-			Messages: append(req.Messages, b.answerMessage()), Depth: depth, Body: body,
+			Messages: appendTurn(slices.Clip(req.Messages), b.answerMessage()), Depth: depth, Body: body,
 		})
 	}
 	switch {

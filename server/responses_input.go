@@ -32,6 +32,15 @@ type respRequest struct {
 	Store              *bool             `json:"store"`
 	PreviousResponseID *string           `json:"previous_response_id"`
 	Metadata           map[string]string `json:"metadata"`
+
+	// Fields that clients and frameworks send with their neutral values: taken at those
+	// values, refused at any other, since nothing here implements the others.
+	Text       json.RawMessage `json:"text"`       // {"format":{"type":"text"}}
+	Truncation *string         `json:"truncation"` // "disabled"
+	Include    []string        `json:"include"`    // none
+	// User identifies the end user to the provider for abuse monitoring; it changes
+	// nothing in the answer.
+	User string `json:"user"`
 }
 
 // The items of "input", each kind with its own fields so that another is refused by name.
@@ -69,6 +78,7 @@ type (
 		ID     string          `json:"id"`
 		Status string          `json:"status"`
 		CallID *string         `json:"call_id"`
+		Name   string          `json:"name"` // the call's, which call_id already names
 		Output json.RawMessage `json:"output"`
 	}
 	respFunctionTool struct {
@@ -163,6 +173,9 @@ func parseResponseRequest(data []byte) (*parsedResponseRequest, error) {
 	if err := checkMetadata(in.Metadata); err != nil {
 		return nil, err
 	}
+	if err := checkNeutralResponse(in); err != nil {
+		return nil, err
+	}
 	var err error
 	if p.system, p.input, err = parseInput(in.Input); err != nil {
 		return nil, err
@@ -180,6 +193,28 @@ func parseResponseRequest(data []byte) (*parsedResponseRequest, error) {
 		req.ToolChoice.DisableParallel = true
 	}
 	return p, nil
+}
+
+// checkNeutralResponse refuses text, truncation and include at any but their neutral
+// values.
+func checkNeutralResponse(in *respRequest) error {
+	if len(in.Text) > 0 && string(in.Text) != "null" {
+		var t struct {
+			Format *struct {
+				Type string `json:"type"`
+			} `json:"format"`
+		}
+		if genai.RefuseUnknown(in.Text, "text.", &t) != nil || json.Unmarshal(in.Text, &t) != nil || t.Format == nil || t.Format.Type != "text" {
+			return genai.Errorf(genai.EINVALID, "text: only {\"format\": {\"type\": \"text\"}} is supported by this server")
+		}
+	}
+	if in.Truncation != nil && *in.Truncation != "disabled" {
+		return genai.Errorf(genai.EINVALID, "truncation: only \"disabled\" is supported by this server")
+	}
+	if len(in.Include) > 0 {
+		return genai.Errorf(genai.EINVALID, "include: not supported by this server; send none")
+	}
+	return nil
 }
 
 // checkMetadata applies OpenAI's limits to "metadata".
@@ -213,6 +248,9 @@ func parseInput(raw json.RawMessage) (string, []genai.Message, error) {
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
 		return "", nil, genai.Errorf(genai.EINVALID, "input: expected a string or an array of items")
+	}
+	if len(items) == 0 {
+		return "", nil, genai.Errorf(genai.EINVALID, "input: must hold at least one item")
 	}
 	if len(items) > maxResponseItems {
 		return "", nil, genai.Errorf(genai.ETOOLARGE, "input: at most %d items, got %d", maxResponseItems, len(items))
