@@ -119,8 +119,11 @@ func TestResponsesStoreFalse(t *testing.T) {
 	ctx := context.Background()
 	r, err := client.Responses.New(ctx, responses.ResponseNewParams{Model: DefaultBedrockModel, Store: oai.Bool(false),
 		Input: responses.ResponseNewParamsInputUnion{OfString: oai.String("hello there")}})
-	if err != nil || !strings.Contains(r.RawJSON(), `"store":false`) {
-		t.Fatalf("%v %s", err, r.RawJSON())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.RawJSON(), `"store":false`) {
+		t.Fatalf("store: %s", r.RawJSON())
 	}
 	if _, err := client.Responses.Get(ctx, r.ID, responses.ResponseGetParams{}); statusOf(err) != http.StatusNotFound {
 		t.Errorf("get: %v, want 404", err)
