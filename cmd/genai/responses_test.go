@@ -292,6 +292,20 @@ func TestResponsesServerTools(t *testing.T) {
 		t.Errorf("events %s", got)
 	}
 
+	// A tool's failure: the item is "failed" with the tool's error, which the model saw.
+	long := strings.Repeat("tide ", 1000) // a query over the tool's 4096-byte limit
+	failed, err := client.Responses.New(ctx, responses.ResponseNewParams{Model: DefaultBedrockModel,
+		Input: responses.ResponseNewParamsInputUnion{OfString: oai.String(long)}}, kb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if call := failed.Output[1].AsMcpCall(); call.Status != "failed" || !strings.Contains(call.RawJSON(), `"error":"`) || call.Output != "" {
+		t.Errorf("failed mcp_call %s", call.RawJSON())
+	}
+	if !strings.Contains(failed.OutputText(), "failed:") {
+		t.Errorf("answer %q does not quote the tool's error", failed.OutputText())
+	}
+
 	next, err := client.Responses.New(ctx, responses.ResponseNewParams{Model: DefaultBedrockModel, PreviousResponseID: oai.String(r.ID),
 		Input: responses.ResponseNewParamsInputUnion{OfString: oai.String("thanks")}})
 	if err != nil || next.OutputText() != "You said: thanks" {
