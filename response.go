@@ -21,6 +21,9 @@ const (
 	// MaxResponseChain bounds the responses of one chain of previous_response_id: the
 	// response that continues the MaxResponseChain-th is refused.
 	MaxResponseChain = 100
+	// ResponseRetention is how long a stored response is kept, as OpenAI keeps them: an
+	// older one is gone (ENOTFOUND) and its space reclaimed.
+	ResponseRetention = 30 * 24 * time.Hour
 )
 
 // StoredResponse is a response of the Responses API as a ResponseStore keeps it.
@@ -85,9 +88,9 @@ func (r *StoredResponse) Validate() error {
 	return nil
 }
 
-// ResponseStore keeps responses of the Responses API. A response of another owner is
-// answered as one that does not exist (ENOTFOUND), so that a key learns nothing of
-// another's responses.
+// ResponseStore keeps responses of the Responses API for ResponseRetention after their
+// CreatedAt. A response of another owner is answered as one that does not exist
+// (ENOTFOUND), so that a key learns nothing of another's responses.
 type ResponseStore interface {
 	// PutResponse stores r (checked by Validate); when it returns nil, r survives a
 	// crash.

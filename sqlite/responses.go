@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"genai"
@@ -21,7 +22,14 @@ import (
 type Responses struct {
 	path string
 	db   *sql.DB
+	// pruned is when responses past genai.ResponseRetention were last deleted, in Unix
+	// milliseconds; a put deletes them at most once per pruneEvery.
+	pruned atomic.Int64
+	now    func() time.Time // for tests
 }
+
+// pruneEvery is how often a put deletes the responses past their retention.
+const pruneEvery = time.Minute
 
 var _ genai.ResponseStore = (*Responses)(nil)
 
@@ -85,16 +93,39 @@ func (r *Responses) PutResponse(ctx context.Context, resp *genai.StoredResponse)
 	if n, _ := res.RowsAffected(); n == 0 {
 		return notFound(resp.ID)
 	}
+	r.prune(ctx)
 	return nil
 }
 
-// GetResponse returns the response id of owner, or ENOTFOUND.
+func (r *Responses) clock() time.Time {
+	if r.now != nil {
+		return r.now()
+	}
+	return time.Now()
+}
+
+// expiry is the creation time before which a response is past its retention.
+func (r *Responses) expiry() int64 { return r.clock().Add(-genai.ResponseRetention).UnixMilli() }
+
+// prune deletes the responses past their retention, at most once per pruneEvery; the
+// stored response is safe already, so a failure is left to the next put.
+func (r *Responses) prune(ctx context.Context) {
+	now := r.clock().UnixMilli()
+	last := r.pruned.Load()
+	if now-last < pruneEvery.Milliseconds() || !r.pruned.CompareAndSwap(last, now) {
+		return
+	}
+	r.db.ExecContext(ctx, `DELETE FROM responses WHERE created_at < ?`, r.expiry())
+}
+
+// GetResponse returns the response id of owner, or ENOTFOUND (also for one past its
+// retention).
 func (r *Responses) GetResponse(ctx context.Context, id, owner string) (*genai.StoredResponse, error) {
 	var created int64
 	var conv, body []byte
 	resp := &genai.StoredResponse{ID: id, Owner: owner}
-	err := r.db.QueryRowContext(ctx, `SELECT created_at, depth, conversation, body FROM responses WHERE id = ? AND owner = ?`,
-		id, owner).Scan(&created, &resp.Depth, &conv, &body)
+	err := r.db.QueryRowContext(ctx, `SELECT created_at, depth, conversation, body FROM responses
+		WHERE id = ? AND owner = ? AND created_at >= ?`, id, owner, r.expiry()).Scan(&created, &resp.Depth, &conv, &body)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, notFound(id)

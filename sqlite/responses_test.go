@@ -30,7 +30,7 @@ func openResponses(t *testing.T, path string) *Responses {
 func storedExample(id, owner string) *genai.StoredResponse {
 	call := &genai.ToolUse{ID: "call_1", Name: "weather", Input: json.RawMessage(`{"city":"Paris"}`)}
 	return &genai.StoredResponse{
-		ID: id, Owner: owner, CreatedAt: time.UnixMilli(1_700_000_000_123).UTC(), Depth: 2,
+		ID: id, Owner: owner, CreatedAt: time.UnixMilli(time.Now().UnixMilli()).UTC(), Depth: 2,
 		System: "be brief",
 		Messages: []genai.Message{
 			{Role: genai.RoleUser, Content: []genai.ContentBlock{
@@ -160,5 +160,29 @@ func TestResponsesSurviveKill(t *testing.T) {
 		if len(got.Messages) != 4 {
 			t.Fatalf("%s: %d messages", id, len(got.Messages))
 		}
+	}
+}
+
+// A response past genai.ResponseRetention is gone for a read, and a later put deletes it.
+func TestResponsesRetention(t *testing.T) {
+	ctx := context.Background()
+	r := openResponses(t, filepath.Join(t.TempDir(), "responses.db"))
+	now := time.Now()
+	r.now = func() time.Time { return now }
+	old := storedExample("resp_old", "key:a")
+	old.CreatedAt = now.Add(-genai.ResponseRetention - time.Minute)
+	if err := r.PutResponse(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.GetResponse(ctx, "resp_old", "key:a"); genai.ErrorCode(err) != genai.ENOTFOUND {
+		t.Errorf("a response past its retention: %v, want not_found", err)
+	}
+	now = now.Add(2 * pruneEvery)
+	if err := r.PutResponse(ctx, storedExample("resp_new", "key:a")); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := r.db.QueryRow(`SELECT count(*) FROM responses`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d responses left after pruning (%v), want 1", n, err)
 	}
 }
