@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -30,6 +31,41 @@ func responsesServer(t *testing.T, opts bedrocktest.Options) (*bedrocktest.Serve
 		return oai.NewClient(option.WithBaseURL(base+"/v1"), option.WithAPIKey(key), option.WithMaxRetries(0))
 	}
 	return up, client(respKeyA), client(respKeyB), base
+}
+
+// checkStream reads a streamed response with openai-go, checks each event against the
+// SDK's own strict ResponseAccumulator, which refuses events out of the documented
+// protocol, and returns the event types and the response it reconstructs.
+func checkStream(t *testing.T, stream interface {
+	Next() bool
+	Current() responses.ResponseStreamEventUnion
+	Err() error
+}) ([]string, *responses.Response) {
+	t.Helper()
+	var acc responses.ResponseAccumulator
+	var types []string
+	for i := 0; stream.Next(); i++ {
+		ev := stream.Current()
+		types = append(types, ev.Type)
+		if ev.SequenceNumber != int64(i) {
+			t.Errorf("event %d (%s) has sequence_number %d", i, ev.Type, ev.SequenceNumber)
+		}
+		var sev responses.ResponsesServerEventUnion
+		if err := json.Unmarshal([]byte(ev.RawJSON()), &sev); err != nil {
+			t.Fatalf("event %s: %v", ev.RawJSON(), err)
+		}
+		if err := acc.AddEvent(sev); err != nil {
+			t.Errorf("the SDK's accumulator refuses %s: %v", ev.RawJSON(), err)
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := acc.ReconstructedResponse()
+	if err != nil {
+		t.Fatalf("reconstructed response: %v (events %v)", err, types)
+	}
+	return types, r
 }
 
 func statusOf(err error) int {
@@ -378,5 +414,34 @@ func TestResponsesErrors(t *testing.T) {
 		}}})
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 || apiErr.Param != "input[0].content[1].image_url" || !strings.Contains(apiErr.Message, "data URL") {
 		t.Errorf("remote image: %v", err)
+	}
+}
+
+// Every stream this server writes — text, a function call, server tools — is what the
+// SDK's strict accumulator takes, and reconstructs the response the stream ends with.
+func TestResponsesStreamsFollowTheProtocol(t *testing.T) {
+	base := agentServer(t, map[string]string{})
+	client := oai.NewClient(option.WithBaseURL(base+"/v1"), option.WithAPIKey("unused"), option.WithMaxRetries(0))
+	ctx := context.Background()
+	text := responses.ResponseNewParamsInputUnion{OfString: oai.String("highest tides")}
+	for name, c := range map[string]struct {
+		params responses.ResponseNewParams
+		opts   []option.RequestOption
+		items  string
+	}{
+		"text":          {responses.ResponseNewParams{Model: DefaultBedrockModel, Input: text}, nil, "message"},
+		"function call": {responses.ResponseNewParams{Model: DefaultBedrockModel, Input: text, Tools: []responses.ToolUnionParam{weatherTool}}, nil, "message function_call"},
+		"server tools":  {responses.ResponseNewParams{Model: DefaultBedrockModel, Input: text}, []option.RequestOption{option.WithJSONSet("server_tools", []string{"knowledge_base"})}, "message mcp_call message"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, r := checkStream(t, client.Responses.NewStreaming(ctx, c.params, c.opts...))
+			var kinds []string
+			for _, item := range r.Output {
+				kinds = append(kinds, item.Type)
+			}
+			if got := strings.Join(kinds, " "); got != c.items || r.Status != "completed" {
+				t.Errorf("reconstructed %s, %s: %s", got, r.Status, r.RawJSON())
+			}
+		})
 	}
 }
