@@ -100,3 +100,9 @@ type ResponseStore interface {
 	// DeleteResponse deletes the response id of owner, or returns ENOTFOUND.
 	DeleteResponse(ctx context.Context, id, owner string) error
 }
+
+// DecodeStrict decodes the JSON object raw at path into v as the chat request's blocks
+// are decoded: a type error names its field ("input[0].content: expected a string, got
+// JSON number") and a field v does not have is refused by name. It serves the other
+// wire formats read into the domain, such as the Responses API's input items.
+func DecodeStrict(raw json.RawMessage, path string, v any) error { return decodeStrict(raw, path, v) }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -127,23 +126,6 @@ type respFunctionToolOut struct {
 	Description *string         `json:"description"`
 	Parameters  json.RawMessage `json:"parameters"`
 	Strict      bool            `json:"strict"`
-}
-
-// decodeAt decodes the JSON value raw at path into v, naming the field of a type error,
-// and refuses a field v does not have.
-func decodeAt(raw json.RawMessage, path string, v any) error {
-	if err := json.Unmarshal(raw, v); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			field := path
-			if typeErr.Field != "" {
-				field += "." + typeErr.Field
-			}
-			return genai.Errorf(genai.EINVALID, "%s: expected another type, got JSON %s", field, typeErr.Value)
-		}
-		return genai.Errorf(genai.EINVALID, "%s: %v", path, err)
-	}
-	return genai.RefuseUnknown(raw, path+".", v)
 }
 
 // parseResponseRequest decodes and checks the body of POST /v1/responses, all but what
@@ -284,7 +266,7 @@ func parseInput(raw json.RawMessage) (string, []genai.Message, error) {
 			add(role, blocks...)
 		case "function_call":
 			var f respFunctionCallItem
-			if err := decodeAt(item, path, &f); err != nil {
+			if err := genai.DecodeStrict(item, path, &f); err != nil {
 				return "", nil, err
 			}
 			switch {
@@ -306,7 +288,7 @@ func parseInput(raw json.RawMessage) (string, []genai.Message, error) {
 			add(genai.RoleAssistant, genai.ContentBlock{Type: genai.BlockToolUse, ToolUse: &genai.ToolUse{ID: *f.CallID, Name: *f.Name, Input: json.RawMessage(args)}})
 		case "function_call_output":
 			var f respFunctionOutputItem
-			if err := decodeAt(item, path, &f); err != nil {
+			if err := genai.DecodeStrict(item, path, &f); err != nil {
 				return "", nil, err
 			}
 			if f.CallID == nil || *f.CallID == "" {
@@ -340,7 +322,7 @@ func appendTurn(msgs []genai.Message, m genai.Message) []genai.Message {
 // and its text blocks.
 func parseMessageItem(item json.RawMessage, path string) (genai.Role, []genai.ContentBlock, error) {
 	var m respMessageItem
-	if err := decodeAt(item, path, &m); err != nil {
+	if err := genai.DecodeStrict(item, path, &m); err != nil {
 		return "", nil, err
 	}
 	var role genai.Role
@@ -377,7 +359,7 @@ func parseMessageItem(item json.RawMessage, path string) (genai.Role, []genai.Co
 // the user, system and developer (text only), output_text for the assistant.
 func parsePart(raw json.RawMessage, path, role string) (genai.ContentBlock, error) {
 	var p respPart
-	if err := decodeAt(raw, path, &p); err != nil {
+	if err := genai.DecodeStrict(raw, path, &p); err != nil {
 		return genai.ContentBlock{}, err
 	}
 	want := "input_text"
@@ -468,7 +450,7 @@ func parseRespTools(raws []json.RawMessage) ([]genai.Tool, []respFunctionToolOut
 			return nil, nil, genai.Errorf(genai.EINVALID, "%s.type: %q is not supported; only \"function\" tools (this server's own tools are turned on by server_tools)", path, head.Type)
 		}
 		var f respFunctionTool
-		if err := decodeAt(raw, path, &f); err != nil {
+		if err := genai.DecodeStrict(raw, path, &f); err != nil {
 			return nil, nil, err
 		}
 		if f.Name == nil {
@@ -507,7 +489,7 @@ func parseRespToolChoice(raw json.RawMessage) (*genai.ToolChoice, error) {
 		return nil, genai.Errorf(genai.EINVALID, "tool_choice: %q is not \"auto\", \"none\" or \"required\"", s)
 	}
 	var o respToolChoiceObject
-	if err := decodeAt(raw, "tool_choice", &o); err != nil {
+	if err := genai.DecodeStrict(raw, "tool_choice", &o); err != nil {
 		return nil, err
 	}
 	if o.Type != "function" {
