@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,10 +19,15 @@ import (
 // (genai.ResponseStore): a SQLite file of its own, in WAL mode with synchronous=FULL like
 // the notes' store, so a response that PutResponse stored survives kill -9. It is a file
 // apart from the notes' because it holds no vectors: it opens whatever the embedder and
-// whichever store (sqlite or OpenSearch) holds the notes. It is safe for concurrent use.
+// whichever store (sqlite or OpenSearch) holds the notes. Like the notes' store, its
+// connections keep the -wal and -shm files, so that a cleanly closed store opens again
+// on a full disk; one that cannot open for want of space (a new one, say) opens at its
+// first use once there is space, its methods answering EFULL until then. It is safe for
+// concurrent use.
 type Responses struct {
 	path string
-	db   *sql.DB
+	mu   sync.Mutex // guards db while it opens
+	db   *sql.DB    // nil until open
 	// pruned is when responses past genai.ResponseRetention were last deleted, in Unix
 	// milliseconds; a put deletes them at most once per pruneEvery.
 	pruned atomic.Int64
@@ -50,25 +56,48 @@ var responseMigrations = []string{
 }
 
 // OpenResponses opens the responses' store at path, creating the file and its schema if
-// absent and migrating an older schema.
+// absent and migrating an older schema. On a disk too full for that, it returns a store
+// that opens at its first use once there is space.
 func OpenResponses(ctx context.Context, path string) (*Responses, error) {
-	c, err := msqlite.NewConnector(dsn(path, Options{WALLimit: DefaultWALLimit}, "_txlock=immediate", "_pragma=journal_mode(WAL)"))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	r := &Responses{path: path}
+	if _, err := r.conn(ctx); err != nil && genai.ErrorCode(err) != genai.EFULL {
+		return nil, err
 	}
-	db := sql.OpenDB(c)
+	return r, nil
+}
+
+// conn returns the store's connections, opening them if they are not yet.
+func (r *Responses) conn(ctx context.Context) (*sql.DB, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.db != nil {
+		return r.db, nil
+	}
+	c, err := msqlite.NewConnector(dsn(r.path, Options{WALLimit: DefaultWALLimit}, "_txlock=immediate", "_pragma=journal_mode(WAL)"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", r.path, err)
+	}
+	db := sql.OpenDB(persistWAL{Connector: c})
 	// Writes take the write lock at BEGIN and wait for it by busy_timeout; reads run
 	// beside them in WAL mode.
 	db.SetMaxOpenConns(4)
 	if err := migrate(ctx, db, responseMigrations); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, r.fullErr(fmt.Errorf("sqlite: open %s: %w", r.path, err))
 	}
-	return &Responses{path: path, db: db}, nil
+	r.db = db
+	return db, nil
 }
 
 // Close closes the store.
-func (r *Responses) Close() error { return r.db.Close() }
+func (r *Responses) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.db == nil {
+		return nil
+	}
+	return r.db.Close()
+}
 
 // PutResponse stores resp, replacing a response of the same id of the same owner; a
 // response of another owner with that id is left as it is (ENOTFOUND, which random ids
@@ -81,7 +110,11 @@ func (r *Responses) PutResponse(ctx context.Context, resp *genai.StoredResponse)
 	if err != nil {
 		return fmt.Errorf("sqlite: put response %s: %w", resp.ID, err)
 	}
-	res, err := r.db.ExecContext(ctx, `INSERT INTO responses (id, owner, created_at, depth, conversation, body)
+	db, err := r.conn(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := db.ExecContext(ctx, `INSERT INTO responses (id, owner, created_at, depth, conversation, body)
 		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, depth = excluded.depth,
 			conversation = excluded.conversation, body = excluded.body
@@ -93,7 +126,7 @@ func (r *Responses) PutResponse(ctx context.Context, resp *genai.StoredResponse)
 	if n, _ := res.RowsAffected(); n == 0 {
 		return notFound(resp.ID)
 	}
-	r.prune(ctx)
+	r.prune(ctx, db)
 	return nil
 }
 
@@ -109,13 +142,13 @@ func (r *Responses) expiry() int64 { return r.clock().Add(-genai.ResponseRetenti
 
 // prune deletes the responses past their retention, at most once per pruneEvery; the
 // stored response is safe already, so a failure is left to the next put.
-func (r *Responses) prune(ctx context.Context) {
+func (r *Responses) prune(ctx context.Context, db *sql.DB) {
 	now := r.clock().UnixMilli()
 	last := r.pruned.Load()
 	if now-last < pruneEvery.Milliseconds() || !r.pruned.CompareAndSwap(last, now) {
 		return
 	}
-	r.db.ExecContext(ctx, `DELETE FROM responses WHERE created_at < ?`, r.expiry())
+	db.ExecContext(ctx, `DELETE FROM responses WHERE created_at < ?`, r.expiry())
 }
 
 // GetResponse returns the response id of owner, or ENOTFOUND (also for one past its
@@ -124,7 +157,11 @@ func (r *Responses) GetResponse(ctx context.Context, id, owner string) (*genai.S
 	var created int64
 	var conv, body []byte
 	resp := &genai.StoredResponse{ID: id, Owner: owner}
-	err := r.db.QueryRowContext(ctx, `SELECT created_at, depth, conversation, body FROM responses
+	db, err := r.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	err = db.QueryRowContext(ctx, `SELECT created_at, depth, conversation, body FROM responses
 		WHERE id = ? AND owner = ? AND created_at >= ?`, id, owner, r.expiry()).Scan(&created, &resp.Depth, &conv, &body)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -143,7 +180,11 @@ func (r *Responses) GetResponse(ctx context.Context, id, owner string) (*genai.S
 
 // DeleteResponse deletes the response id of owner, or returns ENOTFOUND.
 func (r *Responses) DeleteResponse(ctx context.Context, id, owner string) error {
-	res, err := r.db.ExecContext(ctx, `DELETE FROM responses WHERE id = ? AND owner = ?`, id, owner)
+	db, err := r.conn(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := db.ExecContext(ctx, `DELETE FROM responses WHERE id = ? AND owner = ?`, id, owner)
 	if err != nil {
 		return r.fullErr(fmt.Errorf("sqlite: delete response %s: %w", id, err))
 	}
