@@ -105,6 +105,23 @@ test('a function tool round trip without storing, the call sent back as input', 
   check(answer.output_text === `Tool ${call.call_id} returned 18 C.`, `answer ${answer.output_text}`);
 });
 
+test('server tools: their calls are mcp_call items, which can be sent back as input', async () => {
+  // A document for the knowledge-base tool to find, by the server's own API.
+  const doc = await fetch(base + '/api/kb/documents', {
+    method: 'POST',
+    headers: { Authorization: 'Bearer ' + process.env.GENAI_KEY, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ title: 'Tides', uri: 'tides.md', text: '# Tides\n\nSpring tides, the highest tides, come when the Sun and the Moon line up.' }),
+  });
+  check(doc.status === 201, `ingest: ${doc.status} ${await doc.text()}`);
+  const input = [{ role: 'user', content: 'highest tides' }];
+  const r = await client.responses.create({ model, input, server_tools: ['knowledge_base'], store: false });
+  const call = r.output.find((o) => o.type === 'mcp_call');
+  check(call && call.server_label === 'knowledge_base' && call.status === 'completed' && call.output.includes('Spring tides'),
+    `output ${JSON.stringify(r.output)}`);
+  const next = await client.responses.create({ model, store: false, input: [...input, ...r.output, { role: 'user', content: 'thanks' }] });
+  check(next.output_text === 'You said: thanks', `next ${next.output_text}`);
+});
+
 test("errors have OpenAI's shape and name the field", async () => {
   try {
     await client.responses.create({ model, input: 'hi', reasoning: { effort: 'high' } });

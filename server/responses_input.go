@@ -299,10 +299,20 @@ func parseInput(raw json.RawMessage) (string, []genai.Message, error) {
 				return "", nil, err
 			}
 			add(genai.RoleUser, genai.ContentBlock{Type: genai.BlockToolResult, ToolResult: &genai.ToolResult{ToolUseID: *f.CallID, Content: content}})
+		case "mcp_call":
+			// A server tool's call sent back with the output it was in: checked and left
+			// out, as from a stored conversation; the model sees the answer it led to.
+			var c struct {
+				respMCPCall
+				ApprovalRequestID *string `json:"approval_request_id"`
+			}
+			if err := genai.DecodeStrict(item, path, &c); err != nil {
+				return "", nil, err
+			}
 		case "":
 			return "", nil, genai.Errorf(genai.EINVALID, "%s.type: required (\"message\", \"function_call\" or \"function_call_output\")", path)
 		default:
-			return "", nil, genai.Errorf(genai.EINVALID, "%s.type: %q is not supported by this server; items are \"message\", \"function_call\" and \"function_call_output\"", path, head.Type)
+			return "", nil, genai.Errorf(genai.EINVALID, "%s.type: %q is not supported by this server; items are \"message\", \"function_call\", \"function_call_output\" and this server's \"mcp_call\"", path, head.Type)
 		}
 	}
 	return strings.Join(system, "\n\n"), msgs, nil

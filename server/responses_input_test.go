@@ -28,6 +28,7 @@ func TestParseResponseRequestRefusals(t *testing.T) {
 		{`{"input":[{"type":"function_call","call_id":"c","name":"f","arguments":"[1]"}]}`, "input[0].arguments", "JSON object"},
 		{`{"input":[{"type":"function_call","name":"f","arguments":"{}"}]}`, "input[0].call_id", "required"},
 		{`{"input":[{"type":"function_call_output","call_id":"c"}]}`, "input[0].output", "required"},
+		{`{"input":[{"type":"mcp_call","id":"mcp_1","server_label":"notes","name":"search_notes","arguments":"{}","foo":1}]}`, "input[0].foo", "not supported"},
 		{`{"input":"hi","tools":[{"type":"web_search"}]}`, "tools[0].type", `only "function"`},
 		{`{"input":"hi","tools":[{"type":"function","name":"f","defer_loading":true}]}`, "tools[0].defer_loading", "not supported"},
 		{`{"input":"hi","tool_choice":"any"}`, "tool_choice", `"any" is not`},
