@@ -53,6 +53,9 @@ type Options struct {
 	AgentToolTimeout time.Duration
 	// MaxBodyBytes caps a JSON request body (default DefaultMaxBodyBytes).
 	MaxBodyBytes int64
+	// Responses keeps the responses of POST /v1/responses for previous_response_id and
+	// GET/DELETE /v1/responses/{id}; nil keeps none (every response is "store": false).
+	Responses genai.ResponseStore
 	// Ready reports whether dependencies are ready, for /readyz; nil means ready.
 	Ready func(ctx context.Context) error
 	// Notes is the vector database of notes; nil answers its routes with 503.
@@ -155,6 +158,9 @@ func (s *Server) routes() {
 	s.handle("GET /v1/models", s.openAIModels)
 	s.handle("POST /v1/chat/completions", s.openAIChat)
 	s.handle("POST /v1/embeddings", s.openAIEmbeddings)
+	s.handle("POST /v1/responses", s.createResponse)
+	s.handle("GET /v1/responses/{id}", s.getResponse)
+	s.handle("DELETE /v1/responses/{id}", s.deleteResponse)
 	s.handle("POST /v1/messages", s.anthropicMessages)
 	s.handle("POST /v1/messages/count_tokens", s.anthropicCountTokens)
 

@@ -234,7 +234,7 @@ func dsn(path string, opts Options, extra ...string) string {
 }
 
 func (db *DB) init(ctx context.Context, forReembed bool) error {
-	if err := migrate(ctx, db.writer); err != nil {
+	if err := migrate(ctx, db.writer, migrations); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", db.path, err)
 	}
 	r, err := db.readers()
@@ -651,21 +651,21 @@ const chunkVectorsTable = `CREATE TABLE chunk_vectors_reembed (
 		vector      BLOB NOT NULL
 	)`
 
-// migrate creates the meta table and applies the migrations not yet applied, each in
-// its own transaction.
-func migrate(ctx context.Context, w *sql.DB) error {
+// migrate creates the meta table and applies the migrations of list not yet applied,
+// each in its own transaction.
+func migrate(ctx context.Context, w *sql.DB, list []string) error {
 	if _, err := w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("create meta table: %w", err)
 	}
 	for {
-		done, err := migrateOne(ctx, w)
+		done, err := migrateOne(ctx, w, list)
 		if err != nil || done {
 			return err
 		}
 	}
 }
 
-func migrateOne(ctx context.Context, w *sql.DB) (done bool, err error) {
+func migrateOne(ctx context.Context, w *sql.DB, migrations []string) (done bool, err error) {
 	tx, err := w.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err

@@ -26,6 +26,7 @@ import (
 	"genai/mcp"
 	"genai/openai"
 	"genai/server"
+	"genai/sqlite"
 	"genai/structured"
 	"genai/web"
 )
@@ -92,6 +93,8 @@ type Main struct {
 	server   *server.Server
 	mcp      *mcp.Server
 	notes    *genai.NoteService
+	// responses keeps the Responses API's stored responses.
+	responses *sqlite.Responses
 	// providerReady reports whether the chat provider answers; nil without one. It is
 	// called in the background by readiness, never per request.
 	providerReady func(ctx context.Context) error
@@ -135,6 +138,9 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	kb, docs, err := m.knowledgeBase(ctx, m.notes, chat, model)
+	if err == nil {
+		m.responses, err = m.openResponses(ctx)
+	}
 	if err != nil {
 		m.notes.Store.Close()
 		return err
@@ -157,6 +163,7 @@ func (m *Main) Run(ctx context.Context) error {
 		KB:            kb,
 		KBName:        c.KB,
 		Ingest:        docs,
+		Responses:     m.responses,
 		ServerTools:   m.serverTools(kb, docs),
 		MCP:           m.mcp.Handler(server.Caller, server.DefaultMaxBodyBytes),
 		AgentMaxSteps: c.AgentMaxSteps,
@@ -168,6 +175,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		m.readiness.close()
 		m.notes.Store.Close()
+		m.responses.Close()
 		return fmt.Errorf("GENAI_ADDR: %w", err)
 	}
 	m.Listener = ln
@@ -211,6 +219,9 @@ func (m *Main) Close() error {
 	}
 	if m.notes != nil {
 		err = errors.Join(err, m.notes.Store.Close())
+	}
+	if m.responses != nil {
+		err = errors.Join(err, m.responses.Close())
 	}
 	return err
 }

@@ -28,7 +28,7 @@ func TestJavaScriptSDKs(t *testing.T) {
 	bedrockUpstream(t, bedrocktest.Options{})
 	const key, otherKey = "sk-genai-sdk-test-0123456789", "sk-genai-sdk-test-other-key"
 	_, base := start(t, map[string]string{"GENAI_PROVIDER": "bedrock", "GENAI_API_KEYS": key + "," + otherKey})
-	for _, script := range []string{"openai.mjs", "anthropic.mjs", "mcp.mjs"} {
+	for _, script := range []string{"openai.mjs", "anthropic.mjs", "mcp.mjs", "responses.mjs"} {
 		t.Run(strings.TrimSuffix(script, ".mjs"), func(t *testing.T) {
 			cmd := exec.CommandContext(t.Context(), "node", script)
 			cmd.Dir = dir

@@ -21,6 +21,15 @@ import (
 // sqliteFile is the embedded store's file in GENAI_DATA_DIR.
 const sqliteFile = "genai.db"
 
+// responsesFile is the file of the Responses API's stored responses in GENAI_DATA_DIR,
+// whichever store holds the notes.
+const responsesFile = "responses.db"
+
+// openResponses opens the store of the Responses API's stored responses.
+func (m *Main) openResponses(ctx context.Context) (*sqlite.Responses, error) {
+	return sqlite.OpenResponses(ctx, filepath.Join(m.Config.DataDir, responsesFile))
+}
+
 // embedder builds the configured embedder. An OpenAI-compatible endpoint is asked for
 // one embedding when no dimension is configured, so the store knows its space.
 func (m *Main) embedder(ctx context.Context) (genai.Embedder, error) {
