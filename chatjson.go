@@ -164,7 +164,7 @@ func ParseChatRequest(data []byte) (req *ChatRequest, stream bool, err error) {
 		return nil, false, Errorf(EINVALID, "server_tools: at most %d, got %d", MaxServerTools, len(w.ServerTools))
 	}
 	for i, name := range w.ServerTools {
-		if !ValidToolName(name) || slices.Contains(w.ServerTools[:i], name) {
+		if !ValidToolGroupName(name) || slices.Contains(w.ServerTools[:i], name) {
 			return nil, false, Errorf(EINVALID, "server_tools[%d]: %q is not a tool group name, or is named twice", i, name)
 		}
 	}

@@ -3,6 +3,7 @@ package genai
 import (
 	"context"
 	"encoding/json"
+	"strings"
 )
 
 // MaxServerTools bounds ChatRequest.ServerTools.
@@ -23,8 +24,18 @@ type ToolRunner interface {
 }
 
 // ToolOutput is what a ToolRunner returns: the result's content for the model, and the
-// sources it drew on, numbered from 1, for the caller to show as citations.
+// sources it drew on, numbered from 1, for the caller to show as citations. IsError marks
+// content that tells the model the tool failed (an MCP result's isError), so that the
+// model sees the failure with all of its content rather than a bare message.
 type ToolOutput struct {
 	Content   []ContentBlock
 	Citations []Citation
+	IsError   bool
+}
+
+// ValidToolGroupName reports whether name can name a group of server tools: a valid tool
+// name, or two joined by one ':' ("mcp:NAME", the tools of an MCP server).
+func ValidToolGroupName(name string) bool {
+	kind, rest, found := strings.Cut(name, ":")
+	return len(name) <= MaxToolNameLength && ValidToolName(kind) && (!found || ValidToolName(rest))
 }

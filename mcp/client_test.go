@@ -1,0 +1,284 @@
+package mcp_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"genai"
+	"genai/mcp"
+	"genai/mcptest"
+)
+
+func TestParseConfig(t *testing.T) {
+	got, err := mcp.ParseConfig([]byte(`{"mcpServers":{
+	  "web":{"url":"https://mcp.example.com/mcp","headers":{"Authorization":"Bearer x"},"type":"http"},
+	  "files":{"command":"npx","args":["-y","@modelcontextprotocol/server-filesystem","/tmp"],"env":{"DEBUG":"1"}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Name != "files" || got[0].Command != "npx" || got[0].Args[2] != "/tmp" || got[0].Env["DEBUG"] != "1" ||
+		got[1].Name != "web" || got[1].URL != "https://mcp.example.com/mcp" || got[1].Headers["Authorization"] != "Bearer x" ||
+		got[0].Transport() != "stdio" || got[1].Transport() != "http" {
+		t.Errorf("parsed %+v", got)
+	}
+	for _, c := range []struct{ file, err string }{
+		{`[]`, "not a JSON object"},
+		{`{"servers":{}}`, `unknown field "servers"`},
+		{`{"mcpServers":[]}`, "mcpServers: must be an object"},
+		{`{"mcpServers":{"a b":{"command":"x"}}}`, "mcpServers.a b: the name must be"},
+		{`{"mcpServers":{"a__b":{"command":"x"}}}`, "mcpServers.a__b: the name must be"},
+		{`{"mcpServers":{"a_":{"command":"x"}}}`, "mcpServers.a_: the name must be"},
+		{`{"mcpServers":{"fs":{"command":"x","cwd":"/"}}}`, `mcpServers.fs: unknown field "cwd"`},
+		{`{"mcpServers":{"fs":{"command":"x","url":"http://h/"}}}`, "mcpServers.fs: has both command and url"},
+		{`{"mcpServers":{"fs":{}}}`, "mcpServers.fs: needs a command (stdio) or a url"},
+		{`{"mcpServers":{"fs":{"command":"x","args":"-y"}}}`, "mcpServers.fs: args: must be an array of strings"},
+		{`{"mcpServers":{"fs":{"command":"x","env":{"A=B":"1"}}}}`, `mcpServers.fs: env: "A=B" is not a variable name`},
+		{`{"mcpServers":{"fs":{"command":"x","headers":{"A":"1"}}}}`, "mcpServers.fs: headers: only with a url"},
+		{`{"mcpServers":{"web":{"url":"ftp://h/"}}}`, `mcpServers.web: url: "ftp://h/" must be an absolute http`},
+		{`{"mcpServers":{"web":{"url":"http://h/","type":"sse"}}}`, `mcpServers.web: type: "sse"`},
+		{`{"mcpServers":{"web":{"url":"http://h/","headers":{"Bad Name":"1"}}}}`, `mcpServers.web: headers: "Bad Name" is not a valid header`},
+		{`{"mcpServers":{"web":{"url":"http://h/","env":{"A":"1"}}}}`, "mcpServers.web: args and env: only with a command"},
+	} {
+		if _, err := mcp.ParseConfig([]byte(c.file)); err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%s: got %v, want an error with %q", c.file, err, c.err)
+		}
+	}
+}
+
+// startClient starts a client of servers with short timeouts, closed at the test's end.
+func startClient(t *testing.T, opts mcp.Options, servers ...mcp.ServerConfig) *mcp.Client {
+	t.Helper()
+	if opts.StartTimeout == 0 {
+		opts.StartTimeout = 20 * time.Second
+	}
+	if opts.RestartMin == 0 {
+		opts.RestartMin, opts.RestartMax = 100*time.Millisecond, 400*time.Millisecond
+	}
+	c := mcp.Start(servers, opts)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// waitStatus waits for the first server's status to satisfy ok.
+func waitStatus(t *testing.T, c *mcp.Client, what string, ok func(mcp.Status) bool) mcp.Status {
+	t.Helper()
+	var st mcp.Status
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if st = c.Status()[0]; ok(st) {
+			return st
+		}
+	}
+	t.Fatalf("the server is not %s: %+v", what, st)
+	return st
+}
+
+func connected(st mcp.Status) bool { return st.State == mcp.StateConnected }
+
+// tool returns the runner named name of group.
+func tool(t *testing.T, c *mcp.Client, group, name string) genai.ToolRunner {
+	t.Helper()
+	var names []string
+	for _, r := range c.Groups()[group]() {
+		if r.Tool().Name == name {
+			return r
+		}
+		names = append(names, r.Tool().Name)
+	}
+	t.Fatalf("no tool %s in %s: %v", name, group, names)
+	return nil
+}
+
+func run(t *testing.T, r genai.ToolRunner, input string) *genai.ToolOutput {
+	t.Helper()
+	out, err := r.Run(context.Background(), json.RawMessage(input))
+	if err != nil {
+		t.Fatalf("%s: %v", r.Tool().Name, err)
+	}
+	return out
+}
+
+// The reference server's tools, named for the model, and their results as the model
+// gets them: text, and an image with the text around it.
+func TestEverythingOverStdio(t *testing.T) {
+	cmd, args := mcptest.Everything(t)
+	c := startClient(t, mcp.Options{}, mcp.ServerConfig{Name: "everything", Command: cmd, Args: args})
+	st := waitStatus(t, c, "connected", connected)
+	var names []string
+	for _, tl := range st.Tools {
+		names = append(names, tl.Name)
+	}
+	if st.Transport != "stdio" || !slices.Contains(names, "everything__echo") || !slices.Contains(names, "everything__get-tiny-image") {
+		t.Fatalf("status %+v", st)
+	}
+	echo := tool(t, c, "mcp:everything", "everything__echo")
+	if !strings.Contains(string(echo.Tool().InputSchema), `"message"`) || echo.Tool().Description != "Echoes back the input string" {
+		t.Errorf("echo's spec %+v", echo.Tool())
+	}
+	if out := run(t, echo, `{"message":"tides"}`); out.IsError || len(out.Content) != 1 || out.Content[0].Text != "Echo: tides" {
+		t.Errorf("echo: %+v", out)
+	}
+	out := run(t, tool(t, c, "mcp:everything", "everything__get-tiny-image"), `{}`)
+	if len(out.Content) != 3 || out.Content[0].Text != "Here's the image you requested:" || out.Content[1].Type != genai.BlockImage ||
+		out.Content[1].Image.Format != "png" || !bytes.HasPrefix(out.Content[1].Image.Data, []byte("\x89PNG")) || out.Content[2].Text != "The image above is the MCP logo." {
+		t.Errorf("get-tiny-image: %+v", out)
+	}
+	// The arguments' schema is the server's to check; its refusal reaches the model.
+	if out := run(t, echo, `{"message":7}`); !out.IsError || !strings.Contains(out.Content[0].Text, "message") {
+		t.Errorf("echo with a number: %+v", out)
+	}
+}
+
+// serverPID returns the process id of the client's one stdio server.
+func serverPID(t *testing.T) int {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if kids := mcptest.Children(os.Getpid()); len(kids) == 1 {
+			return kids[0]
+		}
+	}
+	t.Fatalf("no one child process: %v", mcptest.Children(os.Getpid()))
+	return 0
+}
+
+// A server that dies loses its tools at once, says why, and is restarted; one that
+// runs a call when it dies fails that call with an error naming the server. Close ends
+// the server's process.
+func TestCrashedServerIsRestarted(t *testing.T) {
+	cmd, args := mcptest.Everything(t)
+	c := startClient(t, mcp.Options{}, mcp.ServerConfig{Name: "everything", Command: cmd, Args: args})
+	waitStatus(t, c, "connected", connected)
+	pid := serverPID(t)
+	long := tool(t, c, "mcp:everything", "everything__trigger-long-running-operation")
+	failed := make(chan error, 1)
+	go func() {
+		_, err := long.Run(context.Background(), json.RawMessage(`{"duration":30,"steps":30}`))
+		failed <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	syscall.Kill(pid, syscall.SIGKILL)
+	select {
+	case err := <-failed:
+		if genai.ErrorCode(err) != genai.EUNAVAILABLE || !strings.Contains(genai.ErrorMessage(err), "the MCP server everything stopped during the call") {
+			t.Errorf("the call's error: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call did not end when its server died")
+	}
+	st := waitStatus(t, c, "failing", func(st mcp.Status) bool { return st.State == mcp.StateFailing })
+	if len(st.Tools) != 0 || len(c.Groups()["mcp:everything"]()) != 0 || !strings.Contains(st.Error, "signal: killed") {
+		t.Errorf("status after the crash %+v", st)
+	}
+	st = waitStatus(t, c, "restarted", connected)
+	if st.Restarts != 1 || len(st.Tools) == 0 {
+		t.Errorf("status after the restart %+v", st)
+	}
+	again := serverPID(t)
+	if again == pid {
+		t.Errorf("the same process %d", pid)
+	}
+	c.Close()
+	if !mcptest.WaitGone(again, 10*time.Second) {
+		t.Errorf("the server %d outlived Close", again)
+	}
+}
+
+// A server that never answers initialize is failing with the reason and its process
+// is killed; each retry starts a new one, with backoff.
+func TestServerThatNeverAnswers(t *testing.T) {
+	c := startClient(t, mcp.Options{StartTimeout: 300 * time.Millisecond, RestartMin: 200 * time.Millisecond, RestartMax: time.Second},
+		mcp.ServerConfig{Name: "silent", Command: "sleep", Args: []string{"600"}})
+	st := waitStatus(t, c, "failing", func(st mcp.Status) bool { return st.State == mcp.StateFailing })
+	if !strings.Contains(st.Error, "did not start: no answer within 300ms") || len(c.Groups()["mcp:silent"]()) != 0 {
+		t.Errorf("status %+v", st)
+	}
+	waitStatus(t, c, "retried twice", func(st mcp.Status) bool { return st.Restarts >= 2 })
+	if kids := mcptest.Children(os.Getpid()); len(kids) > 1 {
+		t.Errorf("processes of failed starts are left: %v", kids)
+	}
+	c.Close()
+	for _, pid := range mcptest.Children(os.Getpid()) {
+		t.Errorf("child %d outlived Close", pid)
+	}
+}
+
+// goServer is a Streamable HTTP MCP server built with the Go SDK that wants a bearer
+// token.
+func goServer(t *testing.T) (*sdk.Server, string) {
+	t.Helper()
+	srv := sdk.NewServer(&sdk.Implementation{Name: "weather", Version: "1"}, nil)
+	sdk.AddTool(srv, &sdk.Tool{Name: "forecast.today", Description: "Today's forecast"},
+		func(_ context.Context, _ *sdk.CallToolRequest, in struct {
+			City string `json:"city,omitempty"`
+		}) (*sdk.CallToolResult, any, error) {
+			if in.City == "" {
+				return &sdk.CallToolResult{IsError: true, Content: []sdk.Content{&sdk.TextContent{Text: "no such city"}}}, nil, nil
+			}
+			return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "Sunny in " + in.City},
+				&sdk.ImageContent{MIMEType: "image/svg+xml", Data: []byte("<svg/>")}}}, nil, nil
+		})
+	h := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv }, nil)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer sesame" {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	return srv, ts.URL
+}
+
+// Streamable HTTP with the configured headers; a tool name made valid; isError and an
+// image no model takes, kept as they are and noted; a tool added by the server is
+// offered once its list_changed arrives; a call that runs out of time.
+func TestStreamableHTTPServer(t *testing.T) {
+	srv, url := goServer(t)
+	c := startClient(t, mcp.Options{CallTimeout: 300 * time.Millisecond},
+		mcp.ServerConfig{Name: "weather", URL: url, Headers: map[string]string{"Authorization": "Bearer sesame"}})
+	st := waitStatus(t, c, "connected", connected)
+	if st.Transport != "http" || len(st.Tools) != 1 || st.Tools[0].Name != "weather__forecast_today" {
+		t.Fatalf("status %+v", st)
+	}
+	f := tool(t, c, "mcp:weather", "weather__forecast_today")
+	out := run(t, f, `{"city":"Brest"}`)
+	if out.IsError || len(out.Content) != 1 || out.Content[0].Text != "Sunny in Brest\n[an image of type image/svg+xml, 6 bytes, left out: not a PNG, JPEG, GIF or WebP image]" {
+		t.Errorf("forecast: %+v", out)
+	}
+	if out := run(t, f, `{}`); !out.IsError || out.Content[0].Text != "no such city" {
+		t.Errorf("forecast of nowhere: %+v", out)
+	}
+
+	release := make(chan struct{})
+	defer close(release)
+	sdk.AddTool(srv, &sdk.Tool{Name: "radar"}, func(ctx context.Context, _ *sdk.CallToolRequest, _ struct{}) (*sdk.CallToolResult, any, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "late"}}}, nil, nil
+	})
+	st = waitStatus(t, c, "showing the new tool", func(st mcp.Status) bool { return len(st.Tools) == 2 })
+	if st.Tools[1].Name != "weather__radar" || st.Tools[1].Description != "The tool radar of the MCP server weather." {
+		t.Errorf("tools after list_changed %+v", st.Tools)
+	}
+	_, err := tool(t, c, "mcp:weather", "weather__radar").Run(context.Background(), json.RawMessage(`{}`))
+	if genai.ErrorCode(err) != genai.ETIMEOUT || genai.ErrorMessage(err) != "the MCP server weather did not answer the call of radar within 300ms" {
+		t.Errorf("a call past its time: %v", err)
+	}
+	// The server answers its ping: slow, not hung, so it stays.
+	time.Sleep(200 * time.Millisecond)
+	if st := c.Status()[0]; st.State != mcp.StateConnected || st.Restarts != 0 {
+		t.Errorf("status after the timeout %+v", st)
+	}
+}
