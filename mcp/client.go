@@ -255,7 +255,7 @@ func (s *supervisor) serve(ctx context.Context) error {
 }
 
 // failure describes why the server stopped: the step, the time limit when that was
-// it, and for a process, how it ended and the last of its stderr.
+// it, and for a process, how it ended; the last of its stderr is logged.
 func (s *supervisor) failure(step string, ctx context.Context, err error, proc *process) error {
 	var why string
 	switch {
@@ -271,7 +271,8 @@ func (s *supervisor) failure(step string, ctx context.Context, err error, proc *
 			why = exit // how it ended says more than a broken pipe; after a timeout, we ended it
 		}
 		if tail := proc.stderrTail(); tail != "" {
-			why += "; its stderr ends: " + tail
+			// Logged, not shown in Status: a server's stderr may hold what /api/config must not.
+			s.log.Warn("MCP server's stderr ends", "stderr", tail)
 		}
 	}
 	return fmt.Errorf("%s: %s", step, why)

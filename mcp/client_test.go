@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
@@ -212,40 +210,13 @@ func TestServerThatNeverAnswers(t *testing.T) {
 	}
 }
 
-// goServer is a Streamable HTTP MCP server built with the Go SDK that wants a bearer
-// token.
-func goServer(t *testing.T) (*sdk.Server, string) {
-	t.Helper()
-	srv := sdk.NewServer(&sdk.Implementation{Name: "weather", Version: "1"}, nil)
-	sdk.AddTool(srv, &sdk.Tool{Name: "forecast.today", Description: "Today's forecast"},
-		func(_ context.Context, _ *sdk.CallToolRequest, in struct {
-			City string `json:"city,omitempty"`
-		}) (*sdk.CallToolResult, any, error) {
-			if in.City == "" {
-				return &sdk.CallToolResult{IsError: true, Content: []sdk.Content{&sdk.TextContent{Text: "no such city"}}}, nil, nil
-			}
-			return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "Sunny in " + in.City},
-				&sdk.ImageContent{MIMEType: "image/svg+xml", Data: []byte("<svg/>")}}}, nil, nil
-		})
-	h := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv }, nil)
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer sesame" {
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(ts.Close)
-	return srv, ts.URL
-}
-
 // Streamable HTTP with the configured headers; a tool name made valid; isError and an
 // image no model takes, kept as they are and noted; a tool added by the server is
 // offered once its list_changed arrives; a call that runs out of time.
 func TestStreamableHTTPServer(t *testing.T) {
-	srv, url := goServer(t)
+	srv, url := mcptest.Weather(t)
 	c := startClient(t, mcp.Options{CallTimeout: 300 * time.Millisecond},
-		mcp.ServerConfig{Name: "weather", URL: url, Headers: map[string]string{"Authorization": "Bearer sesame"}})
+		mcp.ServerConfig{Name: "weather", URL: url, Headers: map[string]string{"Authorization": "Bearer " + mcptest.WeatherToken}})
 	st := waitStatus(t, c, "connected", connected)
 	if st.Transport != "http" || len(st.Tools) != 1 || st.Tools[0].Name != "weather__forecast_today" {
 		t.Fatalf("status %+v", st)
@@ -255,7 +226,7 @@ func TestStreamableHTTPServer(t *testing.T) {
 	if out.IsError || len(out.Content) != 1 || out.Content[0].Text != "Sunny in Brest\n[an image of type image/svg+xml, 6 bytes, left out: not a PNG, JPEG, GIF or WebP image]" {
 		t.Errorf("forecast: %+v", out)
 	}
-	if out := run(t, f, `{}`); !out.IsError || out.Content[0].Text != "no such city" {
+	if out := run(t, f, `{"city":""}`); !out.IsError || out.Content[0].Text != "no such city" {
 		t.Errorf("forecast of nowhere: %+v", out)
 	}
 

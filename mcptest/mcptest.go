@@ -5,6 +5,9 @@
 package mcptest
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // dir is this package's directory, where node_modules is.
@@ -38,6 +43,39 @@ func script(t testing.TB, pkg string) string {
 		t.Fatalf("the reference MCP servers are not installed: run (cd mcptest && npm ci), or set GENAI_SKIP_NODE=1 (%v)", err)
 	}
 	return path
+}
+
+// WeatherToken is the bearer token Weather's server wants.
+const WeatherToken = "sesame"
+
+// Weather serves a Streamable HTTP MCP server built with the Go SDK, closed at t's end,
+// and returns it, to add tools to, and its URL. It answers only requests with the
+// header "Authorization: Bearer " + WeatherToken. Its tool forecast.today ({"city"})
+// answers the text "Sunny in <city>" and an SVG image, or without a city, an isError
+// result "no such city".
+func Weather(t testing.TB) (*sdk.Server, string) {
+	t.Helper()
+	srv := sdk.NewServer(&sdk.Implementation{Name: "weather", Version: "1"}, nil)
+	sdk.AddTool(srv, &sdk.Tool{Name: "forecast.today", Description: "Today's forecast"},
+		func(_ context.Context, _ *sdk.CallToolRequest, in struct {
+			City string `json:"city"`
+		}) (*sdk.CallToolResult, any, error) {
+			if in.City == "" {
+				return &sdk.CallToolResult{IsError: true, Content: []sdk.Content{&sdk.TextContent{Text: "no such city"}}}, nil, nil
+			}
+			return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "Sunny in " + in.City},
+				&sdk.ImageContent{MIMEType: "image/svg+xml", Data: []byte("<svg/>")}}}, nil, nil
+		})
+	h := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv }, nil)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+WeatherToken {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	return srv, ts.URL
 }
 
 // Everything returns the command and arguments that run server-everything over stdio.

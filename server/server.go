@@ -47,6 +47,9 @@ type Options struct {
 	// turns them on with ("server_tools": ["knowledge_base", "notes"]); each call makes
 	// the tools of one request.
 	ServerTools map[string]func() []genai.ToolRunner
+	// MCPServers reports the state of each configured MCP server, whose tools are the
+	// groups "mcp:NAME" of ServerTools, for /api/config; nil when there are none.
+	MCPServers func() []MCPServer
 	// AgentMaxSteps bounds the model calls of a request with server tools, and
 	// AgentToolTimeout one tool call (defaults in package agent).
 	AgentMaxSteps    int
@@ -322,6 +325,29 @@ type configBody struct {
 	Embedder      *genai.EmbeddingSpace `json:"embedder,omitempty"`
 	EmbedModel    string                `json:"embed_model,omitempty"`
 	KnowledgeBase string                `json:"knowledge_base,omitempty"`
+	MCPServers    []MCPServer           `json:"mcp_servers"`
+}
+
+// MCPServer is the state of an MCP server whose tools the agent may use, as /api/config
+// shows it.
+type MCPServer struct {
+	Name string `json:"name"`
+	// Group is what a request's server_tools names to turn the tools on: "mcp:" + Name.
+	Group     string `json:"group"`
+	Transport string `json:"transport"` // "stdio" or "http"
+	State     string `json:"state"`     // "starting", "connected" or "failing"
+	// Error says why a failing server failed; it is restarted with backoff, next at
+	// RetryAt.
+	Error    string     `json:"error,omitempty"`
+	RetryAt  *time.Time `json:"retry_at,omitempty"`
+	Restarts int        `json:"restarts"`
+	Tools    []MCPTool  `json:"tools"`
+}
+
+// MCPTool is a tool of an MCP server, by the name the model sees.
+type MCPTool struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
 }
 
 type configLimits struct {
@@ -356,6 +382,10 @@ func (s *Server) config(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Notes != nil {
 		space := s.opts.Notes.Embedder.Space()
 		body.Store, body.Embedder, body.EmbedModel = s.opts.Store, &space, space.Model
+	}
+	body.MCPServers = []MCPServer{}
+	if s.opts.MCPServers != nil {
+		body.MCPServers = s.opts.MCPServers()
 	}
 	writeJSON(w, http.StatusOK, body)
 }

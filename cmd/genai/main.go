@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"genai"
 	"genai/agent"
 	"genai/bedrock"
+	"genai/mcp"
 	"genai/openai"
 	"genai/server"
 	"genai/web"
@@ -91,6 +93,7 @@ type Main struct {
 	// called in the background by readiness, never per request.
 	providerReady func(ctx context.Context) error
 	readiness     *readiness
+	mcp           *mcp.Client // nil without GENAI_MCP_SERVERS
 }
 
 // NewMain returns a Main that logs to stderr.
@@ -133,7 +136,19 @@ func (m *Main) Run(ctx context.Context) error {
 		m.notes.Store.Close()
 		return err
 	}
+	var mcpServers []mcp.ServerConfig
+	if c.MCPServers != "" {
+		if mcpServers, err = mcp.LoadConfig(c.MCPServers); err != nil {
+			m.notes.Store.Close()
+			return fmt.Errorf("GENAI_MCP_SERVERS: %s: %w", c.MCPServers, err)
+		}
+	}
 	m.readiness = startReadiness(m.Logger, c.ReadyInterval, m.dependencies())
+	// The servers connect in the background: one that is slow or down must not hold up
+	// the start, or chat.
+	m.mcp = mcp.Start(mcpServers, mcp.Options{StartTimeout: c.MCPStartTimeout, CallTimeout: c.MCPCallTimeout, Logger: m.Logger})
+	tools := m.serverTools(kb, docs)
+	maps.Copy(tools, m.mcp.Groups())
 	m.server = server.New(server.Options{
 		Chat:          chat,
 		Provider:      provider,
@@ -150,15 +165,19 @@ func (m *Main) Run(ctx context.Context) error {
 		KB:            kb,
 		KBName:        c.KB,
 		Ingest:        docs,
-		ServerTools:   m.serverTools(kb, docs),
+		ServerTools:   tools,
+		MCPServers:    m.mcpStatus,
 		AgentMaxSteps: c.AgentMaxSteps,
-		Ready:         m.ready,
-		UI:            web.Handler(),
-		Logger:        m.Logger,
+		// The MCP call timeout gives the precise error; the agent's own must not cut first.
+		AgentToolTimeout: max(agent.DefaultToolTimeout, c.MCPCallTimeout+time.Second),
+		Ready:            m.ready,
+		UI:               web.Handler(),
+		Logger:           m.Logger,
 	})
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		m.readiness.close()
+		m.mcp.Close()
 		m.notes.Store.Close()
 		return fmt.Errorf("GENAI_ADDR: %w", err)
 	}
@@ -198,6 +217,9 @@ func (m *Main) Close() error {
 	}
 	if m.readiness != nil {
 		m.readiness.close()
+	}
+	if m.mcp != nil {
+		m.mcp.Close() // ends every stdio server's process
 	}
 	if m.notes != nil {
 		err = errors.Join(err, m.notes.Store.Close())
@@ -292,6 +314,23 @@ func (m *Main) chatModel(ctx context.Context) (genai.ChatModel, string, string, 
 		return cm, provider, model, nil
 	}
 	return nil, "none", "", nil
+}
+
+// mcpStatus is the state of each MCP server for /api/config.
+func (m *Main) mcpStatus() []server.MCPServer {
+	out := []server.MCPServer{}
+	for _, st := range m.mcp.Status() {
+		s := server.MCPServer{Name: st.Name, Group: "mcp:" + st.Name, Transport: st.Transport, State: st.State,
+			Error: st.Error, Restarts: st.Restarts, Tools: []server.MCPTool{}}
+		if !st.RetryAt.IsZero() {
+			s.RetryAt = &st.RetryAt
+		}
+		for _, t := range st.Tools {
+			s.Tools = append(s.Tools, server.MCPTool{Name: t.Name, Description: t.Description})
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // serverTools are the groups of tools the server runs itself: the knowledge base and
