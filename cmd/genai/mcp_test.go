@@ -356,11 +356,29 @@ func TestMCPServeChild(t *testing.T) {
 	}
 }
 
-// No stdio server outlives genai: not after SIGTERM (Close ends it), nor after SIGKILL,
-// which no cleanup survives (the kernel kills it: Pdeathsig).
+// TestMCPStuckServerChild is not a test: run as a stdio MCP server by
+// TestMCPChildrenDieWithTheServer, it serves one tool, then, unlike the reference
+// servers, neither exits when its stdin closes nor on SIGTERM, as a stuck server would.
+func TestMCPStuckServerChild(t *testing.T) {
+	if os.Getenv("GENAI_TEST_MCP_STUCK") != "1" {
+		t.Skip("a stdio server of TestMCPChildrenDieWithTheServer")
+	}
+	signal.Ignore(syscall.SIGTERM)
+	srv := sdk.NewServer(&sdk.Implementation{Name: "stuck", Version: "1"}, nil)
+	sdk.AddTool(srv, &sdk.Tool{Name: "nothing"}, func(context.Context, *sdk.CallToolRequest, struct{}) (*sdk.CallToolResult, any, error) {
+		return &sdk.CallToolResult{}, nil, nil
+	})
+	srv.Run(context.Background(), &sdk.StdioTransport{})
+	select {}
+}
+
+// No stdio server outlives genai: not after SIGTERM (Close ends it, with SIGKILL for one
+// that ignores SIGTERM), nor after SIGKILL, which no cleanup survives (the kernel kills
+// it: Pdeathsig), even one that does not exit when its stdin closes.
 func TestMCPChildrenDieWithTheServer(t *testing.T) {
 	isolateAWS(t)
-	file := mcpFile(t, map[string]any{"everything": everything(t)})
+	file := mcpFile(t, map[string]any{"everything": everything(t),
+		"stuck": map[string]any{"command": os.Args[0], "args": []string{"-test.run=^TestMCPStuckServerChild$"}, "env": map[string]string{"GENAI_TEST_MCP_STUCK": "1"}}})
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
 		t.Run(sig.String(), func(t *testing.T) {
 			addr := freeAddr(t)
@@ -375,12 +393,18 @@ func TestMCPChildrenDieWithTheServer(t *testing.T) {
 			base := "http://" + addr
 			waitHealthy(t, base)
 			waitMCP(t, base, "everything", "connected", isConnected)
-			server := childServer(t, child.Process.Pid)
+			waitMCP(t, base, "stuck", "connected", isConnected)
+			servers := mcptest.Children(child.Process.Pid)
+			if len(servers) != 2 {
+				t.Fatalf("child processes %v, want the two servers", servers)
+			}
 			child.Process.Signal(sig)
 			child.Wait()
-			if !mcptest.WaitGone(server, 10*time.Second) {
-				syscall.Kill(server, syscall.SIGKILL)
-				t.Fatalf("the MCP server %d outlived genai's %s", server, sig)
+			for _, pid := range servers {
+				if !mcptest.WaitGone(pid, 10*time.Second) {
+					syscall.Kill(pid, syscall.SIGKILL)
+					t.Errorf("the MCP server %d outlived genai's %s", pid, sig)
+				}
 			}
 		})
 	}
