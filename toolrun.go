@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"time"
 )
 
 // MaxServerTools bounds ChatRequest.ServerTools.
@@ -38,4 +39,34 @@ type ToolOutput struct {
 func ValidToolGroupName(name string) bool {
 	kind, rest, found := strings.Cut(name, ":")
 	return len(name) <= MaxToolNameLength && ValidToolName(kind) && (!found || ValidToolName(rest))
+}
+
+// The states of an MCPServer.
+const (
+	MCPStarting  = "starting"  // connecting for the first time
+	MCPConnected = "connected" // its tools are offered
+	MCPFailing   = "failing"   // down: Error says why; it is restarted with backoff
+)
+
+// MCPServer is the state of an MCP server whose tools the agent may use, as /api/config
+// shows it.
+type MCPServer struct {
+	Name string `json:"name"`
+	// Group is what a request's server_tools names to turn the tools on: "mcp:" + Name.
+	Group     string `json:"group"`
+	Transport string `json:"transport"` // "stdio" or "http"
+	State     string `json:"state"`     // MCPStarting, MCPConnected or MCPFailing
+	// Error says why a failing server failed; it is restarted at RetryAt. Restarts
+	// counts the restarts so far.
+	Error    string     `json:"error,omitempty"`
+	RetryAt  *time.Time `json:"retry_at,omitempty"`
+	Restarts int        `json:"restarts"`
+	// Tools are the tools offered now, by the names the model sees.
+	Tools []ToolInfo `json:"tools"`
+}
+
+// ToolInfo names a tool and says what it does, for people choosing tools.
+type ToolInfo struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
 }

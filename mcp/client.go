@@ -18,13 +18,6 @@ import (
 	"genai"
 )
 
-// The states of a server, as Status reports them.
-const (
-	StateStarting  = "starting"  // connecting for the first time
-	StateConnected = "connected" // its tools are offered
-	StateFailing   = "failing"   // down; Status.Error says why, and it is restarted with backoff
-)
-
 // Defaults of Options.
 const (
 	DefaultStartTimeout = time.Minute // "npx -y" may download the server first
@@ -95,7 +88,7 @@ func Start(servers []ServerConfig, opts Options) *Client {
 	c := &Client{opts: opts, log: opts.Logger, cancel: cancel}
 	for _, cfg := range servers {
 		s := &supervisor{cfg: cfg, opts: &c.opts, log: c.log.With("mcp_server", cfg.Name),
-			state: StateStarting, relist: make(chan struct{}, 1), check: make(chan struct{}, 1)}
+			state: genai.MCPStarting, relist: make(chan struct{}, 1), check: make(chan struct{}, 1)}
 		c.servers = append(c.servers, s)
 		c.wg.Go(func() { s.run(ctx) })
 	}
@@ -108,29 +101,14 @@ func Start(servers []ServerConfig, opts Options) *Client {
 func (c *Client) Groups() map[string]func() []genai.ToolRunner {
 	out := make(map[string]func() []genai.ToolRunner, len(c.servers))
 	for _, s := range c.servers {
-		out["mcp:"+s.cfg.Name] = s.runners
+		out[s.group()] = s.runners
 	}
 	return out
 }
 
-// Status is the state of one server, for /api/config.
-type Status struct {
-	Name      string
-	Transport string // "stdio" or "http"
-	State     string // StateStarting, StateConnected or StateFailing
-	// Error is why the server is failing, or, while it is connected, "".
-	Error string
-	// Tools are the tools offered, by the names the model sees.
-	Tools []genai.Tool
-	// Restarts counts the restarts after a failure; RetryAt is when the next one is due,
-	// while failing.
-	Restarts int
-	RetryAt  time.Time
-}
-
 // Status returns the state of each server, in the order of Start's servers.
-func (c *Client) Status() []Status {
-	out := make([]Status, 0, len(c.servers))
+func (c *Client) Status() []genai.MCPServer {
+	out := make([]genai.MCPServer, 0, len(c.servers))
 	for _, s := range c.servers {
 		out = append(out, s.status())
 	}
@@ -177,7 +155,7 @@ func (s *supervisor) run(ctx context.Context) {
 			wait = s.opts.RestartMin // it ran a good while: a new failure, not the same one
 		}
 		s.mu.Lock()
-		s.state, s.err, s.session, s.tools = StateFailing, err.Error(), nil, nil
+		s.state, s.err, s.session, s.tools = genai.MCPFailing, err.Error(), nil, nil
 		s.retryAt = time.Now().Add(wait)
 		s.mu.Unlock()
 		s.log.Warn("MCP server failed; its tools are withdrawn", "err", err, "restart_in", wait)
@@ -220,7 +198,7 @@ func (s *supervisor) serve(ctx context.Context) error {
 	}
 	cancel()
 	s.mu.Lock()
-	s.state, s.err, s.session, s.tools, s.retryAt = StateConnected, "", session, tools, time.Time{}
+	s.state, s.err, s.session, s.tools, s.retryAt = genai.MCPConnected, "", session, tools, time.Time{}
 	s.mu.Unlock()
 	s.log.Info("MCP server connected", "tools", len(tools))
 
@@ -292,19 +270,27 @@ func (s *supervisor) current() (*sdk.ClientSession, string) {
 	return s.session, ""
 }
 
+// group is the name a request turns the server's tools on by.
+func (s *supervisor) group() string { return "mcp:" + s.cfg.Name }
+
 func (s *supervisor) runners() []genai.ToolRunner {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.tools)
 }
 
-func (s *supervisor) status() Status {
+func (s *supervisor) status() genai.MCPServer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{Name: s.cfg.Name, Transport: s.cfg.Transport(), State: s.state, Error: s.err,
-		Restarts: s.restarts, RetryAt: s.retryAt, Tools: make([]genai.Tool, 0, len(s.tools))}
+	st := genai.MCPServer{Name: s.cfg.Name, Group: s.group(), Transport: s.cfg.Transport(), State: s.state,
+		Error: s.err, Restarts: s.restarts, Tools: make([]genai.ToolInfo, 0, len(s.tools))}
+	if !s.retryAt.IsZero() {
+		at := s.retryAt
+		st.RetryAt = &at
+	}
 	for _, t := range s.tools {
-		st.Tools = append(st.Tools, t.Tool())
+		spec := t.Tool()
+		st.Tools = append(st.Tools, genai.ToolInfo{Name: spec.Name, Description: spec.Description})
 	}
 	return st
 }

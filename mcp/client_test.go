@@ -69,9 +69,9 @@ func startClient(t *testing.T, opts mcp.Options, servers ...mcp.ServerConfig) *m
 }
 
 // waitStatus waits for the first server's status to satisfy ok.
-func waitStatus(t *testing.T, c *mcp.Client, what string, ok func(mcp.Status) bool) mcp.Status {
+func waitStatus(t *testing.T, c *mcp.Client, what string, ok func(genai.MCPServer) bool) genai.MCPServer {
 	t.Helper()
-	var st mcp.Status
+	var st genai.MCPServer
 	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 		if st = c.Status()[0]; ok(st) {
 			return st
@@ -81,7 +81,7 @@ func waitStatus(t *testing.T, c *mcp.Client, what string, ok func(mcp.Status) bo
 	return st
 }
 
-func connected(st mcp.Status) bool { return st.State == mcp.StateConnected }
+func connected(st genai.MCPServer) bool { return st.State == genai.MCPConnected }
 
 // tool returns the runner named name of group.
 func tool(t *testing.T, c *mcp.Client, group, name string) genai.ToolRunner {
@@ -173,7 +173,7 @@ func TestCrashedServerIsRestarted(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the call did not end when its server died")
 	}
-	st := waitStatus(t, c, "failing", func(st mcp.Status) bool { return st.State == mcp.StateFailing })
+	st := waitStatus(t, c, "failing", func(st genai.MCPServer) bool { return st.State == genai.MCPFailing })
 	if len(st.Tools) != 0 || len(c.Groups()["mcp:everything"]()) != 0 || !strings.Contains(st.Error, "signal: killed") {
 		t.Errorf("status after the crash %+v", st)
 	}
@@ -196,11 +196,11 @@ func TestCrashedServerIsRestarted(t *testing.T) {
 func TestServerThatNeverAnswers(t *testing.T) {
 	c := startClient(t, mcp.Options{StartTimeout: 300 * time.Millisecond, RestartMin: 200 * time.Millisecond, RestartMax: time.Second},
 		mcp.ServerConfig{Name: "silent", Command: "sleep", Args: []string{"600"}})
-	st := waitStatus(t, c, "failing", func(st mcp.Status) bool { return st.State == mcp.StateFailing })
+	st := waitStatus(t, c, "failing", func(st genai.MCPServer) bool { return st.State == genai.MCPFailing })
 	if !strings.Contains(st.Error, "did not start: no answer within 300ms") || len(c.Groups()["mcp:silent"]()) != 0 {
 		t.Errorf("status %+v", st)
 	}
-	waitStatus(t, c, "retried twice", func(st mcp.Status) bool { return st.Restarts >= 2 })
+	waitStatus(t, c, "retried twice", func(st genai.MCPServer) bool { return st.Restarts >= 2 })
 	if kids := mcptest.Children(os.Getpid()); len(kids) > 1 {
 		t.Errorf("processes of failed starts are left: %v", kids)
 	}
@@ -239,7 +239,7 @@ func TestStreamableHTTPServer(t *testing.T) {
 		}
 		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "late"}}}, nil, nil
 	})
-	st = waitStatus(t, c, "showing the new tool", func(st mcp.Status) bool { return len(st.Tools) == 2 })
+	st = waitStatus(t, c, "showing the new tool", func(st genai.MCPServer) bool { return len(st.Tools) == 2 })
 	if st.Tools[1].Name != "weather__radar" || st.Tools[1].Description != "The tool radar of the MCP server weather." {
 		t.Errorf("tools after list_changed %+v", st.Tools)
 	}
@@ -249,7 +249,7 @@ func TestStreamableHTTPServer(t *testing.T) {
 	}
 	// The server answers its ping: slow, not hung, so it stays.
 	time.Sleep(200 * time.Millisecond)
-	if st := c.Status()[0]; st.State != mcp.StateConnected || st.Restarts != 0 {
+	if st := c.Status()[0]; st.State != genai.MCPConnected || st.Restarts != 0 {
 		t.Errorf("status after the timeout %+v", st)
 	}
 }

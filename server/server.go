@@ -49,7 +49,7 @@ type Options struct {
 	ServerTools map[string]func() []genai.ToolRunner
 	// MCPServers reports the state of each configured MCP server, whose tools are the
 	// groups "mcp:NAME" of ServerTools, for /api/config; nil when there are none.
-	MCPServers func() []MCPServer
+	MCPServers func() []genai.MCPServer
 	// AgentMaxSteps bounds the model calls of a request with server tools, and
 	// AgentToolTimeout one tool call (defaults in package agent).
 	AgentMaxSteps    int
@@ -325,29 +325,7 @@ type configBody struct {
 	Embedder      *genai.EmbeddingSpace `json:"embedder,omitempty"`
 	EmbedModel    string                `json:"embed_model,omitempty"`
 	KnowledgeBase string                `json:"knowledge_base,omitempty"`
-	MCPServers    []MCPServer           `json:"mcp_servers"`
-}
-
-// MCPServer is the state of an MCP server whose tools the agent may use, as /api/config
-// shows it.
-type MCPServer struct {
-	Name string `json:"name"`
-	// Group is what a request's server_tools names to turn the tools on: "mcp:" + Name.
-	Group     string `json:"group"`
-	Transport string `json:"transport"` // "stdio" or "http"
-	State     string `json:"state"`     // "starting", "connected" or "failing"
-	// Error says why a failing server failed; it is restarted with backoff, next at
-	// RetryAt.
-	Error    string     `json:"error,omitempty"`
-	RetryAt  *time.Time `json:"retry_at,omitempty"`
-	Restarts int        `json:"restarts"`
-	Tools    []MCPTool  `json:"tools"`
-}
-
-// MCPTool is a tool of an MCP server, by the name the model sees.
-type MCPTool struct {
-	Name        string `json:"name"`
-	Description string `json:"description"`
+	MCPServers    []genai.MCPServer     `json:"mcp_servers"`
 }
 
 type configLimits struct {
@@ -383,7 +361,7 @@ func (s *Server) config(w http.ResponseWriter, r *http.Request) {
 		space := s.opts.Notes.Embedder.Space()
 		body.Store, body.Embedder, body.EmbedModel = s.opts.Store, &space, space.Model
 	}
-	body.MCPServers = []MCPServer{}
+	body.MCPServers = []genai.MCPServer{}
 	if s.opts.MCPServers != nil {
 		body.MCPServers = s.opts.MCPServers()
 	}

@@ -58,8 +58,8 @@ type Config struct {
 	MCPServers      string
 	MCPStartTimeout time.Duration
 	MCPCallTimeout  time.Duration
-	Parses        int // files ingested at once; 0 = one per CPU
-	ParseQueue    int // files that may wait for a turn
+	Parses          int // files ingested at once; 0 = one per CPU
+	ParseQueue      int // files that may wait for a turn
 }
 
 // DefaultBedrockModel is the chat model used on Bedrock when none is configured.

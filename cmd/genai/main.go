@@ -166,7 +166,7 @@ func (m *Main) Run(ctx context.Context) error {
 		KBName:        c.KB,
 		Ingest:        docs,
 		ServerTools:   tools,
-		MCPServers:    m.mcpStatus,
+		MCPServers:    m.mcp.Status,
 		AgentMaxSteps: c.AgentMaxSteps,
 		// The MCP call timeout gives the precise error; the agent's own must not cut first.
 		AgentToolTimeout: max(agent.DefaultToolTimeout, c.MCPCallTimeout+time.Second),
@@ -314,23 +314,6 @@ func (m *Main) chatModel(ctx context.Context) (genai.ChatModel, string, string, 
 		return cm, provider, model, nil
 	}
 	return nil, "none", "", nil
-}
-
-// mcpStatus is the state of each MCP server for /api/config.
-func (m *Main) mcpStatus() []server.MCPServer {
-	out := []server.MCPServer{}
-	for _, st := range m.mcp.Status() {
-		s := server.MCPServer{Name: st.Name, Group: "mcp:" + st.Name, Transport: st.Transport, State: st.State,
-			Error: st.Error, Restarts: st.Restarts, Tools: []server.MCPTool{}}
-		if !st.RetryAt.IsZero() {
-			s.RetryAt = &st.RetryAt
-		}
-		for _, t := range st.Tools {
-			s.Tools = append(s.Tools, server.MCPTool{Name: t.Name, Description: t.Description})
-		}
-		out = append(out, s)
-	}
-	return out
 }
 
 // serverTools are the groups of tools the server runs itself: the knowledge base and

@@ -17,9 +17,9 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"genai"
 	"genai/bedrock/bedrocktest"
 	"genai/mcptest"
-	"genai/server"
 )
 
 // mcpFile writes a servers file of the given entries and returns its path.
@@ -42,19 +42,19 @@ func everything(t *testing.T) map[string]any {
 }
 
 // mcpServers returns /api/config's mcp_servers.
-func mcpServers(t *testing.T, base string) []server.MCPServer {
+func mcpServers(t *testing.T, base string) []genai.MCPServer {
 	t.Helper()
 	var cfg struct {
-		MCPServers []server.MCPServer `json:"mcp_servers"`
+		MCPServers []genai.MCPServer `json:"mcp_servers"`
 	}
 	getJSON(t, base+"/api/config", &cfg)
 	return cfg.MCPServers
 }
 
 // waitMCP waits until /api/config shows the server name in a state that satisfies ok.
-func waitMCP(t *testing.T, base, name, what string, ok func(server.MCPServer) bool) server.MCPServer {
+func waitMCP(t *testing.T, base, name, what string, ok func(genai.MCPServer) bool) genai.MCPServer {
 	t.Helper()
-	var last []server.MCPServer
+	var last []genai.MCPServer
 	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		last = mcpServers(t, base)
 		for _, s := range last {
@@ -64,11 +64,11 @@ func waitMCP(t *testing.T, base, name, what string, ok func(server.MCPServer) bo
 		}
 	}
 	t.Fatalf("/api/config never showed %s %s: %+v", name, what, last)
-	return server.MCPServer{}
+	return genai.MCPServer{}
 }
 
-func isConnected(s server.MCPServer) bool { return s.State == "connected" }
-func isFailing(s server.MCPServer) bool   { return s.State == "failing" }
+func isConnected(s genai.MCPServer) bool { return s.State == "connected" }
+func isFailing(s genai.MCPServer) bool   { return s.State == "failing" }
 
 // callThenQuote is a Bedrock reply that calls the tool name with input, then, once the
 // result is back, quotes it as bedrocktest.ToolReply does.
@@ -228,14 +228,14 @@ func TestMCPServerKilledMidCall(t *testing.T) {
 	if text := answerText(evs); !strings.HasSuffix(text, "Tool tooluse_1_0 failed: "+want+".") || evs[len(evs)-1].name != "done" {
 		t.Errorf("answer %q", text)
 	}
-	st := waitMCP(t, base, "everything", "failing or back", func(s server.MCPServer) bool { return s.Restarts > 0 || isFailing(s) })
+	st := waitMCP(t, base, "everything", "failing or back", func(s genai.MCPServer) bool { return s.Restarts > 0 || isFailing(s) })
 	if st.State == "failing" && (!strings.Contains(st.Error, "signal: killed") || len(st.Tools) != 0) {
 		t.Errorf("failing status %+v", st)
 	}
 	if text, _ := chatSSE(t, base, hello); text != "You said: hello there" {
 		t.Errorf("chat after the crash: %q", text)
 	}
-	st = waitMCP(t, base, "everything", "restarted", func(s server.MCPServer) bool { return isConnected(s) && s.Restarts == 1 })
+	st = waitMCP(t, base, "everything", "restarted", func(s genai.MCPServer) bool { return isConnected(s) && s.Restarts == 1 })
 	if len(st.Tools) == 0 {
 		t.Errorf("restarted without tools: %+v", st)
 	}
@@ -315,8 +315,8 @@ func TestMCPStreamableHTTPServerAndListChanged(t *testing.T) {
 	sdk.AddTool(srv, &sdk.Tool{Name: "radar", Description: "Rain radar"}, func(context.Context, *sdk.CallToolRequest, struct{}) (*sdk.CallToolResult, any, error) {
 		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "rain at noon"}}}, nil, nil
 	})
-	st = waitMCP(t, base, "weather", "with the new tool", func(s server.MCPServer) bool { return len(s.Tools) == 2 })
-	if st.Tools[1] != (server.MCPTool{Name: "weather__radar", Description: "Rain radar"}) {
+	st = waitMCP(t, base, "weather", "with the new tool", func(s genai.MCPServer) bool { return len(s.Tools) == 2 })
+	if st.Tools[1] != (genai.ToolInfo{Name: "weather__radar", Description: "Rain radar"}) {
 		t.Errorf("tools %+v", st.Tools)
 	}
 	evs = agentChat(t, base, `{"messages":[{"role":"user","content":"rain?"}],"server_tools":["mcp:weather"]}`)
