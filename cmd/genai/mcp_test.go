@@ -296,6 +296,9 @@ func TestMCPServerThatNeverAnswers(t *testing.T) {
 func TestMCPStreamableHTTPServerAndListChanged(t *testing.T) {
 	srv, url := mcptest.Weather(t)
 	bedrockUpstream(t, bedrocktest.Options{Reply: func(req *bedrocktest.Request) bedrocktest.Reply {
+		if req.LastUserText() == "nowhere" {
+			return callThenQuote("weather__forecast_today", `{"city":""}`)(req)
+		}
 		if req.ToolConfig != nil && len(req.ToolConfig.Tools) == 2 {
 			return callThenQuote("weather__radar", `{}`)(req)
 		}
@@ -310,6 +313,12 @@ func TestMCPStreamableHTTPServerAndListChanged(t *testing.T) {
 	evs := agentChat(t, base, `{"messages":[{"role":"user","content":"Brest"}],"server_tools":["mcp:weather"]}`)
 	if text := answerText(evs); text != "Calling weather__forecast_today.Tool tooluse_1_0 returned Sunny in Brest\n[an image of type image/svg+xml, 6 bytes, left out: not a PNG, JPEG, GIF or WebP image]." {
 		t.Errorf("answer %q", text)
+	}
+
+	// isError reaches the model as an error result, with the server's own words.
+	evs = agentChat(t, base, `{"messages":[{"role":"user","content":"nowhere"}],"server_tools":["mcp:weather"]}`)
+	if r := eventData(evs, "tool_result"); len(r) != 1 || r[0]["is_error"] != true || answerText(evs) != "Calling weather__forecast_today.Tool tooluse_1_0 failed: no such city." {
+		t.Errorf("an isError result: %v, answer %q", r, answerText(evs))
 	}
 
 	sdk.AddTool(srv, &sdk.Tool{Name: "radar", Description: "Rain radar"}, func(context.Context, *sdk.CallToolRequest, struct{}) (*sdk.CallToolResult, any, error) {
