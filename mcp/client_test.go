@@ -253,3 +253,21 @@ func TestStreamableHTTPServer(t *testing.T) {
 		t.Errorf("status after the timeout %+v", st)
 	}
 }
+
+// A command that cannot run, and one that exits at once, are failing with the reason.
+func TestServerThatCannotStart(t *testing.T) {
+	for _, c := range []struct {
+		cfg  mcp.ServerConfig
+		want string
+	}{
+		{mcp.ServerConfig{Name: "missing", Command: "/nonexistent/mcp-server"}, "did not start: fork/exec /nonexistent/mcp-server: no such file or directory"},
+		{mcp.ServerConfig{Name: "exits", Command: "sh", Args: []string{"-c", "echo boom >&2; exit 3"}}, "did not start: the process ended: exit status 3"},
+	} {
+		cl := startClient(t, mcp.Options{}, c.cfg)
+		st := waitStatus(t, cl, "failing", func(st genai.MCPServer) bool { return st.State == genai.MCPFailing })
+		if st.Error != c.want || st.RetryAt == nil {
+			t.Errorf("%s: %+v, want the error %q", c.cfg.Name, st, c.want)
+		}
+		cl.Close()
+	}
+}

@@ -136,7 +136,7 @@ func TestMCPEverythingServerThroughTheAgent(t *testing.T) {
 	}
 
 	up.Close()
-	up = bedrockUpstream(t, bedrocktest.Options{Reply: callThenQuote("everything__get-tiny-image", `{}`)})
+	bedrockUpstream(t, bedrocktest.Options{Reply: callThenQuote("everything__get-tiny-image", `{}`)})
 	_, base = start(t, map[string]string{"GENAI_PROVIDER": "bedrock",
 		"GENAI_MCP_SERVERS": mcpFile(t, map[string]any{"everything": everything(t)})})
 	waitMCP(t, base, "everything", "connected", isConnected)
@@ -258,7 +258,7 @@ func TestMCPServerThatNeverAnswers(t *testing.T) {
 		t.Errorf("chat with a silent server's tools: %q", text)
 	}
 
-	m, base := start(t, map[string]string{"GENAI_PROVIDER": "bedrock", "GENAI_MCP_START_TIMEOUT": "5s", "GENAI_MCP_CALL_TIMEOUT": "1s",
+	_, base = start(t, map[string]string{"GENAI_PROVIDER": "bedrock", "GENAI_MCP_START_TIMEOUT": "5s", "GENAI_MCP_CALL_TIMEOUT": "1s",
 		"GENAI_MCP_SERVERS": mcpFile(t, map[string]any{"everything": everything(t)})})
 	waitMCP(t, base, "everything", "connected", isConnected)
 	var pid int
@@ -287,7 +287,6 @@ func TestMCPServerThatNeverAnswers(t *testing.T) {
 	if !mcptest.WaitGone(pid, 15*time.Second) {
 		t.Errorf("the stopped server %d was not ended", pid)
 	}
-	_ = m
 }
 
 // A Streamable HTTP server built with the Go SDK, reached with the configured header:
