@@ -163,7 +163,7 @@ func TestCrashedServerIsRestarted(t *testing.T) {
 		_, err := long.Run(context.Background(), json.RawMessage(`{"duration":30,"steps":30}`))
 		failed <- err
 	}()
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(time.Second) // the call is on its way
 	syscall.Kill(pid, syscall.SIGKILL)
 	select {
 	case err := <-failed:
@@ -251,6 +251,26 @@ func TestStreamableHTTPServer(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if st := c.Status()[0]; st.State != genai.MCPConnected || st.Restarts != 0 {
 		t.Errorf("status after the timeout %+v", st)
+	}
+
+	// A request that ends cancels its call on the server (notifications/cancelled).
+	started, cancelled := make(chan struct{}), make(chan struct{})
+	sdk.AddTool(srv, &sdk.Tool{Name: "wait"}, func(ctx context.Context, _ *sdk.CallToolRequest, _ struct{}) (*sdk.CallToolResult, any, error) {
+		close(started)
+		<-ctx.Done()
+		close(cancelled)
+		return nil, nil, ctx.Err()
+	})
+	waitStatus(t, c, "showing the tool wait", func(st genai.MCPServer) bool { return len(st.Tools) == 3 })
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-started; cancel() }()
+	if _, err := tool(t, c, "mcp:weather", "weather__wait").Run(ctx, json.RawMessage(`{}`)); err != context.Canceled {
+		t.Errorf("a cancelled call: %v", err)
+	}
+	select {
+	case <-cancelled:
+	case <-time.After(10 * time.Second):
+		t.Error("the server's handler was not cancelled")
 	}
 }
 

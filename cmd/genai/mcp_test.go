@@ -216,7 +216,7 @@ func TestMCPServerKilledMidCall(t *testing.T) {
 	pid := childServer(t, os.Getpid())
 	evs := streamUntil(t, base, `{"messages":[{"role":"user","content":"go"}],"server_tools":["mcp:everything"]}`, func(name string) {
 		if name == "tool_use_end" {
-			time.Sleep(200 * time.Millisecond) // the call is on its way
+			time.Sleep(time.Second) // the call is on its way: the agent runs it once the model's step has ended
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
