@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -61,6 +62,29 @@ type Client struct {
 	servers []*supervisor
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+	spawns  chan func() // run by spawner
+	// closeOnce makes Close safe to call again.
+	closeOnce sync.Once
+}
+
+// spawner runs the functions sent on c.spawns, which start stdio servers, on one OS
+// thread until Close. The kernel's parent-death signal (Pdeathsig) fires when the
+// thread that started a child ends, not the process, and Go ends a thread when a
+// goroutine that locked it returns: children started on whatever thread a supervisor
+// ran on could be killed while genai lives. This thread is locked and ends only after
+// Close has stopped every server.
+func (c *Client) spawner() {
+	runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+	for f := range c.spawns {
+		f()
+	}
+}
+
+// spawn runs f on the spawner's thread.
+func (c *Client) spawn(f func()) {
+	done := make(chan struct{})
+	c.spawns <- func() { defer close(done); f() }
+	<-done
 }
 
 // Start starts a supervisor for each server and returns without waiting for any to
@@ -85,9 +109,10 @@ func Start(servers []ServerConfig, opts Options) *Client {
 		opts.HTTPClient = &http.Client{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Client{opts: opts, log: opts.Logger, cancel: cancel}
+	c := &Client{opts: opts, log: opts.Logger, cancel: cancel, spawns: make(chan func())}
+	go c.spawner()
 	for _, cfg := range servers {
-		s := &supervisor{cfg: cfg, opts: &c.opts, log: c.log.With("mcp_server", cfg.Name),
+		s := &supervisor{cfg: cfg, opts: &c.opts, log: c.log.With("mcp_server", cfg.Name), spawn: c.spawn,
 			state: genai.MCPStarting, relist: make(chan struct{}, 1), check: make(chan struct{}, 1)}
 		c.servers = append(c.servers, s)
 		c.wg.Go(func() { s.run(ctx) })
@@ -119,8 +144,11 @@ func (c *Client) Status() []genai.MCPServer {
 // stdin closed, then SIGTERM, then SIGKILL (the MCP spec's order), and whatever is left
 // of its process group is killed.
 func (c *Client) Close() error {
-	c.cancel()
-	c.wg.Wait()
+	c.closeOnce.Do(func() {
+		c.cancel()
+		c.wg.Wait()
+		close(c.spawns)
+	})
 	return nil
 }
 
@@ -132,6 +160,8 @@ type supervisor struct {
 	// relist asks for the tools to be listed again; check, for the server to be pinged.
 	// Both hold at most one request, so a burst of them is one piece of work.
 	relist, check chan struct{}
+	// spawn runs a function on the thread that starts stdio servers (Client.spawner).
+	spawn func(func())
 
 	mu       sync.Mutex
 	state    string
@@ -330,7 +360,18 @@ func (s *supervisor) transport() (sdk.Transport, *process) {
 	cmd.Stderr = p.stderr
 	cmd.SysProcAttr = childAttributes()
 	// Close waits this long after closing stdin before SIGTERM, and again before SIGKILL.
-	return &sdk.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, p
+	return spawnTransport{&sdk.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, s.spawn}, p
+}
+
+// spawnTransport connects (starts the process) on the spawner's thread.
+type spawnTransport struct {
+	sdk.Transport
+	spawn func(func())
+}
+
+func (t spawnTransport) Connect(ctx context.Context) (conn sdk.Connection, err error) {
+	t.spawn(func() { conn, err = t.Transport.Connect(ctx) })
+	return conn, err
 }
 
 // headerTransport adds the configured headers to every request to a server.
