@@ -185,7 +185,7 @@ func (s *supervisor) run(ctx context.Context) {
 			wait = s.opts.RestartMin // it ran a good while: a new failure, not the same one
 		}
 		s.mu.Lock()
-		s.state, s.err, s.session, s.tools = genai.MCPFailing, err.Error(), nil, nil
+		s.state, s.err, s.session, s.tools = genai.MCPFailing, err.Error(), nil, nil // failure did it; a failure to connect too
 		s.retryAt = time.Now().Add(wait)
 		s.mu.Unlock()
 		s.log.Warn("MCP server failed; its tools are withdrawn", "err", err, "restart_in", wait)
@@ -283,7 +283,13 @@ func (s *supervisor) failure(step string, ctx context.Context, err error, proc *
 			s.log.Warn("MCP server's stderr ends", "stderr", tail)
 		}
 	}
-	return fmt.Errorf("%s: %s", step, why)
+	err = fmt.Errorf("%s: %s", step, why)
+	// The tools go now, not once the session has closed, which can take seconds: no
+	// call should go to a server that is going.
+	s.mu.Lock()
+	s.state, s.err, s.session, s.tools = genai.MCPFailing, err.Error(), nil, nil
+	s.mu.Unlock()
+	return err
 }
 
 // current returns the session and, when there is none, why.

@@ -2,6 +2,7 @@ package mcp_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"encoding/json"
 	"os"
@@ -215,7 +216,7 @@ func TestServerThatNeverAnswers(t *testing.T) {
 // offered once its list_changed arrives; a call that runs out of time.
 func TestStreamableHTTPServer(t *testing.T) {
 	srv, url := mcptest.Weather(t)
-	c := startClient(t, mcp.Options{CallTimeout: 300 * time.Millisecond},
+	c := startClient(t, mcp.Options{CallTimeout: 2 * time.Second},
 		mcp.ServerConfig{Name: "weather", URL: url, Headers: map[string]string{"Authorization": "Bearer " + mcptest.WeatherToken}})
 	st := waitStatus(t, c, "connected", connected)
 	if st.Transport != "http" || len(st.Tools) != 1 || st.Tools[0].Name != "weather__forecast_today" {
@@ -244,13 +245,29 @@ func TestStreamableHTTPServer(t *testing.T) {
 		t.Errorf("tools after list_changed %+v", st.Tools)
 	}
 	_, err := tool(t, c, "mcp:weather", "weather__radar").Run(context.Background(), json.RawMessage(`{}`))
-	if genai.ErrorCode(err) != genai.ETIMEOUT || genai.ErrorMessage(err) != "the MCP server weather did not answer the call of radar within 300ms" {
+	if genai.ErrorCode(err) != genai.ETIMEOUT || genai.ErrorMessage(err) != "the MCP server weather did not answer the call of radar within 2s" {
 		t.Errorf("a call past its time: %v", err)
 	}
 	// The server answers its ping: slow, not hung, so it stays.
 	time.Sleep(200 * time.Millisecond)
 	if st := c.Status()[0]; st.State != genai.MCPConnected || st.Restarts != 0 {
 		t.Errorf("status after the timeout %+v", st)
+	}
+
+	// A result is bounded: text cut at MaxResultText, images past MaxResultImages noted.
+	png, _ := base64.StdEncoding.DecodeString("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+	sdk.AddTool(srv, &sdk.Tool{Name: "big"}, func(context.Context, *sdk.CallToolRequest, struct{}) (*sdk.CallToolResult, any, error) {
+		res := &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: strings.Repeat("é", 40000)}}}
+		for range 5 {
+			res.Content = append(res.Content, &sdk.ImageContent{MIMEType: "image/png", Data: png})
+		}
+		return res, nil, nil
+	})
+	waitStatus(t, c, "showing the tool big", func(st genai.MCPServer) bool { return len(st.Tools) == 3 })
+	out = run(t, tool(t, c, "mcp:weather", "weather__big"), `{}`)
+	if len(out.Content) != 6 || len(out.Content[0].Text) != mcp.MaxResultText || out.Content[4].Image == nil ||
+		out.Content[5].Text != "[a png image left out: a result holds at most 4 images]\n[14464 more bytes of text cut: a result holds at most 65536]" {
+		t.Errorf("a big result: %d blocks, the last %+v", len(out.Content), out.Content[len(out.Content)-1])
 	}
 
 	// A request that ends cancels its call on the server (notifications/cancelled).
@@ -261,7 +278,7 @@ func TestStreamableHTTPServer(t *testing.T) {
 		close(cancelled)
 		return nil, nil, ctx.Err()
 	})
-	waitStatus(t, c, "showing the tool wait", func(st genai.MCPServer) bool { return len(st.Tools) == 3 })
+	waitStatus(t, c, "showing the tool wait", func(st genai.MCPServer) bool { return len(st.Tools) == 4 })
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-started; cancel() }()
 	if _, err := tool(t, c, "mcp:weather", "weather__wait").Run(ctx, json.RawMessage(`{}`)); err != context.Canceled {

@@ -146,6 +146,15 @@ func convertResult(res *sdk.CallToolResult) *genai.ToolOutput {
 	out := &genai.ToolOutput{IsError: res.IsError}
 	textLeft, images := MaxResultText, 0
 	cut := 0 // bytes of text cut
+	// note adds a line of text outside the bound: what was left out, which the model
+	// must learn of however long the text was.
+	note := func(s string) {
+		if n := len(out.Content); n > 0 && out.Content[n-1].Type == genai.BlockText {
+			out.Content[n-1].Text += "\n" + s
+			return
+		}
+		out.Content = append(out.Content, genai.ContentBlock{Type: genai.BlockText, Text: s})
+	}
 	text := func(s string) {
 		if len(s) > textLeft {
 			cut += len(s) - textLeft
@@ -169,17 +178,17 @@ func convertResult(res *sdk.CallToolResult) *genai.ToolOutput {
 			format := genai.SniffImage(c.Data)
 			switch {
 			case format == "" || "image/"+format != strings.ToLower(c.MIMEType) && !(format == "jpeg" && strings.EqualFold(c.MIMEType, "image/jpg")):
-				text(fmt.Sprintf("[an image of type %s, %d bytes, left out: not a PNG, JPEG, GIF or WebP image]", c.MIMEType, len(c.Data)))
+				note(fmt.Sprintf("[an image of type %s, %d bytes, left out: not a PNG, JPEG, GIF or WebP image]", c.MIMEType, len(c.Data)))
 			case len(c.Data) > genai.MaxImageBytes:
-				text(fmt.Sprintf("[a %s image of %d bytes left out: over the limit of %d]", format, len(c.Data), genai.MaxImageBytes))
+				note(fmt.Sprintf("[a %s image of %d bytes left out: over the limit of %d]", format, len(c.Data), genai.MaxImageBytes))
 			case images == MaxResultImages:
-				text(fmt.Sprintf("[a %s image left out: a result holds at most %d images]", format, MaxResultImages))
+				note(fmt.Sprintf("[a %s image left out: a result holds at most %d images]", format, MaxResultImages))
 			default:
 				images++
 				out.Content = append(out.Content, genai.ContentBlock{Type: genai.BlockImage, Image: &genai.Image{Format: format, Data: c.Data}})
 			}
 		case *sdk.AudioContent:
-			text(fmt.Sprintf("[audio of type %s, %d bytes, left out: the model does not take audio]", c.MIMEType, len(c.Data)))
+			note(fmt.Sprintf("[audio of type %s, %d bytes, left out: the model does not take audio]", c.MIMEType, len(c.Data)))
 		case *sdk.ResourceLink:
 			link := "[resource " + c.Name + ": " + c.URI + "]"
 			if c.Description != "" {
@@ -192,7 +201,7 @@ func convertResult(res *sdk.CallToolResult) *genai.ToolOutput {
 			case r.Text != "" || r.Blob == nil:
 				text("[resource " + r.URI + "]\n" + r.Text)
 			default:
-				text(fmt.Sprintf("[resource %s of type %s, %d bytes of binary data, left out]", r.URI, r.MIMEType, len(r.Blob)))
+				note(fmt.Sprintf("[resource %s of type %s, %d bytes of binary data, left out]", r.URI, r.MIMEType, len(r.Blob)))
 			}
 		}
 	}
@@ -202,8 +211,7 @@ func convertResult(res *sdk.CallToolResult) *genai.ToolOutput {
 		}
 	}
 	if cut > 0 {
-		textLeft = len(out.Content) + 200 // the note always fits
-		text(fmt.Sprintf("[%d more bytes of text cut: a result holds at most %d]", cut, MaxResultText))
+		note(fmt.Sprintf("[%d more bytes of text cut: a result holds at most %d]", cut, MaxResultText))
 	}
 	return out
 }
