@@ -2,8 +2,8 @@ package mcp_test
 
 import (
 	"bytes"
-	"encoding/base64"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"slices"
