@@ -19,7 +19,7 @@ import (
 	"genai"
 )
 
-// Defaults of Options.
+// Defaults of ClientOptions.
 const (
 	DefaultStartTimeout = time.Minute // "npx -y" may download the server first
 	DefaultCallTimeout  = time.Minute
@@ -32,8 +32,8 @@ const (
 // program, and none of our keys.
 var InheritedEnv = []string{"HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER"}
 
-// Options configures a Client. The zero value uses the defaults.
-type Options struct {
+// ClientOptions configures a Client. The zero value uses the defaults.
+type ClientOptions struct {
 	// StartTimeout bounds starting a server: its process or connection, initialize and
 	// the listing of its tools (default DefaultStartTimeout).
 	StartTimeout time.Duration
@@ -55,9 +55,9 @@ type Options struct {
 // server has a supervisor that connects in the background, lists the tools, lists them
 // again on notifications/tools/list_changed, and restarts a server that failed to start,
 // hung or died, with exponential backoff. A server that is down has no tools, so chat
-// goes on without them. Create it with Start; Close stops every server.
+// goes on without them. Create it with StartClient; Close stops every server.
 type Client struct {
-	opts    Options
+	opts    ClientOptions
 	log     *slog.Logger
 	servers []*supervisor
 	cancel  context.CancelFunc
@@ -87,9 +87,9 @@ func (c *Client) spawn(f func()) {
 	<-done
 }
 
-// Start starts a supervisor for each server and returns without waiting for any to
+// StartClient starts a supervisor for each server and returns without waiting for any to
 // connect.
-func Start(servers []ServerConfig, opts Options) *Client {
+func StartClient(servers []ServerConfig, opts ClientOptions) *Client {
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = DefaultStartTimeout
 	}
@@ -131,7 +131,7 @@ func (c *Client) Groups() map[string]func() []genai.ToolRunner {
 	return out
 }
 
-// Status returns the state of each server, in the order of Start's servers.
+// Status returns the state of each server, in the order of StartClient's servers.
 func (c *Client) Status() []genai.MCPServer {
 	out := make([]genai.MCPServer, 0, len(c.servers))
 	for _, s := range c.servers {
@@ -155,7 +155,7 @@ func (c *Client) Close() error {
 // supervisor runs one server.
 type supervisor struct {
 	cfg  ServerConfig
-	opts *Options
+	opts *ClientOptions
 	log  *slog.Logger
 	// relist asks for the tools to be listed again; check, for the server to be pinged.
 	// Both hold at most one request, so a burst of them is one piece of work.
@@ -208,7 +208,7 @@ func (s *supervisor) serve(ctx context.Context) error {
 		// No roots: genai has no files of the user's to offer.
 		Capabilities: &sdk.ClientCapabilities{},
 		ToolListChangedHandler: func(context.Context, *sdk.ToolListChangedRequest) {
-			signal(s.relist) // listing here would hold up the session's reader
+			nudge(s.relist) // listing here would hold up the session's reader
 		},
 	})
 	transport, proc := s.transport()
@@ -331,8 +331,8 @@ func (s *supervisor) status() genai.MCPServer {
 	return st
 }
 
-// signal asks for work on ch unless it is already asked for.
-func signal(ch chan struct{}) {
+// nudge asks for work on ch unless it is already asked for.
+func nudge(ch chan struct{}) {
 	select {
 	case ch <- struct{}{}:
 	default:

@@ -56,7 +56,7 @@ func TestParseConfig(t *testing.T) {
 }
 
 // startClient starts a client of servers with short timeouts, closed at the test's end.
-func startClient(t *testing.T, opts mcp.Options, servers ...mcp.ServerConfig) *mcp.Client {
+func startClient(t *testing.T, opts mcp.ClientOptions, servers ...mcp.ServerConfig) *mcp.Client {
 	t.Helper()
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 20 * time.Second
@@ -64,7 +64,7 @@ func startClient(t *testing.T, opts mcp.Options, servers ...mcp.ServerConfig) *m
 	if opts.RestartMin == 0 {
 		opts.RestartMin, opts.RestartMax = 100*time.Millisecond, 400*time.Millisecond
 	}
-	c := mcp.Start(servers, opts)
+	c := mcp.StartClient(servers, opts)
 	t.Cleanup(func() { c.Close() })
 	return c
 }
@@ -111,7 +111,7 @@ func run(t *testing.T, r genai.ToolRunner, input string) *genai.ToolOutput {
 // gets them: text, and an image with the text around it.
 func TestEverythingOverStdio(t *testing.T) {
 	cmd, args := mcptest.Everything(t)
-	c := startClient(t, mcp.Options{}, mcp.ServerConfig{Name: "everything", Command: cmd, Args: args})
+	c := startClient(t, mcp.ClientOptions{}, mcp.ServerConfig{Name: "everything", Command: cmd, Args: args})
 	st := waitStatus(t, c, "connected", connected)
 	var names []string
 	for _, tl := range st.Tools {
@@ -155,7 +155,7 @@ func serverPID(t *testing.T) int {
 // the server's process.
 func TestCrashedServerIsRestarted(t *testing.T) {
 	cmd, args := mcptest.Everything(t)
-	c := startClient(t, mcp.Options{}, mcp.ServerConfig{Name: "everything", Command: cmd, Args: args})
+	c := startClient(t, mcp.ClientOptions{}, mcp.ServerConfig{Name: "everything", Command: cmd, Args: args})
 	waitStatus(t, c, "connected", connected)
 	pid := serverPID(t)
 	long := tool(t, c, "mcp:everything", "everything__trigger-long-running-operation")
@@ -195,7 +195,7 @@ func TestCrashedServerIsRestarted(t *testing.T) {
 // A server that never answers initialize is failing with the reason and its process
 // is killed; each retry starts a new one, with backoff.
 func TestServerThatNeverAnswers(t *testing.T) {
-	c := startClient(t, mcp.Options{StartTimeout: 300 * time.Millisecond, RestartMin: 200 * time.Millisecond, RestartMax: time.Second},
+	c := startClient(t, mcp.ClientOptions{StartTimeout: 300 * time.Millisecond, RestartMin: 200 * time.Millisecond, RestartMax: time.Second},
 		mcp.ServerConfig{Name: "silent", Command: "sleep", Args: []string{"600"}})
 	st := waitStatus(t, c, "failing", func(st genai.MCPServer) bool { return st.State == genai.MCPFailing })
 	if !strings.Contains(st.Error, "did not start: no answer within 300ms") || len(c.Groups()["mcp:silent"]()) != 0 {
@@ -216,7 +216,7 @@ func TestServerThatNeverAnswers(t *testing.T) {
 // offered once its list_changed arrives; a call that runs out of time.
 func TestStreamableHTTPServer(t *testing.T) {
 	srv, url := mcptest.Weather(t)
-	c := startClient(t, mcp.Options{CallTimeout: 2 * time.Second},
+	c := startClient(t, mcp.ClientOptions{CallTimeout: 2 * time.Second},
 		mcp.ServerConfig{Name: "weather", URL: url, Headers: map[string]string{"Authorization": "Bearer " + mcptest.WeatherToken}})
 	st := waitStatus(t, c, "connected", connected)
 	if st.Transport != "http" || len(st.Tools) != 1 || st.Tools[0].Name != "weather__forecast_today" {
@@ -300,7 +300,7 @@ func TestServerThatCannotStart(t *testing.T) {
 		{mcp.ServerConfig{Name: "missing", Command: "/nonexistent/mcp-server"}, "did not start: fork/exec /nonexistent/mcp-server: no such file or directory"},
 		{mcp.ServerConfig{Name: "exits", Command: "sh", Args: []string{"-c", "echo boom >&2; exit 3"}}, "did not start: the process ended: exit status 3"},
 	} {
-		cl := startClient(t, mcp.Options{}, c.cfg)
+		cl := startClient(t, mcp.ClientOptions{}, c.cfg)
 		st := waitStatus(t, cl, "failing", func(st genai.MCPServer) bool { return st.State == genai.MCPFailing })
 		if st.Error != c.want || st.RetryAt == nil {
 			t.Errorf("%s: %+v, want the error %q", c.cfg.Name, st, c.want)

@@ -127,14 +127,14 @@ func (r *runner) Run(ctx context.Context, input json.RawMessage) (*genai.ToolOut
 	case ctx.Err() != nil:
 		return nil, ctx.Err() // the request ended: nobody is waiting for an answer
 	case errors.Is(cctx.Err(), context.DeadlineExceeded):
-		signal(r.sup.check) // hung, or just slow? A ping tells, and a hung server is restarted.
+		nudge(r.sup.check) // hung, or just slow? A ping tells, and a hung server is restarted.
 		return nil, genai.Errorf(genai.ETIMEOUT, "the MCP server %s did not answer the call of %s within %s", server, r.name, timeout)
 	case errors.As(err, &rpcErr):
-		return nil, genai.Errorf(genai.EUPSTREAM, "the MCP server %s refused the call of %s: %s", server, r.name, clip(rpcErr.Message, 1000))
+		return nil, genai.Errorf(genai.EUPSTREAM, "the MCP server %s refused the call of %s: %s", server, r.name, clipText(rpcErr.Message, 1000))
 	case errors.Is(err, sdk.ErrConnectionClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return nil, genai.Errorf(genai.EUNAVAILABLE, "the MCP server %s stopped during the call of %s; it is being restarted", server, r.name)
 	default:
-		return nil, genai.Errorf(genai.EUPSTREAM, "the call of %s on the MCP server %s failed: %s", r.name, server, clip(err.Error(), 1000))
+		return nil, genai.Errorf(genai.EUPSTREAM, "the call of %s on the MCP server %s failed: %s", r.name, server, clipText(err.Error(), 1000))
 	}
 }
 
@@ -158,7 +158,7 @@ func convertResult(res *sdk.CallToolResult) *genai.ToolOutput {
 	text := func(s string) {
 		if len(s) > textLeft {
 			cut += len(s) - textLeft
-			s = clip(s, textLeft)
+			s = clipText(s, textLeft)
 		}
 		textLeft -= len(s)
 		if s == "" {
@@ -216,8 +216,8 @@ func convertResult(res *sdk.CallToolResult) *genai.ToolOutput {
 	return out
 }
 
-// clip cuts s to at most n bytes, not inside a UTF-8 character.
-func clip(s string, n int) string {
+// clipText cuts s to at most n bytes, not inside a UTF-8 character.
+func clipText(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

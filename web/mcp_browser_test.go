@@ -17,10 +17,10 @@ import (
 // tools; the call and its result show as the knowledge base's do.
 func TestBrowserChatUsesAnMCPServer(t *testing.T) {
 	cmd, args := mcptest.Everything(t)
-	client := mcp.Start([]mcp.ServerConfig{
+	client := mcp.StartClient([]mcp.ServerConfig{
 		{Name: "everything", Command: cmd, Args: args},
 		{Name: "silent", Command: "sleep", Args: []string{"600"}},
-	}, mcp.Options{StartTimeout: 2 * time.Second})
+	}, mcp.ClientOptions{StartTimeout: 2 * time.Second})
 	t.Cleanup(func() { client.Close() })
 	a := newApp(t, appOptions{upstream: &bedrocktest.Options{}, serverTools: client.Groups(), mcpServers: client.Status})
 	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {

@@ -146,7 +146,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.readiness = startReadiness(m.Logger, c.ReadyInterval, m.dependencies())
 	// The servers connect in the background: one that is slow or down must not hold up
 	// the start, or chat.
-	m.mcp = mcp.Start(mcpServers, mcp.Options{StartTimeout: c.MCPStartTimeout, CallTimeout: c.MCPCallTimeout, Logger: m.Logger})
+	m.mcp = mcp.StartClient(mcpServers, mcp.ClientOptions{StartTimeout: c.MCPStartTimeout, CallTimeout: c.MCPCallTimeout, Logger: m.Logger})
 	tools := m.serverTools(kb, docs)
 	maps.Copy(tools, m.mcp.Groups())
 	m.server = server.New(server.Options{
