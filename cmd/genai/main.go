@@ -93,7 +93,7 @@ type Main struct {
 	// called in the background by readiness, never per request.
 	providerReady func(ctx context.Context) error
 	readiness     *readiness
-	mcp           *mcp.Client // nil without GENAI_MCP_SERVERS
+	mcpClient     *mcp.Client // the MCP servers of GENAI_MCP_SERVERS, whose tools the agent may use
 }
 
 // NewMain returns a Main that logs to stderr.
@@ -136,19 +136,12 @@ func (m *Main) Run(ctx context.Context) error {
 		m.notes.Store.Close()
 		return err
 	}
-	var mcpServers []mcp.ServerConfig
-	if c.MCPServers != "" {
-		if mcpServers, err = mcp.LoadConfig(c.MCPServers); err != nil {
-			m.notes.Store.Close()
-			return fmt.Errorf("GENAI_MCP_SERVERS: %s: %w", c.MCPServers, err)
-		}
-	}
 	m.readiness = startReadiness(m.Logger, c.ReadyInterval, m.dependencies())
-	// The servers connect in the background: one that is slow or down must not hold up
-	// the start, or chat.
-	m.mcp = mcp.StartClient(mcpServers, mcp.ClientOptions{StartTimeout: c.MCPStartTimeout, CallTimeout: c.MCPCallTimeout, Logger: m.Logger})
-	tools := m.serverTools(kb, docs)
-	maps.Copy(tools, m.mcp.Groups())
+	if m.mcpClient, err = m.startMCPClient(); err != nil {
+		m.readiness.close()
+		m.notes.Store.Close()
+		return err
+	}
 	m.server = server.New(server.Options{
 		Chat:          chat,
 		Provider:      provider,
@@ -165,19 +158,20 @@ func (m *Main) Run(ctx context.Context) error {
 		KB:            kb,
 		KBName:        c.KB,
 		Ingest:        docs,
-		ServerTools:   tools,
-		MCPServers:    m.mcp.Status,
+		ServerTools:   m.serverTools(kb, docs),
 		AgentMaxSteps: c.AgentMaxSteps,
+		Ready:         m.ready,
+		UI:            web.Handler(),
+		Logger:        m.Logger,
+
+		MCPServers: m.mcpClient.Status,
 		// The MCP call timeout gives the precise error; the agent's own must not cut first.
 		AgentToolTimeout: max(agent.DefaultToolTimeout, c.MCPCallTimeout+time.Second),
-		Ready:            m.ready,
-		UI:               web.Handler(),
-		Logger:           m.Logger,
 	})
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		m.readiness.close()
-		m.mcp.Close()
+		m.mcpClient.Close()
 		m.notes.Store.Close()
 		return fmt.Errorf("GENAI_ADDR: %w", err)
 	}
@@ -218,8 +212,8 @@ func (m *Main) Close() error {
 	if m.readiness != nil {
 		m.readiness.close()
 	}
-	if m.mcp != nil {
-		m.mcp.Close() // ends every stdio server's process
+	if m.mcpClient != nil {
+		m.mcpClient.Close() // ends every stdio server's process
 	}
 	if m.notes != nil {
 		err = errors.Join(err, m.notes.Store.Close())
@@ -316,15 +310,32 @@ func (m *Main) chatModel(ctx context.Context) (genai.ChatModel, string, string, 
 	return nil, "none", "", nil
 }
 
-// serverTools are the groups of tools the server runs itself: the knowledge base and
-// the notes.
+// startMCPClient reads the MCP servers file, refusing a bad one with an error naming
+// the entry, and starts the servers in the background: one that is slow or down must
+// not hold up the start, or chat.
+func (m *Main) startMCPClient() (*mcp.Client, error) {
+	c := m.Config
+	var servers []mcp.ServerConfig
+	if c.MCPServers != "" {
+		var err error
+		if servers, err = mcp.LoadConfig(c.MCPServers); err != nil {
+			return nil, fmt.Errorf("GENAI_MCP_SERVERS: %s: %w", c.MCPServers, err)
+		}
+	}
+	return mcp.StartClient(servers, mcp.ClientOptions{StartTimeout: c.MCPStartTimeout, CallTimeout: c.MCPCallTimeout, Logger: m.Logger}), nil
+}
+
+// serverTools are the groups of tools the server runs itself: the knowledge base, the
+// notes, and each MCP server's tools ("mcp:NAME").
 func (m *Main) serverTools(kb genai.KnowledgeBase, docs server.KBDocuments) map[string]func() []genai.ToolRunner {
 	var lister agent.DocumentLister
 	if docs != nil {
 		lister = docs
 	}
-	return map[string]func() []genai.ToolRunner{
+	groups := map[string]func() []genai.ToolRunner{
 		"knowledge_base": func() []genai.ToolRunner { return agent.KnowledgeBaseTools(kb, lister) },
 		"notes":          func() []genai.ToolRunner { return agent.NoteTools(m.notes) },
 	}
+	maps.Copy(groups, m.mcpClient.Groups())
+	return groups
 }
