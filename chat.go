@@ -46,6 +46,7 @@ type ContentBlock struct {
 	Image      *Image      // for BlockImage
 	ToolUse    *ToolUse    // for BlockToolUse
 	ToolResult *ToolResult // for BlockToolResult
+	Thinking   *Thinking   // for BlockThinking
 }
 
 // Image is a picture sent to a model. Format is "png", "jpeg", "gif" or "webp" and has
@@ -100,6 +101,9 @@ type ChatRequest struct {
 	ServerTools []string
 	// ResponseFormat asks for an answer that is JSON (nil: free text). See ResponseFormat.
 	ResponseFormat *ResponseFormat
+	// ThinkingBudget is the tokens the model may reason in before it answers (extended
+	// thinking, thinking.go); 0 is off. It counts towards MaxTokens, which must be larger.
+	ThinkingBudget int
 }
 
 // ResponseFormatType is the kind of structured answer a request asks for.
@@ -138,6 +142,8 @@ type Usage struct {
 type Event struct {
 	Text    string
 	ToolUse *ToolUseEvent
+	// Thinking is a piece of the model's reasoning, before its answer.
+	Thinking *ThinkingEvent
 	// ToolResult is the result of a tool the server ran itself, for its caller to see;
 	// the model gets it in the next turn.
 	ToolResult *ToolResult
@@ -153,7 +159,8 @@ type Event struct {
 type ChatResponse struct {
 	Model string
 	Text  string // the text blocks of Content, joined
-	// Content is the answer's blocks in order: text and tool calls (BlockToolUse).
+	// Content is the answer's blocks in order: thinking (BlockThinking), text and tool
+	// calls (BlockToolUse).
 	Content    []ContentBlock
 	StopReason string
 	Usage      Usage

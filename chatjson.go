@@ -32,6 +32,7 @@ type wireChatRequest struct {
 	Tools         []json.RawMessage `json:"tools"`
 	ToolChoice    json.RawMessage   `json:"tool_choice"`
 	ServerTools   []string          `json:"server_tools"`
+	Thinking      json.RawMessage   `json:"thinking"`
 	// Metadata identifies the end user to the provider for abuse monitoring, as
 	// Anthropic's API takes it; it changes nothing in the answer.
 	Metadata *struct {
@@ -65,6 +66,15 @@ type (
 		ID    *string         `json:"id"`
 		Name  *string         `json:"name"`
 		Input json.RawMessage `json:"input"`
+	}
+	wireThinkingBlock struct {
+		Type      string  `json:"type"`
+		Thinking  *string `json:"thinking"`
+		Signature *string `json:"signature"`
+	}
+	wireRedactedThinkingBlock struct {
+		Type string  `json:"type"`
+		Data *string `json:"data"`
 	}
 	wireToolResultBlock struct {
 		Type      string          `json:"type"`
@@ -160,15 +170,10 @@ func ParseChatRequest(data []byte) (req *ChatRequest, stream bool, err error) {
 	if req.ToolChoice, err = parseToolChoice(w.ToolChoice); err != nil {
 		return nil, false, err
 	}
-	if len(w.ServerTools) > MaxServerTools {
-		return nil, false, Errorf(EINVALID, "server_tools: at most %d, got %d", MaxServerTools, len(w.ServerTools))
-	}
-	for i, name := range w.ServerTools {
-		if !ValidToolGroupName(name) || slices.Contains(w.ServerTools[:i], name) {
-			return nil, false, Errorf(EINVALID, "server_tools[%d]: %q is not a tool group name, or is named twice", i, name)
-		}
-	}
 	req.ServerTools = w.ServerTools
+	if req.ThinkingBudget, err = parseThinking(w.Thinking); err != nil {
+		return nil, false, err
+	}
 	if err := req.Validate(); err != nil {
 		return nil, false, err
 	}
@@ -292,7 +297,7 @@ func parseMessage(raw json.RawMessage, path string) (Message, error) {
 func parseBlock(raw json.RawMessage, path string, tools bool) (ContentBlock, error) {
 	kinds := `"text" or "image"`
 	if tools {
-		kinds = `"text", "image", "tool_use" or "tool_result"`
+		kinds = `"text", "image", "thinking", "redacted_thinking", "tool_use" or "tool_result"`
 	}
 	var head struct {
 		Type *string `json:"type"`
@@ -333,6 +338,31 @@ func parseBlock(raw json.RawMessage, path string, tools bool) (ContentBlock, err
 			return ContentBlock{}, err
 		}
 		return ContentBlock{Type: BlockImage, Image: im}, nil
+	case typ == "thinking" && tools:
+		var b wireThinkingBlock
+		if err := decodeStrict(raw, path, &b); err != nil {
+			return ContentBlock{}, err
+		}
+		if b.Thinking == nil {
+			return ContentBlock{}, Errorf(EINVALID, "%s.thinking: required", path)
+		}
+		if b.Signature == nil {
+			return ContentBlock{}, Errorf(EINVALID, "%s.signature: required; send the thinking block back as it came", path)
+		}
+		return ContentBlock{Type: BlockThinking, Thinking: &Thinking{Text: *b.Thinking, Signature: *b.Signature}}, nil
+	case typ == "redacted_thinking" && tools:
+		var b wireRedactedThinkingBlock
+		if err := decodeStrict(raw, path, &b); err != nil {
+			return ContentBlock{}, err
+		}
+		if b.Data == nil {
+			return ContentBlock{}, Errorf(EINVALID, "%s.data: required", path)
+		}
+		data, err := base64.StdEncoding.DecodeString(*b.Data)
+		if err != nil || len(data) == 0 {
+			return ContentBlock{}, Errorf(EINVALID, "%s.data: not the data this server gave (base64); send the redacted_thinking block back as it came", path)
+		}
+		return ContentBlock{Type: BlockThinking, Thinking: &Thinking{Redacted: data}}, nil
 	case typ == "tool_use" && tools:
 		var b wireToolUseBlock
 		if err := decodeStrict(raw, path, &b); err != nil {
@@ -431,12 +461,7 @@ func parseToolChoice(raw json.RawMessage) (*ToolChoice, error) {
 	if w.Type == nil {
 		return nil, Errorf(EINVALID, "tool_choice.type: required (\"auto\", \"any\", \"tool\" or \"none\")")
 	}
-	// Parallel calls are what every provider here does; forbidding them is not
-	// implemented, so it is refused rather than ignored. false asks for the default.
-	if w.DisableParallelToolUse != nil && *w.DisableParallelToolUse {
-		return nil, Errorf(EINVALID, "tool_choice.disable_parallel_tool_use: not supported by this server; remove it")
-	}
-	c := &ToolChoice{Type: ToolChoiceType(*w.Type)}
+	c := &ToolChoice{Type: ToolChoiceType(*w.Type), DisableParallel: w.DisableParallelToolUse != nil && *w.DisableParallelToolUse}
 	if w.Name != nil {
 		c.Name = *w.Name
 	}
@@ -588,8 +613,9 @@ func (r *ChatRequest) Validate() error {
 				if err := r.validateToolBlock(i, j, &images); err != nil {
 					return err
 				}
+			case BlockThinking: // validateThinking
 			default:
-				return Errorf(EINVALID, "messages[%d].content[%d].type: %q is not \"text\", \"image\", \"tool_use\" or \"tool_result\"", i, j, b.Type)
+				return Errorf(EINVALID, "messages[%d].content[%d].type: %q is not \"text\", \"image\", \"thinking\", \"tool_use\" or \"tool_result\"", i, j, b.Type)
 			}
 		}
 	}
@@ -597,6 +623,17 @@ func (r *ChatRequest) Validate() error {
 		return Errorf(ETOOLARGE, "messages: %d images, at most %d per request", images, MaxImages)
 	}
 	if err := r.validateTools(); err != nil {
+		return err
+	}
+	if len(r.ServerTools) > MaxServerTools {
+		return Errorf(EINVALID, "server_tools: at most %d, got %d", MaxServerTools, len(r.ServerTools))
+	}
+	for i, name := range r.ServerTools {
+		if !validGroupName(name) || slices.Contains(r.ServerTools[:i], name) {
+			return Errorf(EINVALID, "server_tools[%d]: %q is not a tool group name, or is named twice", i, name)
+		}
+	}
+	if err := r.validateThinking(); err != nil {
 		return err
 	}
 	if err := r.validateResponseFormat(); err != nil {
@@ -620,4 +657,37 @@ func (r *ChatRequest) Validate() error {
 		}
 	}
 	return nil
+}
+
+// parseThinking reads the "thinking" field: {"type":"enabled","budget_tokens":N} or
+// {"type":"disabled"}; it returns the budget, 0 when off.
+func parseThinking(raw json.RawMessage) (int, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, nil
+	}
+	var w struct {
+		Type         *string  `json:"type"`
+		BudgetTokens *float64 `json:"budget_tokens"`
+	}
+	if err := decodeStrict(raw, "thinking", &w); err != nil {
+		return 0, err
+	}
+	switch {
+	case w.Type == nil:
+		return 0, Errorf(EINVALID, "thinking.type: required (\"enabled\" or \"disabled\")")
+	case *w.Type == "disabled":
+		if w.BudgetTokens != nil {
+			return 0, Errorf(EINVALID, "thinking.budget_tokens: only with type \"enabled\"")
+		}
+		return 0, nil
+	case *w.Type != "enabled":
+		return 0, Errorf(EINVALID, "thinking.type: must be \"enabled\" or \"disabled\", got %q", *w.Type)
+	case w.BudgetTokens == nil:
+		return 0, Errorf(EINVALID, "thinking.budget_tokens: required with type \"enabled\"")
+	}
+	n := *w.BudgetTokens
+	if n != math.Trunc(n) || n < MinThinkingBudget || n > MaxOutputTokens {
+		return 0, Errorf(EINVALID, "thinking.budget_tokens: must be a whole number from %d to %d, got %v", MinThinkingBudget, MaxOutputTokens, n)
+	}
+	return int(n), nil
 }

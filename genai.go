@@ -28,6 +28,7 @@ const (
 	ERATELIMIT   = "rate_limited"           // this server's own limit was hit
 	ETHROTTLED   = "throttled"              // the upstream provider throttled us, even after retries
 	EUPSTREAM    = "upstream_error"         // the upstream provider failed
+	EBADANSWER   = "invalid_answer"         // the model's answer breaks the format the request asked for
 	ENOPROVIDER  = "no_provider"            // no model provider is configured
 	EUNAVAILABLE = "unavailable"            // a dependency is not ready
 	ETIMEOUT     = "timeout"                // the request ran out of time

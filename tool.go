@@ -30,6 +30,9 @@ type Tool struct {
 	// InputSchema is the JSON Schema of the tool's input: a JSON object whose "type" is
 	// "object".
 	InputSchema json.RawMessage
+	// Strict asks that every call's input be valid against InputSchema (OpenAI's
+	// strict): a call that is not fails the answer with EBADANSWER.
+	Strict bool
 }
 
 // ToolChoiceType says how the model may use the tools.

@@ -61,6 +61,10 @@ func TestParseChatRequestTools(t *testing.T) {
 			t.Errorf("tool_choice %s: %v", choice, err)
 		}
 	}
+	body := `{"tools":[` + weatherTool + `],"tool_choice":{"type":"auto","disable_parallel_tool_use":true},"messages":[{"role":"user","content":"a"}]}`
+	if req, _, err := genai.ParseChatRequest([]byte(body)); err != nil || !req.ToolChoice.DisableParallel {
+		t.Errorf("disable_parallel_tool_use: true must reach the provider: %+v, %v", req, err)
+	}
 }
 
 func TestParseChatRequestRejectsTools(t *testing.T) {
@@ -86,7 +90,6 @@ func TestParseChatRequestRejectsTools(t *testing.T) {
 		{"choice any no tools", `{"tool_choice":{"type":"any"},` + user + `}`, genai.EINVALID, `tool_choice.type: "any" needs tools`},
 		{"choice no type", `{"tools":[` + ok + `],"tool_choice":{},` + user + `}`, genai.EINVALID, "tool_choice.type: required"},
 		{"choice name with auto", `{"tools":[` + ok + `],"tool_choice":{"type":"auto","name":"f"},` + user + `}`, genai.EINVALID, "tool_choice.name: only with type"},
-		{"disable parallel", `{"tools":[` + ok + `],"tool_choice":{"type":"auto","disable_parallel_tool_use":true},` + user + `}`, genai.EINVALID, "tool_choice.disable_parallel_tool_use: not supported"},
 		{"choice unknown field", `{"tools":[` + ok + `],"tool_choice":{"type":"auto","x":1},` + user + `}`, genai.EINVALID, "tool_choice.x: not supported"},
 		{"tool_use from user", `{"messages":[{"role":"user","content":[{"type":"tool_use","id":"t","name":"f","input":{}}]}]}`, genai.EINVALID, "messages[0].content[0]: tool_use blocks are allowed only in assistant messages"},
 		{"tool_result from assistant", `{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":[{"type":"tool_result","tool_use_id":"t"}]}]}`, genai.EINVALID, "messages[1].content[0]: tool_result blocks are allowed only in user messages"},

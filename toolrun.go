@@ -34,13 +34,6 @@ type ToolOutput struct {
 	IsError   bool
 }
 
-// ValidToolGroupName reports whether name can name a group of server tools: a valid tool
-// name, or two joined by one ':' ("mcp:NAME", the tools of an MCP server).
-func ValidToolGroupName(name string) bool {
-	kind, rest, found := strings.Cut(name, ":")
-	return len(name) <= MaxToolNameLength && ValidToolName(kind) && (!found || ValidToolName(rest))
-}
-
 // The states of an MCPServer.
 const (
 	MCPStarting  = "starting"  // connecting for the first time
@@ -69,4 +62,11 @@ type MCPServer struct {
 type ToolInfo struct {
 	Name        string `json:"name"`
 	Description string `json:"description"`
+}
+
+// validGroupName reports whether name can name a group of server tools: a tool name
+// (^[a-zA-Z0-9_-]{1,64}$), optionally after the prefix "mcp:" of an MCP server's group.
+func validGroupName(name string) bool {
+	rest, _ := strings.CutPrefix(name, "mcp:")
+	return ValidToolName(rest)
 }

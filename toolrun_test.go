@@ -16,7 +16,7 @@ func TestServerToolGroupNames(t *testing.T) {
 			t.Errorf("%q: %v", name, err)
 		}
 	}
-	for _, name := range []string{"", "mcp:", ":x", "mcp:a:b", "mcp:a b", "mcp:" + strings.Repeat("x", 61)} {
+	for _, name := range []string{"", "mcp:", ":x", "mcp:a:b", "mcp:a b"} {
 		_, _, err := genai.ParseChatRequest([]byte(`{"messages":[{"role":"user","content":"hi"}],"server_tools":["` + name + `"]}`))
 		if genai.ErrorCode(err) != genai.EINVALID || !strings.Contains(err.Error(), "server_tools[0]") {
 			t.Errorf("%q: %v", name, err)

@@ -155,6 +155,11 @@ func (a *Agent) step(ctx context.Context, r *genai.ChatRequest, first int, yield
 			s.done = ev
 			return s, true
 		}
+		if ev.Thinking != nil {
+			// The step's thinking goes back with its calls, as Claude needs it to.
+			flushText()
+			s.content = genai.AppendThinking(s.content, ev.Thinking)
+		}
 		text.WriteString(ev.Text)
 		if t := ev.ToolUse; t != nil {
 			tu := *t
@@ -266,6 +271,12 @@ func (a *Agent) Chat(ctx context.Context, req *genai.ChatRequest) (*genai.ChatRe
 		case ev.ToolResult != nil:
 			// A step's tools ran: what came before belongs to that step.
 			resp.Content, text = nil, strings.Builder{}
+		case ev.Thinking != nil:
+			if text.Len() > 0 {
+				resp.Content = append(resp.Content, genai.ContentBlock{Type: genai.BlockText, Text: text.String()})
+				text.Reset()
+			}
+			resp.Content = genai.AppendThinking(resp.Content, ev.Thinking)
 		case ev.ToolUse != nil && ev.ToolUse.Done:
 			if text.Len() > 0 {
 				resp.Content = append(resp.Content, genai.ContentBlock{Type: genai.BlockText, Text: text.String()})

@@ -42,6 +42,9 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 			System:          c.System,
 			InferenceConfig: c.InferenceConfig,
 			ToolConfig:      c.ToolConfig,
+			OutputConfig:    c.OutputConfig,
+
+			AdditionalModelRequestFields: c.AdditionalModelRequestFields,
 		}, taker.register, ownProtocol)
 		if err != nil {
 			yield(genai.Event{}, toolChoiceError(req, model, upstreamError(ctx, "ConverseStream", "model "+model, err)))
@@ -61,6 +64,9 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 		// writes (and flushes) once for them; a delta that arrived alone goes at once.
 		var text strings.Builder
 		tools := toolStream{model: model}
+		// With a forced format tool, the tool's input is the answer's text, and text
+		// beside it (which a forced model does not write) is not part of the JSON.
+		forced, called := formatTool(req, model), false
 		for {
 			ev, err := r.next()
 			if err != nil && text.Len() > 0 && !yield(genai.Event{Text: text.String()}, nil) {
@@ -73,7 +79,23 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 				yield(genai.Event{}, upstreamError(ctx, "ConverseStream", "model "+model, err))
 				return
 			}
+			if rc := ev.Delta.ReasoningContent; ev.kind == "contentBlockDelta" && rc != nil {
+				if text.Len() > 0 {
+					if !yield(genai.Event{Text: text.String()}, nil) {
+						return
+					}
+					text.Reset()
+				}
+				th := &genai.ThinkingEvent{Text: rc.Text, Signature: rc.Signature, Redacted: rc.RedactedContent}
+				if !yield(genai.Event{Thinking: th}, nil) {
+					return
+				}
+				continue
+			}
 			if ev.kind == "contentBlockDelta" && ev.Delta.ToolUse == nil {
+				if forced != "" {
+					continue
+				}
 				text.WriteString(ev.Delta.Text)
 				if r.ready() || text.Len() == 0 {
 					continue
@@ -89,6 +111,15 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 			if err != nil {
 				yield(genai.Event{}, err)
 				return
+			}
+			if call != nil && forced != "" {
+				if call.Name == forced {
+					called = true
+				}
+				if call.InputDelta != "" && !yield(genai.Event{Text: call.InputDelta}, nil) {
+					return
+				}
+				call = nil
 			}
 			if call != nil && !yield(genai.Event{ToolUse: call}, nil) {
 				return
@@ -110,6 +141,11 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 			yield(genai.Event{}, genai.Errorf(genai.EUPSTREAM, "Bedrock model %s: the stream ended before the answer was complete", model))
 		case tools.unfinished() != nil:
 			yield(genai.Event{}, tools.unfinished())
+		case forced != "" && !called:
+			yield(genai.Event{}, genai.Errorf(genai.EBADANSWER, "the model did not answer in the requested JSON format (it did not call the tool %q that makes it)", forced))
+		case forced != "" && done.StopReason == string(types.StopReasonToolUse):
+			done.StopReason = string(types.StopReasonEndTurn)
+			yield(done, nil)
 		default:
 			yield(done, nil)
 		}
@@ -141,6 +177,11 @@ func (m *ChatModel) Chat(ctx context.Context, req *genai.ChatRequest) (*genai.Ch
 	}
 	if msg, ok := out.Output.(*types.ConverseOutputMemberMessage); ok {
 		if resp.Content, resp.Text, err = answerContent(*c.ModelId, msg.Value.Content); err != nil {
+			return nil, err
+		}
+	}
+	if name := formatTool(req, *c.ModelId); name != "" {
+		if err := formatAnswer(resp, name); err != nil {
 			return nil, err
 		}
 	}
@@ -184,6 +225,8 @@ func (m *ChatModel) converse(req *genai.ChatRequest) (*bedrockruntime.ConverseIn
 			switch b.Type {
 			case genai.BlockText:
 				blocks[j] = &types.ContentBlockMemberText{Value: b.Text}
+			case genai.BlockThinking:
+				blocks[j] = thinkingBlock(b.Thinking)
 			case genai.BlockToolUse, genai.BlockToolResult:
 				var err error
 				if blocks[j], err = toolBlock(b, fmt.Sprintf("messages[%d].content[%d]", i, j)); err != nil {
@@ -203,9 +246,16 @@ func (m *ChatModel) converse(req *genai.ChatRequest) (*bedrockruntime.ConverseIn
 		in.Messages[i] = types.Message{Role: types.ConversationRole(msg.Role), Content: blocks}
 	}
 	var err error
-	if in.ToolConfig, err = toolConfig(req); err != nil {
+	if in.ToolConfig, err = toolConfig(req, structuredOutputs(model)); err != nil {
 		return nil, err
 	}
+	if err := applyFormat(req, in); err != nil {
+		return nil, err
+	}
+	if err := validateThinking(req, maxTokens); err != nil {
+		return nil, err
+	}
+	applyThinking(req, in)
 	return in, nil
 }
 

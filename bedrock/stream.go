@@ -58,6 +58,11 @@ type streamEvent struct {
 		ToolUse *struct {
 			Input string `json:"input"`
 		} `json:"toolUse"`
+		ReasoningContent *struct {
+			Text            string `json:"text"`
+			Signature       string `json:"signature"`
+			RedactedContent []byte `json:"redactedContent"`
+		} `json:"reasoningContent"`
 	} `json:"delta"`
 	StopReason string `json:"stopReason"`
 	Usage      struct {

@@ -29,10 +29,11 @@ var emptyObjectSchema = json.RawMessage(`{"type":"object","properties":{}}`)
 // toolUse and toolResult content blocks"), whereas Anthropic's and OpenAI's APIs let a
 // client send the history without its tools. So the tools the history used are always
 // declared: with the client's definition when it sent one, else with an input schema
-// that takes any object. With tool choice "none", which Converse lacks, only those are
+// that takes any object. strict says whether the model takes strict tools (Bedrock's
+// structured outputs). With tool choice "none", which Converse lacks, only those are
 // sent, with no toolChoice: the model is offered nothing new, but a model may still call
 // one of them, which Bedrock gives no way to forbid.
-func toolConfig(req *genai.ChatRequest) (*types.ToolConfiguration, error) {
+func toolConfig(req *genai.ChatRequest, strict bool) (*types.ToolConfiguration, error) {
 	none := req.ToolChoice != nil && req.ToolChoice.Type == genai.ToolChoiceNone
 	var tools []genai.Tool
 	if !none {
@@ -70,6 +71,9 @@ func toolConfig(req *genai.ChatRequest) (*types.ToolConfiguration, error) {
 		}
 		if t.Description != "" { // Bedrock refuses an empty description
 			spec.Description = aws.String(t.Description)
+		}
+		if t.Strict && strict { // else genai's own check of the answer holds the call to its schema
+			spec.Strict = aws.Bool(true)
 		}
 		cfg.Tools[i] = &types.ToolMemberToolSpec{Value: spec}
 	}
@@ -209,6 +213,10 @@ func answerContent(model string, blocks []types.ContentBlock) ([]genai.ContentBl
 		case *types.ContentBlockMemberText:
 			text.WriteString(b.Value)
 			out = append(out, genai.ContentBlock{Type: genai.BlockText, Text: b.Value})
+		case *types.ContentBlockMemberReasoningContent:
+			if t := answerThinking(b); t != nil {
+				out = append(out, genai.ContentBlock{Type: genai.BlockThinking, Thinking: t})
+			}
 		case *types.ContentBlockMemberToolUse:
 			input := json.RawMessage(`{}`)
 			if b.Value.Input != nil {

@@ -36,9 +36,6 @@ func validate(req *genai.ChatRequest) error {
 			}
 		}
 	}
-	if req.ResponseFormat != nil {
-		return genai.Errorf(genai.EINVALID, "response_format: not supported by the Bedrock provider yet; remove it")
-	}
 	if c := req.ToolChoice; c != nil && c.DisableParallel {
 		return genai.Errorf(genai.EINVALID, "tool_choice: Bedrock's Converse cannot forbid parallel tool calls; remove disable_parallel_tool_use / parallel_tool_calls: false")
 	}

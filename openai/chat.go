@@ -2,7 +2,6 @@ package openai
 
 import (
 	"context"
-	"encoding/base64"
 	"io"
 	"iter"
 	"net/http"
@@ -16,8 +15,10 @@ import (
 )
 
 // Stream sends req to the endpoint's chat completions API with "stream": true and yields
-// the answer's text as it arrives, then one Event with Done set carrying the stop reason
-// and token usage. A consumer that stops early, or a ctx that ends, closes the HTTP
+// the answer's text as it arrives, each tool call the model makes as ToolUse events (its
+// start with id and name, pieces of its arguments as they arrive, and, when the answer
+// ends, its end with the whole input), then one Event with Done set carrying the stop
+// reason (genai.StopToolUse after calls) and token usage. A consumer that stops early, or a ctx that ends, closes the HTTP
 // request at once.
 //
 // Errors are *genai.Error values: ETHROTTLED (with RetryAfter) when the endpoint still
@@ -38,6 +39,7 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 		defer res.Body.Close()
 
 		r := chunkReader{sse: newSSEReader(res.Body)}
+		tools := toolStream{m: m}
 		var (
 			finish  string
 			usage   genai.Usage
@@ -70,7 +72,8 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 			if chunk.usage != nil {
 				usage = *chunk.usage
 			}
-			for _, choice := range chunk.choices {
+			for i := range chunk.choices {
+				choice := &chunk.choices[i]
 				if choice.index != 0 {
 					continue // we never ask for n > 1
 				}
@@ -78,6 +81,22 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 					finish = choice.finishReason
 				}
 				text.WriteString(choice.content)
+				if len(choice.toolCalls) == 0 && (choice.finishReason == "" || len(tools.calls) == 0) {
+					continue // text only: the path of nearly every chunk
+				}
+				if !flush() {
+					return // the text before a call goes first
+				}
+				events, err := tools.events(choice)
+				if err != nil {
+					yield(genai.Event{}, err)
+					return
+				}
+				for i := range events {
+					if !yield(genai.Event{ToolUse: &events[i]}, nil) {
+						return
+					}
+				}
 			}
 			if !r.sse.ready() && !flush() {
 				return
@@ -93,7 +112,7 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 			yield(genai.Event{}, genai.Errorf(genai.EUPSTREAM, "the stream from %s ended before the answer was complete, after %d bytes of text", m.baseURL, yielded))
 			return
 		}
-		yield(genai.Event{Done: true, StopReason: stopReason(finish), Usage: usage}, nil)
+		yield(genai.Event{Done: true, StopReason: stopReasonOf(finish, len(tools.calls) > 0), Usage: usage}, nil)
 		drain(res.Body, cancel)
 	}
 }
@@ -154,10 +173,15 @@ func (m *ChatModel) Chat(ctx context.Context, req *genai.ChatRequest) (*genai.Ch
 	if model == "" {
 		model = string(params.Model)
 	}
+	content, err := m.answerContent(&choice.Message, choice.FinishReason)
+	if err != nil {
+		return nil, err
+	}
 	return &genai.ChatResponse{
 		Model:      model,
 		Text:       choice.Message.Content,
-		StopReason: stopReason(choice.FinishReason),
+		Content:    content,
+		StopReason: stopReasonOf(choice.FinishReason, len(choice.Message.ToolCalls) > 0),
 		Usage:      genai.Usage{InputTokens: int(completion.Usage.PromptTokens), OutputTokens: int(completion.Usage.CompletionTokens)},
 	}, nil
 }
@@ -171,11 +195,8 @@ func (m *ChatModel) params(req *genai.ChatRequest) (sdk.ChatCompletionNewParams,
 	if err := req.Validate(); err != nil {
 		return sdk.ChatCompletionNewParams{}, err
 	}
-	if req.UsesTools() { // tools are not mapped to OpenAI's yet: refused, never dropped
-		return sdk.ChatCompletionNewParams{}, genai.Errorf(genai.EINVALID, "tools: not supported by the OpenAI-compatible provider yet (nor tool_choice, tool_use or tool_result blocks); use the Bedrock provider")
-	}
-	if req.ResponseFormat != nil {
-		return sdk.ChatCompletionNewParams{}, genai.Errorf(genai.EINVALID, "response_format: not supported by the OpenAI-compatible provider yet; remove it")
+	if err := validateToolTurns(req.Messages); err != nil {
+		return sdk.ChatCompletionNewParams{}, err
 	}
 	p := sdk.ChatCompletionNewParams{Model: req.Model}
 	if p.Model == "" {
@@ -190,11 +211,16 @@ func (m *ChatModel) params(req *genai.ChatRequest) (sdk.ChatCompletionNewParams,
 	for _, msg := range req.Messages {
 		switch msg.Role {
 		case genai.RoleAssistant:
-			// Plain string content: some servers take content parts from users only.
-			p.Messages = append(p.Messages, sdk.AssistantMessage(msg.Text()))
+			p.Messages = append(p.Messages, assistantMessage(msg))
 		default:
-			p.Messages = append(p.Messages, userMessage(msg))
+			p.Messages = append(p.Messages, userMessages(msg)...)
 		}
+	}
+	if err := toolParams(req, &p); err != nil {
+		return p, err
+	}
+	if req.ResponseFormat != nil {
+		p.ResponseFormat = responseFormat(req.ResponseFormat)
 	}
 	maxTokens := req.MaxTokens
 	if maxTokens == 0 {
@@ -216,35 +242,4 @@ func (m *ChatModel) params(req *genai.ChatRequest) (sdk.ChatCompletionNewParams,
 		p.Stop = sdk.ChatCompletionNewParamsStopUnion{OfStringArray: req.StopSequences}
 	}
 	return p, nil
-}
-
-// userMessage sends a text-only message of one block as a plain string, which every
-// server accepts, and anything else as content parts, images as base64 data URLs.
-func userMessage(msg genai.Message) sdk.ChatCompletionMessageParamUnion {
-	if len(msg.Content) == 1 && msg.Content[0].Type == genai.BlockText {
-		return sdk.UserMessage(msg.Content[0].Text)
-	}
-	parts := make([]sdk.ChatCompletionContentPartUnionParam, 0, len(msg.Content))
-	for _, b := range msg.Content {
-		switch b.Type {
-		case genai.BlockText:
-			parts = append(parts, sdk.TextContentPart(b.Text))
-		case genai.BlockImage:
-			parts = append(parts, sdk.ImageContentPart(sdk.ChatCompletionContentPartImageImageURLParam{
-				URL: "data:" + b.Image.MediaType() + ";base64," + base64.StdEncoding.EncodeToString(b.Image.Data),
-			}))
-		}
-	}
-	return sdk.UserMessage(parts)
-}
-
-// stopReason names a finish_reason as genai does, after Anthropic and Bedrock.
-func stopReason(finish string) string {
-	switch finish {
-	case "stop":
-		return "end_turn"
-	case "length":
-		return "max_tokens"
-	}
-	return finish
 }

@@ -34,6 +34,7 @@ type streamChoice struct {
 	index        int64
 	content      string
 	finishReason string
+	toolCalls    []toolCallPiece // the pieces of delta.tool_calls
 }
 
 // decodeChunk reads a chunk's fields with gjson, which finds them in place. It was a
@@ -53,10 +54,12 @@ func decodeChunk(data []byte) (*streamChunk, error) {
 		switch key.Str {
 		case "choices":
 			value.ForEach(func(_, choice gjson.Result) bool {
+				delta := choice.Get("delta")
 				c.choices = append(c.choices, streamChoice{
 					index:        choice.Get("index").Int(),
-					content:      choice.Get("delta.content").String(),
+					content:      delta.Get("content").String(),
 					finishReason: choice.Get("finish_reason").String(),
+					toolCalls:    toolCallPieces(delta.Get("tool_calls")),
 				})
 				return true
 			})
@@ -70,6 +73,26 @@ func decodeChunk(data []byte) (*streamChunk, error) {
 		return true
 	})
 	return c, nil
+}
+
+// toolCallPieces reads a delta's tool_calls: [{"index":0,"id":…,"type":"function",
+// "function":{"name":…,"arguments":…}}, …], ids and names in first pieces only.
+func toolCallPieces(calls gjson.Result) []toolCallPiece {
+	if !calls.IsArray() {
+		return nil
+	}
+	var out []toolCallPiece
+	calls.ForEach(func(_, call gjson.Result) bool {
+		fn := call.Get("function")
+		out = append(out, toolCallPiece{
+			index:     call.Get("index").Int(),
+			id:        call.Get("id").String(),
+			name:      fn.Get("name").String(),
+			arguments: fn.Get("arguments").String(),
+		})
+		return true
+	})
+	return out
 }
 
 // streamReadBuffer holds several chunks (150 to 250 bytes each) so that chunks that

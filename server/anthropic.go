@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"image"
 	_ "image/gif" // image.DecodeConfig reads the sizes of the formats chat takes
@@ -171,7 +172,7 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 			err = sse.event("message_stop", typedEvent{"message_stop"})
 			return
 		}
-		if ev.ToolUse == nil && ev.Text == "" {
+		if ev.ToolUse == nil && ev.Thinking == nil && ev.Text == "" {
 			continue
 		}
 		call.firstToken()
@@ -200,9 +201,11 @@ type (
 		ContentBlock any    `json:"content_block"`
 	}
 	anthropicDelta struct {
-		Type        string `json:"type"` // text_delta or input_json_delta
-		Text        string `json:"text,omitempty"`
-		PartialJSON string `json:"partial_json,omitempty"`
+		Type        string  `json:"type"` // text_delta, input_json_delta, thinking_delta or signature_delta
+		Text        string  `json:"text,omitempty"`
+		PartialJSON string  `json:"partial_json,omitempty"`
+		Thinking    *string `json:"thinking,omitempty"`
+		Signature   *string `json:"signature,omitempty"`
 	}
 	anthropicBlockDelta struct {
 		Type  string         `json:"type"`
@@ -250,8 +253,33 @@ func (b *anthropicBlocks) close() error {
 	return b.sse.eventHeld("content_block_stop", anthropicBlockStop{"content_block_stop", b.next - 1})
 }
 
-// add writes what ev brings: text, or a step of a tool call.
+// add writes what ev brings: text, a piece of thinking, or a step of a tool call.
 func (b *anthropicBlocks) add(ev genai.Event) error {
+	if t := ev.Thinking; t != nil {
+		if t.Redacted != nil {
+			if err := b.start("redacted_thinking", redactedThinkingContent{"redacted_thinking", base64.StdEncoding.EncodeToString(t.Redacted)}); err != nil {
+				return err
+			}
+			return b.close()
+		}
+		if b.open != "thinking" {
+			if err := b.start("thinking", thinkingContent{"thinking", "", ""}); err != nil {
+				return err
+			}
+		}
+		if t.Text != "" {
+			if err := b.sse.event("content_block_delta", anthropicBlockDelta{"content_block_delta", b.next, anthropicDelta{Type: "thinking_delta", Thinking: &t.Text}}); err != nil {
+				return err
+			}
+		}
+		if t.Signature == "" {
+			return nil
+		}
+		if err := b.sse.event("content_block_delta", anthropicBlockDelta{"content_block_delta", b.next, anthropicDelta{Type: "signature_delta", Signature: &t.Signature}}); err != nil {
+			return err
+		}
+		return b.close()
+	}
 	if t := ev.ToolUse; t != nil {
 		switch {
 		case t.Done:

@@ -162,3 +162,53 @@ func TestAnthropicSDKToolRoundTrip(t *testing.T) {
 		t.Errorf("answer to the result: %+v", whole)
 	}
 }
+
+// Extended thinking through Anthropic's SDK with tools, the case gateways break: the
+// streamed thinking block (thinking_delta, then signature_delta) accumulates into the
+// message, which the SDK sends back with the tool result; Bedrock's check of the
+// signature and of the thinking that must open the tool turn passes, and the answer
+// goes on, thinking again.
+func TestAnthropicSDKThinkingWithTools(t *testing.T) {
+	client, up := anthropicClient(t, "sk-ant-test-0123456789")
+	ctx := context.Background()
+	const model = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+	tools := []anthropic.ToolUnionParam{{OfTool: &anthropic.ToolParam{
+		Name:        "get_weather",
+		InputSchema: anthropic.ToolInputSchemaParam{Properties: map[string]any{"city": map[string]any{"type": "string"}}, Required: []string{"city"}},
+	}}}
+	thinking := anthropic.ThinkingConfigParamOfEnabled(1024)
+	question := anthropic.NewUserMessage(anthropic.NewTextBlock("Paris"))
+	params := anthropic.MessageNewParams{Model: model, MaxTokens: 2048, Tools: tools, Thinking: thinking, Messages: []anthropic.MessageParam{question}}
+	stream := client.Messages.NewStreaming(ctx, params)
+	var msg anthropic.Message
+	kinds := map[string]int{}
+	for stream.Next() {
+		ev := stream.Current()
+		if ev.Type == "content_block_delta" {
+			kinds[ev.Delta.Type]++
+		}
+		if err := msg.Accumulate(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if kinds["thinking_delta"] < 2 || kinds["signature_delta"] != 1 {
+		t.Errorf("deltas %v", kinds)
+	}
+	if len(msg.Content) != 3 || msg.Content[0].Type != "thinking" || msg.Content[0].Signature != bedrocktest.Signature(msg.Content[0].Thinking) || msg.Content[2].Type != "tool_use" {
+		t.Fatalf("streamed message %+v", msg.Content)
+	}
+	params.Messages = append(params.Messages, msg.ToParam(), anthropic.NewUserMessage(anthropic.NewToolResultBlock(msg.Content[2].ID, "21 °C", false)))
+	whole, err := client.Messages.New(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(whole.Content) != 2 || whole.Content[0].Type != "thinking" || whole.Content[1].Text != "Tool "+msg.Content[2].ID+" returned 21 °C." {
+		t.Errorf("answer %+v", whole.Content)
+	}
+	if got := up.Requests()[1]; got.Thinking() != 1024 || got.Messages[1].Content[0].ReasoningContent == nil {
+		t.Errorf("upstream: budget %d, history %+v", got.Thinking(), got.Messages[1].Content)
+	}
+}

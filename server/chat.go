@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -82,6 +83,19 @@ type textContent struct {
 	Text string `json:"text"`
 }
 
+// thinkingContent and redactedThinkingContent are the model's reasoning in Anthropic's
+// shape; a client sends them back as they came (the redacted data is base64).
+type thinkingContent struct {
+	Type      string `json:"type"` // "thinking"
+	Thinking  string `json:"thinking"`
+	Signature string `json:"signature"`
+}
+
+type redactedThinkingContent struct {
+	Type string `json:"type"` // "redacted_thinking"
+	Data string `json:"data"`
+}
+
 type toolUseContent struct {
 	Type  string          `json:"type"` // "tool_use"
 	ID    string          `json:"id"`
@@ -102,9 +116,27 @@ func answerContent(resp *genai.ChatResponse) []any {
 			out = append(out, textContent{"text", b.Text})
 		case genai.BlockToolUse:
 			out = append(out, toolUseContent{"tool_use", b.ToolUse.ID, b.ToolUse.Name, b.ToolUse.Input})
+		case genai.BlockThinking:
+			out = append(out, thinkingBlockContent(b.Thinking))
 		}
 	}
 	return out
+}
+
+// thinkingBlockContent is a thinking block in Anthropic's shape.
+func thinkingBlockContent(t *genai.Thinking) any {
+	if t.Redacted != nil {
+		return redactedThinkingContent{"redacted_thinking", base64.StdEncoding.EncodeToString(t.Redacted)}
+	}
+	return thinkingContent{"thinking", t.Text, t.Signature}
+}
+
+// thinkingEvent is a piece of the model's reasoning on /api/chat's stream: text, or the
+// signature that ends the block, or a whole redacted block.
+type thinkingEvent struct {
+	Text      string `json:"text,omitempty"`
+	Signature string `json:"signature,omitempty"`
+	Redacted  string `json:"redacted,omitempty"`
 }
 
 // The events of a streamed tool call: its start, pieces of its input JSON, its end with
@@ -261,6 +293,17 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 			if err = sse.event("citations", citationsEvent{Citations: ev.Citations}); err != nil {
 				return
 			}
+		}
+		if t := ev.Thinking; t != nil {
+			call.firstToken()
+			te := thinkingEvent{Text: t.Text, Signature: t.Signature}
+			if t.Redacted != nil {
+				te.Redacted = base64.StdEncoding.EncodeToString(t.Redacted)
+			}
+			if err = sse.event("thinking", te); err != nil {
+				return
+			}
+			continue
 		}
 		if ev.ToolUse != nil {
 			call.firstToken()

@@ -140,21 +140,77 @@ func TestChatToolErrorsNameTheField(t *testing.T) {
 	}
 }
 
-// The OpenAI-compatible provider does not map tools yet: a request with them is refused
-// naming tools, never answered as if it had none.
-func TestChatToolsRefusedByOpenAIProvider(t *testing.T) {
+// The OpenAI-compatible provider carries tools too: the call comes back streamed and
+// whole, as it does from Bedrock.
+func TestChatToolsThroughOpenAIProvider(t *testing.T) {
 	up := openaitest.New(openaitest.Config{})
 	t.Cleanup(up.Close)
 	m := openai.New(openai.Options{BaseURL: up.URL, DefaultModel: "m"})
 	ts := newServer(t, server.Options{Chat: m, Provider: "openai", ChatModel: "m"})
-	for _, stream := range []string{"true", "false"} {
-		resp := post(t, ts.URL+"/api/chat", `{`+weatherTools+`,"stream":`+stream+`,"messages":[{"role":"user","content":"x"}]}`)
-		code, msg := decodeError(t, resp)
-		if resp.StatusCode != 400 || code != genai.EINVALID || !strings.HasPrefix(msg, "tools: not supported by the OpenAI-compatible provider") {
-			t.Errorf("stream %s: %d %s %q", stream, resp.StatusCode, code, msg)
+	resp := post(t, ts.URL+"/api/chat", `{`+weatherTools+`,"messages":[{"role":"user","content":"Paris"}]}`)
+	var names []string
+	var end map[string]any
+	for _, e := range readSSE(t, resp.Body) {
+		names = append(names, e.name)
+		if e.name == "tool_use_end" {
+			end = e.data
 		}
 	}
-	if n := len(up.Requests()); n != 0 {
-		t.Errorf("%d requests reached the endpoint", n)
+	if joined := strings.Join(names, ","); !strings.HasPrefix(joined, "start,delta,tool_use,tool_input,") || !strings.HasSuffix(joined, "tool_use_end,done") {
+		t.Errorf("events %s", joined)
+	}
+	if in, _ := json.Marshal(end["input"]); end["id"] != "call_1_0" || string(in) != `{"city":"Paris"}` {
+		t.Errorf("tool_use_end %v", end)
+	}
+	resp = post(t, ts.URL+"/api/chat", `{`+weatherTools+`,"stream":false,"messages":[{"role":"user","content":"Paris"}]}`)
+	var whole struct {
+		StopReason string `json:"stop_reason"`
+		Content    []map[string]any
+	}
+	json.NewDecoder(resp.Body).Decode(&whole)
+	if resp.StatusCode != 200 || whole.StopReason != "tool_use" || len(whole.Content) != 2 || whole.Content[1]["name"] != "get_weather" {
+		t.Errorf("status %d body %+v", resp.StatusCode, whole)
+	}
+	if got := up.Requests()[0].Tools; len(got) != 1 || got[0].Function.Name != "get_weather" {
+		t.Errorf("tools sent %+v", got)
+	}
+}
+
+// /api/chat streams the reasoning as thinking events before the answer, the signature
+// last, and a whole answer holds it as Anthropic's thinking block.
+func TestChatStreamsThinking(t *testing.T) {
+	url, _ := toolServer(t, bedrocktest.Options{})
+	body := `{"model":"us.anthropic.claude-haiku-4-5-20251001-v1:0","max_tokens":2048,"thinking":{"type":"enabled","budget_tokens":1024},"messages":[{"role":"user","content":"sky"}]`
+	resp := post(t, url+"/api/chat", body+`}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	var names []string
+	var thought, sig string
+	for _, e := range readSSE(t, resp.Body) {
+		names = append(names, e.name)
+		if e.name == "thinking" {
+			if s, _ := e.data["text"].(string); s != "" {
+				thought += s
+			}
+			if s, _ := e.data["signature"].(string); s != "" {
+				sig = s
+			}
+		}
+	}
+	joined := strings.Join(names, ",")
+	if !strings.HasPrefix(joined, "start,thinking,thinking,") || !strings.HasSuffix(joined, "delta,done") {
+		t.Errorf("events %s", joined)
+	}
+	if thought != "Thinking about: sky." || sig != bedrocktest.Signature(thought) {
+		t.Errorf("thinking %q signed %q", thought, sig)
+	}
+	resp = post(t, url+"/api/chat", body+`,"stream":false}`)
+	var whole struct {
+		Content []map[string]any `json:"content"`
+	}
+	json.NewDecoder(resp.Body).Decode(&whole)
+	if len(whole.Content) != 2 || whole.Content[0]["type"] != "thinking" || whole.Content[0]["signature"] != sig || whole.Content[1]["text"] != "You said: sky" {
+		t.Errorf("whole %+v", whole.Content)
 	}
 }

@@ -25,6 +25,7 @@ var statusOf = map[string]int{
 	genai.ERATELIMIT:   http.StatusTooManyRequests,
 	genai.ETHROTTLED:   http.StatusTooManyRequests,
 	genai.EUPSTREAM:    http.StatusBadGateway,
+	genai.EBADANSWER:   http.StatusBadGateway,
 	genai.ENOPROVIDER:  http.StatusServiceUnavailable,
 	genai.EUNAVAILABLE: http.StatusServiceUnavailable,
 	genai.ETIMEOUT:     http.StatusGatewayTimeout,

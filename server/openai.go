@@ -20,8 +20,19 @@ import (
 // requests as /api/chat, with the same validation.
 
 type oaiMessage struct {
-	Role    string          `json:"role"`
-	Content json.RawMessage `json:"content"`
+	Role       string          `json:"role"`
+	Content    json.RawMessage `json:"content"`
+	ToolCalls  []oaiToolCall   `json:"tool_calls"`   // assistant
+	ToolCallID string          `json:"tool_call_id"` // tool
+	// Refusal is an assistant's earlier refusal, which clients send back as it came
+	// (null when there was none); it is the assistant's text.
+	Refusal *string `json:"refusal"`
+	// What clients copy back from an answer they got: the SDKs' parse of its content
+	// (a client-side copy, ignored), and empty annotations, audio and function_call.
+	Parsed       json.RawMessage `json:"parsed"`
+	Annotations  json.RawMessage `json:"annotations"`
+	Audio        json.RawMessage `json:"audio"`
+	FunctionCall json.RawMessage `json:"function_call"`
 }
 
 type oaiPart struct {
@@ -45,14 +56,19 @@ type oaiChatRequest struct {
 	StreamOptions       *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
+	Tools             []json.RawMessage `json:"tools"`
+	ToolChoice        json.RawMessage   `json:"tool_choice"`
+	ParallelToolCalls *bool             `json:"parallel_tool_calls"`
+	ResponseFormat    json.RawMessage   `json:"response_format"`
+	// ServerTools turns on tools the server runs itself, as on /api/chat.
+	ServerTools []string `json:"server_tools"`
 
 	// Fields that official clients and frameworks send with their neutral values: taken
 	// at those values, refused at any other, since no provider here honours them.
-	N                *int            `json:"n"`
-	Logprobs         *bool           `json:"logprobs"`
-	PresencePenalty  *float64        `json:"presence_penalty"`
-	FrequencyPenalty *float64        `json:"frequency_penalty"`
-	ResponseFormat   json.RawMessage `json:"response_format"`
+	N                *int     `json:"n"`
+	Logprobs         *bool    `json:"logprobs"`
+	PresencePenalty  *float64 `json:"presence_penalty"`
+	FrequencyPenalty *float64 `json:"frequency_penalty"`
 	// User identifies the end user to the provider for abuse monitoring; it changes
 	// nothing in the answer and is only logged.
 	User string `json:"user"`
@@ -67,6 +83,25 @@ func checkNeutral(data []byte, in *oaiChatRequest) error {
 	}
 	json.Unmarshal(data, &msgs)
 	for i, m := range msgs.Messages {
+		var raw struct {
+			ToolCalls []json.RawMessage `json:"tool_calls"`
+		}
+		json.Unmarshal(m, &raw)
+		for k, c := range raw.ToolCalls {
+			path := fmt.Sprintf("messages[%d].tool_calls[%d].", i, k)
+			var call struct {
+				Function json.RawMessage `json:"function"`
+			}
+			json.Unmarshal(c, &call)
+			if present(call.Function) {
+				if err := genai.RefuseUnknown(call.Function, path+"function.", &oaiFunctionCall{}); err != nil {
+					return err
+				}
+			}
+			if err := genai.RefuseUnknown(c, path, &oaiToolCall{}); err != nil {
+				return err
+			}
+		}
 		var msg oaiMessage
 		if err := genai.RefuseUnknown(m, fmt.Sprintf("messages[%d].", i), &msg); err != nil {
 			return err
@@ -92,14 +127,6 @@ func checkNeutral(data []byte, in *oaiChatRequest) error {
 		return genai.Errorf(genai.EINVALID, "presence_penalty: not supported by this server (only 0)")
 	case in.FrequencyPenalty != nil && *in.FrequencyPenalty != 0:
 		return genai.Errorf(genai.EINVALID, "frequency_penalty: not supported by this server (only 0)")
-	}
-	if len(in.ResponseFormat) > 0 && string(in.ResponseFormat) != "null" {
-		var rf struct {
-			Type string `json:"type"`
-		}
-		if json.Unmarshal(in.ResponseFormat, &rf) != nil || rf.Type != "text" {
-			return genai.Errorf(genai.EINVALID, "response_format: only {\"type\": \"text\"} is supported by this server")
-		}
 	}
 	return nil
 }
@@ -134,28 +161,23 @@ func parseOpenAIChat(data []byte) (*genai.ChatRequest, *oaiChatRequest, error) {
 	if len(in.Messages) == 0 {
 		return nil, nil, genai.Errorf(genai.EINVALID, "messages: must hold at least one message")
 	}
-	var system []string
-	for i, m := range in.Messages {
-		path := fmt.Sprintf("messages[%d]", i)
-		blocks, err := oaiContent(m.Content, path)
-		if err != nil {
-			return nil, nil, err
-		}
-		switch m.Role {
-		case "system", "developer":
-			for j, b := range blocks {
-				if b.Type != genai.BlockText {
-					return nil, nil, genai.Errorf(genai.EINVALID, "%s.content[%d]: a system message takes text only", path, j)
-				}
-				system = append(system, b.Text)
-			}
-		case "user", "assistant":
-			req.Messages = append(req.Messages, genai.Message{Role: genai.Role(m.Role), Content: blocks})
-		default:
-			return nil, nil, genai.Errorf(genai.EINVALID, "%s.role: %q is not system, user or assistant", path, m.Role)
-		}
+	if len(in.Messages) > genai.MaxMessages {
+		return nil, nil, genai.Errorf(genai.ETOOLARGE, "messages: at most %d messages, got %d", genai.MaxMessages, len(in.Messages))
 	}
-	req.System = strings.Join(system, "\n\n")
+	var err error
+	if req.System, req.Messages, err = oaiConversation(in.Messages); err != nil {
+		return nil, nil, err
+	}
+	if req.Tools, err = parseOAITools(in.Tools); err != nil {
+		return nil, nil, err
+	}
+	if req.ToolChoice, err = parseOAIToolChoice(in.ToolChoice, in.ParallelToolCalls, req.Tools); err != nil {
+		return nil, nil, err
+	}
+	if req.ResponseFormat, err = parseOAIResponseFormat(in.ResponseFormat); err != nil {
+		return nil, nil, err
+	}
+	req.ServerTools = in.ServerTools
 	if err := req.Validate(); err != nil {
 		return nil, nil, err
 	}
@@ -165,6 +187,9 @@ func parseOpenAIChat(data []byte) (*genai.ChatRequest, *oaiChatRequest, error) {
 // oaiContent reads a message's content: a string, or an array of text and image_url
 // parts whose images are data URLs (URLs are never fetched).
 func oaiContent(raw json.RawMessage, path string) ([]genai.ContentBlock, error) {
+	if !present(raw) {
+		return nil, genai.Errorf(genai.EINVALID, "%s.content: required", path)
+	}
 	var text string
 	if err := json.Unmarshal(raw, &text); err == nil {
 		return []genai.ContentBlock{{Type: genai.BlockText, Text: text}}, nil
@@ -219,14 +244,6 @@ func dataURLImage(u, path string) (*genai.Image, error) {
 	return &genai.Image{Format: format, Data: b}, nil
 }
 
-// finishReason maps a stop reason to OpenAI's finish_reason.
-func finishReason(stop string) string {
-	if stop == "max_tokens" {
-		return "length"
-	}
-	return "stop"
-}
-
 type oaiUsage struct {
 	PromptTokens     int `json:"prompt_tokens"`
 	CompletionTokens int `json:"completion_tokens"`
@@ -238,10 +255,11 @@ func usageOAI(u genai.Usage) *oaiUsage {
 }
 
 type oaiChoice struct {
-	Index        int            `json:"index"`
-	Message      map[string]any `json:"message,omitempty"`
-	Delta        map[string]any `json:"delta,omitempty"`
-	FinishReason *string        `json:"finish_reason"`
+	Index int `json:"index"`
+	// any, so that an empty delta ({}, as OpenAI ends a stream) is still sent.
+	Message      any     `json:"message,omitempty"`
+	Delta        any     `json:"delta,omitempty"`
+	FinishReason *string `json:"finish_reason"`
 }
 
 type oaiCompletion struct {
@@ -264,6 +282,10 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, in, err := parseOpenAIChat(data)
+	var model genai.ChatModel
+	if err == nil {
+		model, err = s.modelFor(req)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -277,15 +299,15 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 	base := oaiCompletion{ID: newID("chatcmpl-"), Created: time.Now().Unix(), Model: req.Model}
 	call := s.metrics.startCall(s.opts.Provider, s.modelLabel(req.Model))
 	if !in.Stream {
-		resp, err := s.opts.Chat.Chat(r.Context(), req)
+		resp, err := model.Chat(r.Context(), req)
 		call.finish(err, usageOf(resp))
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		fr := finishReason(resp.StopReason)
+		fr := oaiFinishReason(resp.StopReason)
 		base.Object = "chat.completion"
-		base.Choices = []oaiChoice{{Message: map[string]any{"role": "assistant", "content": resp.Text}, FinishReason: &fr}}
+		base.Choices = []oaiChoice{{Message: oaiAnswer(resp, req.Tools), FinishReason: &fr}}
 		base.Usage = usageOAI(resp.Usage)
 		writeJSON(w, http.StatusOK, base)
 		return
@@ -303,7 +325,8 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 	// A text chunk, written per token, is its text's JSON between a head and a tail
 	// encoded once; the bytes are those of chunk(map[string]any{"content": text}, nil).
 	head, tail := textChunkParts(base)
-	for ev, evErr := range s.opts.Chat.Stream(r.Context(), req) {
+	tools := oaiToolDeltas{clientTools: req.Tools}
+	for ev, evErr := range model.Stream(r.Context(), req) {
 		if evErr != nil {
 			err = evErr
 			break
@@ -320,7 +343,7 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 		}
 		if ev.Done {
 			usage = ev.Usage
-			fr := finishReason(ev.StopReason)
+			fr := oaiFinishReason(ev.StopReason)
 			if err = chunk(map[string]any{}, &fr); err != nil {
 				return
 			}
@@ -333,6 +356,18 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 			}
 			err = sse.raw("[DONE]")
 			return
+		}
+		if ev.ToolUse != nil {
+			call.firstToken()
+			if d := tools.delta(ev.ToolUse); d != nil {
+				if err = chunk(d, nil); err != nil {
+					return
+				}
+			}
+			continue
+		}
+		if ev.Text == "" {
+			continue // a server tool's result, or citations: not in OpenAI's stream
 		}
 		call.firstToken()
 		text, _ := json.Marshal(ev.Text) // a string always marshals

@@ -14,6 +14,8 @@ func FuzzParseOpenAIChat(f *testing.F) {
 	f.Add([]byte(`{"messages":[{"role":"user","content":[{"type":"text","text":"x"},{"type":"image_url","image_url":{"url":"data:image/gif;base64,R0lGODlhAQABAAAAACw="}}]}],"stop":["a","b"],"max_tokens":5}`))
 	f.Add([]byte(`{"messages":[{"role":"developer","content":"d"},{"role":"user","content":"u"},{"role":"assistant","content":"a"},{"role":"user","content":"u"}],"temperature":0.2,"stop":"x"}`))
 	f.Add([]byte(`{"messages":[{"role":"tool","content":"t"}],"max_completion_tokens":0}`))
+	f.Add([]byte(`{"messages":[{"role":"user","content":"w"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"w","arguments":"{\"a\":1}"}}]},{"role":"tool","tool_call_id":"c1","content":"r"},{"role":"user","content":"u"}],"tools":[{"type":"function","function":{"name":"w","parameters":{"type":"object","properties":{}},"strict":true}}],"tool_choice":{"type":"function","function":{"name":"w"}},"parallel_tool_calls":false}`))
+	f.Add([]byte(`{"messages":[{"role":"user","content":"j"}],"response_format":{"type":"json_schema","json_schema":{"name":"n","schema":{"type":"object"},"strict":true}},"server_tools":["knowledge_base"]}`))
 	known := map[string]bool{genai.EINVALID: true, genai.ETOOLARGE: true, genai.EMEDIATYPE: true}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		req, _, err := parseOpenAIChat(data)

@@ -89,6 +89,9 @@ type Reply struct {
 	// InputTokens and OutputTokens are the usage reported; zero means a count of the
 	// request's words and len(Tokens).
 	InputTokens, OutputTokens int
+	// Reasoning is the thinking the answer starts with; EchoReply gives one to a request
+	// with thinking on.
+	Reasoning *Reasoning
 	// Error, when set, answers the request with this error instead of a stream.
 	Error *APIError
 }
@@ -123,7 +126,10 @@ type Request struct {
 	Messages        []Message            `json:"messages"`
 	System          []SystemContentBlock `json:"system"`
 	InferenceConfig *InferenceConfig     `json:"inferenceConfig"`
-	ToolConfig      *ToolConfig          `json:"toolConfig"` // tools.go
+	ToolConfig      *ToolConfig          `json:"toolConfig"`   // tools.go
+	OutputConfig    *OutputConfig        `json:"outputConfig"` // format.go
+	// AdditionalModelRequestFields are the model's own fields, as sent (thinking.go).
+	AdditionalModelRequestFields json.RawMessage `json:"additionalModelRequestFields"`
 }
 
 // Message is one turn of the conversation in a Request.
@@ -138,6 +144,8 @@ type ContentBlock struct {
 	Image      *ImageBlock      `json:"image,omitempty"`
 	ToolUse    *ToolUseBlock    `json:"toolUse,omitempty"`
 	ToolResult *ToolResultBlock `json:"toolResult,omitempty"`
+	// ReasoningContent is a thinking block (thinking.go).
+	ReasoningContent *ReasoningContentBlock `json:"reasoningContent,omitempty"`
 }
 
 // ImageBlock is an image sent in a Message.
@@ -179,10 +187,13 @@ func (r *Request) LastUserText() string {
 // trailing space, so the tokens join back to the exact text). A request with tools, or
 // with tool results to read, is answered by ToolReply.
 func EchoReply(req *Request) Reply {
-	if r, ok := ToolReply(req); ok {
-		return r
+	if r, ok := FormatReply(req); ok {
+		return withThinking(req, r)
 	}
-	return Reply{Tokens: strings.SplitAfter("You said: "+req.LastUserText(), " ")}
+	if r, ok := ToolReply(req); ok {
+		return withThinking(req, r)
+	}
+	return withThinking(req, Reply{Tokens: strings.SplitAfter("You said: "+req.LastUserText(), " ")})
 }
 
 // Stats counts what the server has done so far.
@@ -393,7 +404,13 @@ func validate(req *Request) string {
 			}
 		}
 	}
-	return validateTools(req)
+	if msg := validateTools(req); msg != "" {
+		return msg
+	}
+	if msg := validateThinking(req); msg != "" {
+		return msg
+	}
+	return validateOutputConfig(req)
 }
 
 func countWords(req *Request) int {
@@ -442,8 +459,11 @@ func (s *Server) handleConverse(w http.ResponseWriter, r *http.Request) {
 	}
 	var resp converseResponse
 	resp.Output.Message.Role = "assistant"
+	if reply.Reasoning != nil {
+		resp.Output.Message.Content = append(resp.Output.Message.Content, reasoningBlock(reply.Reasoning))
+	}
 	if text := strings.Join(reply.Tokens, ""); text != "" || len(reply.ToolUses) == 0 {
-		resp.Output.Message.Content = []ContentBlock{{Text: text}}
+		resp.Output.Message.Content = append(resp.Output.Message.Content, ContentBlock{Text: text})
 	}
 	resp.Output.Message.Content = append(resp.Output.Message.Content, toolUseBlocks(reply.ToolUses)...)
 	resp.StopReason = reply.StopReason
@@ -607,6 +627,12 @@ func (s *Server) handleConverseStream(w http.ResponseWriter, r *http.Request) {
 	}
 	fail := s.opts.FailStream
 	var delta deltaEvent
+	if reply.Reasoning != nil {
+		if streamReasoning(ew, reply.Reasoning) != nil {
+			return
+		}
+		delta.ContentBlockIndex = 1
+	}
 	for i, tok := range reply.Tokens {
 		d := s.opts.TokenDelay
 		if i == 0 {
@@ -639,12 +665,12 @@ func (s *Server) handleConverseStream(w http.ResponseWriter, r *http.Request) {
 	var meta metadataEvent
 	meta.Usage = usageOf(reply)
 	meta.Metrics.LatencyMs = time.Since(start).Milliseconds()
-	tools := 0 // the content block index of the first tool call
+	tools := delta.ContentBlockIndex // the content block index of the first tool call
 	if len(reply.Tokens) > 0 || len(reply.ToolUses) == 0 {
-		if ew.event("contentBlockStop", blockStopEvent{}) != nil {
+		if ew.event("contentBlockStop", blockStopEvent{ContentBlockIndex: tools}) != nil {
 			return
 		}
-		tools = 1
+		tools++
 	}
 	if streamToolCalls(ew, tools, reply.ToolUses) != nil ||
 		ew.event("messageStop", stopEvent{StopReason: reply.StopReason}) != nil ||

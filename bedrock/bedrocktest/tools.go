@@ -30,6 +30,7 @@ type ToolEntry struct {
 type ToolSpec struct {
 	Name        string  `json:"name"`
 	Description *string `json:"description"`
+	Strict      *bool   `json:"strict"`
 	InputSchema struct {
 		JSON json.RawMessage `json:"json"`
 	} `json:"inputSchema"`

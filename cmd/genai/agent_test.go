@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	oai "github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
 	"genai/bedrock/bedrocktest"
 )
 
@@ -160,5 +163,35 @@ func TestAgentRefusesUnknownGroups(t *testing.T) {
 	json.NewDecoder(resp.Body).Decode(&e)
 	if resp.StatusCode != 400 || !strings.Contains(e.Error.Message, "knowledge_base, notes") {
 		t.Errorf("%d %q, want 400 naming the groups there are", resp.StatusCode, e.Error.Message)
+	}
+}
+
+// The same agent behind /v1/chat/completions, with the official OpenAI client and the
+// server_tools field beside OpenAI's own: the server runs the knowledge-base tool, and
+// the client gets only the answer (the server's calls are not the client's to answer),
+// whole and streamed.
+func TestAgentOnChatCompletions(t *testing.T) {
+	base := agentServer(t, map[string]string{})
+	client := oai.NewClient(option.WithBaseURL(base+"/v1"), option.WithAPIKey("unused"), option.WithMaxRetries(0))
+	params := oai.ChatCompletionNewParams{Model: DefaultBedrockModel, Messages: []oai.ChatCompletionMessageParamUnion{oai.UserMessage("highest tides")}}
+	serverTools := option.WithJSONSet("server_tools", []string{"knowledge_base"})
+	resp, err := client.Chat.Completions.New(t.Context(), params, serverTools)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := resp.Choices[0].Message
+	if !strings.Contains(msg.Content, "returned [1] Tides") || len(msg.ToolCalls) != 0 || resp.Choices[0].FinishReason != "stop" {
+		t.Errorf("whole answer %+v, finish %q", msg, resp.Choices[0].FinishReason)
+	}
+	stream := client.Chat.Completions.NewStreaming(t.Context(), params, serverTools)
+	var acc oai.ChatCompletionAccumulator
+	for stream.Next() {
+		acc.AddChunk(stream.Current())
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if c := acc.Choices[0]; !strings.Contains(c.Message.Content, "Spring tides") || len(c.Message.ToolCalls) != 0 || c.FinishReason != "stop" {
+		t.Errorf("streamed answer %+v, finish %q", c.Message, c.FinishReason)
 	}
 }

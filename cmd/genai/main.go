@@ -27,6 +27,7 @@ import (
 	"genai/mcp"
 	"genai/openai"
 	"genai/server"
+	"genai/structured"
 	"genai/web"
 )
 
@@ -126,7 +127,8 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	if chat != nil {
-		chat = genai.WithDeadlines(chat, c.deadlines())
+		// Structured answers are checked against their schemas whatever the provider.
+		chat = structured.Check(genai.WithDeadlines(chat, c.deadlines()))
 	}
 	if m.notes, err = m.openNotes(ctx); err != nil {
 		return err

@@ -29,7 +29,8 @@ func TestJavaScriptSDKs(t *testing.T) {
 		t.Run(strings.TrimSuffix(script, ".mjs"), func(t *testing.T) {
 			cmd := exec.CommandContext(t.Context(), "node", script)
 			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "GENAI_URL="+base, "GENAI_KEY="+key, "GENAI_MODEL="+DefaultBedrockModel)
+			cmd.Env = append(os.Environ(), "GENAI_URL="+base, "GENAI_KEY="+key, "GENAI_MODEL="+DefaultBedrockModel,
+				"GENAI_STRUCTURED_MODEL=us.anthropic.claude-haiku-4-5-20251001-v1:0")
 			out, err := cmd.CombinedOutput()
 			if err != nil || !strings.Contains(string(out), " passed, 0 failed") {
 				t.Errorf("node %s: %v\n%s", script, err, out)

@@ -1,7 +1,8 @@
 // Package openaitest runs an in-process server that speaks OpenAI's chat completions
 // and embeddings protocols on the wire — JSON answers, server-sent-event streams ending in "data: [DONE]",
-// a final usage chunk, OpenAI-shaped errors — so that tests can drive the official
-// client, or anything else that talks to Ollama, vLLM or OpenAI, without a model.
+// a final usage chunk, OpenAI-shaped errors, tool calls and structured answers (tools.go)
+// — so that tests can drive the official client, or anything else that talks to Ollama,
+// vLLM or OpenAI, without a model.
 //
 // A test starts a Server with a Config saying how it should answer and fail, points a
 // client at Server.URL, then inspects what arrived with Server.Requests and whether the
@@ -46,9 +47,13 @@ const (
 // Config says how a Server answers. The zero value echoes the last user message word by
 // word, at once, with no failures and no API key.
 type Config struct {
-	// Reply returns the tokens of the answer to req, sent one chunk each. Nil echoes the
-	// text of the last user message split after each space.
+	// Reply returns the tokens of the answer to req, sent one chunk each. Nil (with a nil
+	// Answer) answers EchoAnswer: tool calls and results as ToolReply does, JSON as
+	// JSONReply does, else the text of the last user message split after each space.
 	Reply func(req *ChatRequest) []string
+	// Answer, when set, answers each chat request instead of Reply: text tokens and tool
+	// calls (tools.go).
+	Answer func(req *ChatRequest) Answer
 
 	// FirstTokenDelay is the wait before the first token and TokenDelay the wait between
 	// tokens. A streamed response sends its headers before the first wait, as real
@@ -220,6 +225,10 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "", "'messages' must contain at least one message")
 		return
 	}
+	if msg, param := validate(&req); msg != "" {
+		writeErrorParam(w, http.StatusBadRequest, "invalid_request_error", "", msg, param)
+		return
+	}
 	if s.cfg.Reject != nil {
 		if status, msg := s.cfg.Reject(&req); status != 0 {
 			writeError(w, status, "invalid_request_error", "", msg)
@@ -227,37 +236,55 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	tokens := s.reply(&req)
+	id := fmt.Sprintf("chatcmpl-%d", s.ids.Add(1))
+	a := s.answer(&req)
+	if req.ParallelToolCalls != nil && !*req.ParallelToolCalls && len(a.ToolCalls) > 1 {
+		a.ToolCalls = a.ToolCalls[:1]
+	}
+	calls := make([]ToolCall, len(a.ToolCalls))
+	for k, c := range a.ToolCalls {
+		if c.ID == "" {
+			c.ID = fmt.Sprintf("call_%s_%d", strings.TrimPrefix(id, "chatcmpl-"), k)
+		}
+		if c.Type == "" {
+			c.Type = "function"
+		}
+		calls[k] = c
+	}
+	tokens := a.Tokens
 	finish := "stop"
+	if len(calls) > 0 {
+		finish = "tool_calls"
+	}
 	limit := req.MaxCompletionTokens
 	if limit == nil {
 		limit = req.MaxTokens
 	}
 	if limit != nil && *limit < len(tokens) {
-		tokens, finish = tokens[:*limit], "length"
+		tokens, calls, finish = tokens[:*limit], nil, "length"
+	} else if d := toolCallDeltas(calls); limit != nil && *limit < len(tokens)+len(d) {
+		// The limit falls in the calls: they are cut there, arguments and all.
+		calls, finish = callsOf(d[:*limit-len(tokens)]), "length"
 	}
-	u := usage{PromptTokens: promptTokens(&req), CompletionTokens: len(tokens)}
+	// A token per text token and per streamed piece of a tool call.
+	u := usage{PromptTokens: promptTokens(&req), CompletionTokens: len(tokens) + len(toolCallDeltas(calls))}
 	u.TotalTokens = u.PromptTokens + u.CompletionTokens
-	id := fmt.Sprintf("chatcmpl-%d", s.ids.Add(1))
 
 	if req.Stream {
-		s.stream(w, r, &req, id, tokens, finish, u)
+		s.stream(w, r, &req, id, tokens, calls, finish, u)
 	} else {
-		s.complete(w, r, &req, id, tokens, finish, u)
+		s.complete(w, r, &req, id, tokens, calls, finish, u)
 	}
 }
 
-func (s *Server) reply(req *ChatRequest) []string {
-	if s.cfg.Reply != nil {
-		return s.cfg.Reply(req)
+func (s *Server) answer(req *ChatRequest) Answer {
+	switch {
+	case s.cfg.Answer != nil:
+		return s.cfg.Answer(req)
+	case s.cfg.Reply != nil:
+		return Answer{Tokens: s.cfg.Reply(req)}
 	}
-	var last string
-	for _, m := range req.Messages {
-		if m.Role == "user" {
-			last = m.Text()
-		}
-	}
-	return strings.SplitAfter(last, " ")
+	return EchoAnswer(req)
 }
 
 // promptTokens counts one token per whitespace-separated word of every text part and one
@@ -295,7 +322,7 @@ func (s *Server) wait(r *http.Request, d time.Duration) bool {
 	return true
 }
 
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, req *ChatRequest, id string, tokens []string, finish string, u usage) {
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, req *ChatRequest, id string, tokens []string, calls []ToolCall, finish string, u usage) {
 	s.stats.Update(func(st *Stats) { st.ActiveStreams++ })
 	defer s.stats.Update(func(st *Stats) { st.ActiveStreams-- })
 	rc := http.NewResponseController(w)
@@ -351,6 +378,21 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req *ChatRequest
 			return
 		}
 	}
+	for k, d := range toolCallDeltas(calls) {
+		if (len(tokens) > 0 || k > 0) && !s.wait(r, s.cfg.TokenDelay) {
+			return
+		}
+		c := base
+		c.Choices = []chunkChoice{{Delta: delta{ToolCalls: d}}}
+		var v any = c
+		if len(tokens) == 0 && k == 0 {
+			v = firstToolChunk{ID: base.ID, Object: base.Object, Created: base.Created, Model: base.Model,
+				Choices: []firstToolChoice{{Delta: firstToolDelta{Role: "assistant", ToolCalls: d}}}}
+		}
+		if !send(v) {
+			return
+		}
+	}
 	c := base
 	c.Choices = []chunkChoice{{FinishReason: &finish}}
 	if !send(c) {
@@ -378,7 +420,7 @@ func (s *Server) failStream(w http.ResponseWriter, send func(any) bool) {
 	send(apiError{Error: apiErrorBody{Message: "The server had an error while processing your request.", Type: "server_error", Code: &code}})
 }
 
-func (s *Server) complete(w http.ResponseWriter, r *http.Request, req *ChatRequest, id string, tokens []string, finish string, u usage) {
+func (s *Server) complete(w http.ResponseWriter, r *http.Request, req *ChatRequest, id string, tokens []string, calls []ToolCall, finish string, u usage) {
 	delay := s.cfg.FirstTokenDelay
 	if len(tokens) > 1 {
 		delay += time.Duration(len(tokens)-1) * s.cfg.TokenDelay
@@ -396,10 +438,14 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, req *ChatReque
 		writeError(w, http.StatusInternalServerError, "server_error", "server_error", "The server had an error while processing your request.")
 		return
 	}
+	msg := completionMessage{Role: "assistant", ToolCalls: calls}
+	if text := strings.Join(tokens, ""); text != "" || len(calls) == 0 {
+		msg.Content = &text
+	}
 	writeJSON(w, http.StatusOK, completion{
 		ID: id, Object: "chat.completion", Created: time.Now().Unix(), Model: req.Model,
 		Choices: []completionChoice{{
-			Message:      completionMessage{Role: "assistant", Content: strings.Join(tokens, "")},
+			Message:      msg,
 			FinishReason: finish,
 		}},
 		Usage: u,
@@ -413,9 +459,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, typ, code, message string) {
+	writeErrorParam(w, status, typ, code, message, "")
+}
+
+// writeErrorParam writes an OpenAI error object whose param names the field at fault.
+func writeErrorParam(w http.ResponseWriter, status int, typ, code, message, param string) {
 	body := apiErrorBody{Message: message, Type: typ}
 	if code != "" {
 		body.Code = &code
+	}
+	if param != "" {
+		body.Param = &param
 	}
 	writeJSON(w, status, apiError{Error: body})
 }

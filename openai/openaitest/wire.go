@@ -13,15 +13,19 @@ import (
 // The decoding is independent of any client library, so a test that inspects it checks
 // what really crossed the network.
 type ChatRequest struct {
-	Model               string         `json:"model"`
-	Messages            []Message      `json:"messages"`
-	Stream              bool           `json:"stream"`
-	StreamOptions       *StreamOptions `json:"stream_options"`
-	MaxTokens           *int           `json:"max_tokens"`
-	MaxCompletionTokens *int           `json:"max_completion_tokens"`
-	Temperature         *float64       `json:"temperature"`
-	TopP                *float64       `json:"top_p"`
-	Stop                StringList     `json:"stop"`
+	Model               string          `json:"model"`
+	Messages            []Message       `json:"messages"`
+	Stream              bool            `json:"stream"`
+	StreamOptions       *StreamOptions  `json:"stream_options"`
+	MaxTokens           *int            `json:"max_tokens"`
+	MaxCompletionTokens *int            `json:"max_completion_tokens"`
+	Temperature         *float64        `json:"temperature"`
+	TopP                *float64        `json:"top_p"`
+	Stop                StringList      `json:"stop"`
+	Tools               []Tool          `json:"tools"`
+	ToolChoice          *ToolChoice     `json:"tool_choice"`
+	ParallelToolCalls   *bool           `json:"parallel_tool_calls"`
+	ResponseFormat      *ResponseFormat `json:"response_format"`
 
 	// Header holds the request's HTTP headers, such as Authorization.
 	Header http.Header `json:"-"`
@@ -34,23 +38,34 @@ type StreamOptions struct {
 
 // Message is one message of a request. Content given as a plain string is decoded as a
 // single text part, so tests see one shape whichever form the client sent; ContentIsString
-// records which it was.
+// records which it was, and ContentIsNull a content that was null or absent, as that of
+// an assistant message of tool calls may be. ToolCalls are an assistant message's tool
+// calls and ToolCallID the call a "tool" message answers.
 type Message struct {
 	Role            string
 	Content         []Part
 	ContentIsString bool
+	ContentIsNull   bool
+	ToolCalls       []ToolCall
+	ToolCallID      string
 }
 
 // UnmarshalJSON decodes a message whose content is a string or an array of parts.
 func (m *Message) UnmarshalJSON(data []byte) error {
 	var w struct {
-		Role    string          `json:"role"`
-		Content json.RawMessage `json:"content"`
+		Role       string          `json:"role"`
+		Content    json.RawMessage `json:"content"`
+		ToolCalls  []ToolCall      `json:"tool_calls"`
+		ToolCallID string          `json:"tool_call_id"`
 	}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	m.Role = w.Role
+	m.Role, m.ToolCalls, m.ToolCallID = w.Role, w.ToolCalls, w.ToolCallID
+	if len(w.Content) == 0 || string(w.Content) == "null" {
+		m.ContentIsNull = true
+		return nil
+	}
 	var s string
 	if err := json.Unmarshal(w.Content, &s); err == nil {
 		m.Content, m.ContentIsString = []Part{{Type: "text", Text: s}}, true
@@ -141,8 +156,32 @@ type chunkChoice struct {
 }
 
 type delta struct {
-	Role    string `json:"role,omitempty"`
-	Content string `json:"content,omitempty"`
+	Role      string          `json:"role,omitempty"`
+	Content   string          `json:"content,omitempty"`
+	ToolCalls []toolCallDelta `json:"tool_calls,omitempty"`
+}
+
+// firstToolChunk is the chunk of an answer that begins with a tool call, whose delta
+// has "content": null, as OpenAI's has. Types of its own keep the text chunks' encoding
+// as cheap as it was.
+type firstToolChunk struct {
+	ID      string            `json:"id"`
+	Object  string            `json:"object"`
+	Created int64             `json:"created"`
+	Model   string            `json:"model"`
+	Choices []firstToolChoice `json:"choices"`
+}
+
+type firstToolChoice struct {
+	Index        int            `json:"index"`
+	Delta        firstToolDelta `json:"delta"`
+	FinishReason *string        `json:"finish_reason"`
+}
+
+type firstToolDelta struct {
+	Role      string          `json:"role"`
+	Content   *string         `json:"content"`
+	ToolCalls []toolCallDelta `json:"tool_calls"`
 }
 
 type completion struct {
@@ -161,8 +200,9 @@ type completionChoice struct {
 }
 
 type completionMessage struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
+	Role      string     `json:"role"`
+	Content   *string    `json:"content"` // null for an answer of tool calls only
+	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
 }
 
 type usage struct {
