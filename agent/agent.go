@@ -300,3 +300,14 @@ func joinText(blocks []genai.ContentBlock) string {
 	}
 	return b.String()
 }
+
+// RunTool runs one call of t with input as the loop does: under timeout, with a failure,
+// a panic or a timeout turned into an error result whose text is safe to show. Every
+// surface that runs server tools (the loop, the MCP server) reports them alike through it.
+func RunTool(ctx context.Context, t genai.ToolRunner, input json.RawMessage, timeout time.Duration) (genai.ToolResult, []genai.Citation) {
+	if timeout <= 0 {
+		timeout = DefaultToolTimeout
+	}
+	r := runOne(ctx, t, genai.ToolUse{Name: t.Tool().Name, Input: input}, timeout)
+	return r.result, r.citations
+}

@@ -198,6 +198,9 @@ func (m *ChatModel) params(req *genai.ChatRequest) (sdk.ChatCompletionNewParams,
 	if err := validateToolTurns(req.Messages); err != nil {
 		return sdk.ChatCompletionNewParams{}, err
 	}
+	if req.ThinkingBudget > 0 { // Chat Completions has no thinking budget
+		return sdk.ChatCompletionNewParams{}, genai.Errorf(genai.EINVALID, "thinking: a thinking budget is not supported by the OpenAI-compatible provider; remove it")
+	}
 	p := sdk.ChatCompletionNewParams{Model: req.Model}
 	if p.Model == "" {
 		p.Model = m.defaultModel

@@ -132,6 +132,9 @@ func validateToolTurns(msgs []genai.Message) error {
 
 // assistantMessage maps an assistant message: its text as content and its tool calls
 // as tool_calls. Content is null, as OpenAI sends it, for a message of calls only.
+//
+// Thinking blocks (another provider's reasoning, kept in the history) are not sent:
+// Chat Completions has no field for them, and models discard earlier turns' reasoning.
 func assistantMessage(msg genai.Message) sdk.ChatCompletionMessageParamUnion {
 	text := msg.Text()
 	var calls []sdk.ChatCompletionMessageToolCallUnionParam

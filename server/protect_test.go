@@ -26,6 +26,9 @@ func allRoutes(t *testing.T, opts server.Options) (*server.Server, *httptest.Ser
 	if opts.Chat == nil {
 		opts.Chat = &scripted{events: answer}
 	}
+	if opts.MCP == nil {
+		opts.MCP = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("mcp")) })
+	}
 	srv := server.New(opts)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
@@ -213,7 +216,7 @@ func TestAuthOnEveryRoute(t *testing.T) {
 	protected := 0
 	for _, pattern := range srv.Routes() {
 		method, path := concrete(pattern)
-		isPage := method == "GET" && !strings.HasPrefix(path, "/api/") && !strings.HasPrefix(path, "/v1/") && path != "/metrics" && !open[pattern]
+		isPage := method == "GET" && !strings.HasPrefix(path, "/api/") && !strings.HasPrefix(path, "/v1/") && path != "/metrics" && path != "/mcp" && !open[pattern]
 		resp := send(t, method, ts.URL+path, "application/json", strings.NewReader(`{}`))
 		if open[pattern] || isPage {
 			if resp.StatusCode == 401 {

@@ -74,6 +74,10 @@ type Options struct {
 	// a whole upload of many files (default DefaultMaxUploadBytes).
 	MaxFileBytes   int64
 	MaxUploadBytes int64
+	// MCP serves the Model Context Protocol's Streamable HTTP transport at /mcp (POST,
+	// GET and DELETE), behind the same keys and host and origin checks as /api/*; nil
+	// serves none.
+	MCP http.Handler
 	// UI serves the web pages and their assets; nil serves none.
 	UI http.Handler
 	// Logger receives access and error logs (default slog.Default()).
@@ -171,6 +175,12 @@ func (s *Server) routes() {
 	s.handle("POST /api/kb/answer", s.kbAnswer)
 	s.handle("POST /knowledge-base-retrieve", s.workshopRetrieve)
 	s.handle("POST /knowledge-base-retrieve-and-generate", s.workshopRetrieveAndGenerate)
+
+	if s.opts.MCP != nil {
+		s.handle("POST /mcp", s.mcp)
+		s.handle("GET /mcp", s.mcp)
+		s.handle("DELETE /mcp", s.mcp)
+	}
 
 	if s.opts.UI != nil {
 		for p := range uiPaths {

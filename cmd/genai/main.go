@@ -70,6 +70,8 @@ func run(ctx context.Context, args []string) error {
 		return ingestCommand(ctx, args, os.Getenv, os.Stdout, os.Stderr)
 	case "eval":
 		return evalCommand(ctx, args, os.Getenv, os.Stdout, os.Stderr)
+	case "mcp":
+		return mcpCommand(ctx, args, os.Getenv)
 	case "version":
 		fmt.Println("genai", version)
 		return nil
@@ -89,6 +91,7 @@ type Main struct {
 	Listener net.Listener // set by Run; its Addr is the address served
 	httpSrv  *http.Server
 	server   *server.Server
+	mcp      *mcp.Server
 	notes    *genai.NoteService
 	// providerReady reports whether the chat provider answers; nil without one. It is
 	// called in the background by readiness, never per request.
@@ -138,6 +141,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.notes.Store.Close()
 		return err
 	}
+	m.mcp = m.mcpServer(kb, docs)
 	m.readiness = startReadiness(m.Logger, c.ReadyInterval, m.dependencies())
 	if m.mcpClient, err = m.startMCPClient(); err != nil {
 		m.readiness.close()
@@ -161,6 +165,7 @@ func (m *Main) Run(ctx context.Context) error {
 		KBName:        c.KB,
 		Ingest:        docs,
 		ServerTools:   m.serverTools(kb, docs),
+		MCP:           m.mcp.Handler(server.Caller, server.DefaultMaxBodyBytes),
 		AgentMaxSteps: c.AgentMaxSteps,
 		Ready:         m.ready,
 		UI:            web.Handler(),
@@ -207,6 +212,8 @@ const noProviderHint = "no model provider found; set GENAI_PROVIDER=bedrock with
 func (m *Main) Close() error {
 	var err error
 	if m.httpSrv != nil {
+		// An MCP client's event stream (GET /mcp) stays open until its session ends.
+		m.httpSrv.RegisterOnShutdown(m.mcp.Close)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		err = m.httpSrv.Shutdown(ctx)
