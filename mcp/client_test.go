@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -185,6 +186,9 @@ func TestCrashedServerIsRestarted(t *testing.T) {
 	again := serverPID(t)
 	if again == pid {
 		t.Errorf("the same process %d", pid)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); !os.IsNotExist(err) {
+		t.Errorf("the crashed server %d was not reaped: %v", pid, err) // a zombie
 	}
 	c.Close()
 	if !mcptest.WaitGone(again, 10*time.Second) {
