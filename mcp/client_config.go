@@ -52,13 +52,14 @@ const MaxServerNameLength = 32
 // write beside the others; it must agree with them.
 var entryFields = []string{"command", "args", "env", "url", "headers", "type"}
 
-// LoadConfig reads the servers file at path; see ParseConfig.
+// LoadConfig reads the servers file at path, with the variables of the process's
+// environment; see ParseConfig.
 func LoadConfig(path string) ([]ServerConfig, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return ParseConfig(data)
+	return ParseConfig(data, os.LookupEnv)
 }
 
 // ParseConfig decodes a servers file in the format of Claude Desktop, Claude Code and
@@ -67,7 +68,12 @@ func LoadConfig(path string) ([]ServerConfig, error) {
 // checks every entry. The servers come back sorted by name. An error names the entry
 // and the field that is wrong; unknown fields are refused by name rather than ignored,
 // since an ignored "cwd" or "disabled" would run something else than the user meant.
-func ParseConfig(data []byte) ([]ServerConfig, error) {
+//
+// As in Claude Code's files, "${VAR}" and "${VAR:-default}" in the command, args, env
+// and header values and the url are replaced by the variable of lookup, so that secrets
+// need not be written in the file; a variable that is not set and has no default is an
+// error.
+func ParseConfig(data []byte, lookup func(string) (string, bool)) ([]ServerConfig, error) {
 	var file map[string]json.RawMessage
 	if err := genai.DecodeJSON(data, &file); err != nil {
 		return nil, fmt.Errorf("not a JSON object: %s", genai.ErrorMessage(err))
@@ -83,7 +89,7 @@ func ParseConfig(data []byte) ([]ServerConfig, error) {
 	}
 	var out []ServerConfig
 	for name, raw := range entries {
-		c, err := parseEntry(name, raw)
+		c, err := parseEntry(name, raw, lookup)
 		if err != nil {
 			return nil, fmt.Errorf("mcpServers.%s: %w", name, err)
 		}
@@ -93,7 +99,7 @@ func ParseConfig(data []byte) ([]ServerConfig, error) {
 	return out, nil
 }
 
-func parseEntry(name string, raw json.RawMessage) (ServerConfig, error) {
+func parseEntry(name string, raw json.RawMessage, lookup func(string) (string, bool)) (ServerConfig, error) {
 	c := ServerConfig{Name: name}
 	if !serverNameRE.MatchString(name) || len(name) > MaxServerNameLength {
 		return c, fmt.Errorf("the name must be 1 to %d letters, digits, '-' and single '_' between them, as it starts the names of its tools", MaxServerNameLength)
@@ -127,6 +133,9 @@ func parseEntry(name string, raw json.RawMessage) (ServerConfig, error) {
 		if err != nil {
 			return c, err
 		}
+	}
+	if err := c.expand(lookup); err != nil {
+		return c, err
 	}
 	switch {
 	case c.Command != "" && c.URL != "":
@@ -170,4 +179,39 @@ func parseEntry(name string, raw json.RawMessage) (ServerConfig, error) {
 		}
 	}
 	return c, nil
+}
+
+// variableRE matches "${VAR}" and "${VAR:-default}".
+var variableRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}`)
+
+// expand replaces the variables of c's strings by their values.
+func (c *ServerConfig) expand(lookup func(string) (string, bool)) error {
+	var missing []string
+	expand := func(s string) string {
+		return variableRE.ReplaceAllStringFunc(s, func(m string) string {
+			sub := variableRE.FindStringSubmatch(m)
+			if v, ok := lookup(sub[1]); ok && v != "" {
+				return v
+			}
+			if sub[2] != "" {
+				return sub[2][2:]
+			}
+			missing = append(missing, sub[1])
+			return m
+		})
+	}
+	c.Command, c.URL = expand(c.Command), expand(c.URL)
+	for i, a := range c.Args {
+		c.Args[i] = expand(a)
+	}
+	for k, v := range c.Env {
+		c.Env[k] = expand(v)
+	}
+	for k, v := range c.Headers {
+		c.Headers[k] = expand(v)
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("${%s}: the variable is not set, and has no default (${%s:-default})", missing[0], missing[0])
+	}
+	return nil
 }

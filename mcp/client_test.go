@@ -21,9 +21,13 @@ import (
 )
 
 func TestParseConfig(t *testing.T) {
+	env := func(k string) (string, bool) {
+		v, ok := map[string]string{"TOKEN": "s3cret", "HOST": "mcp.example.com"}[k]
+		return v, ok
+	}
 	got, err := mcp.ParseConfig([]byte(`{"mcpServers":{
 	  "web":{"url":"https://mcp.example.com/mcp","headers":{"Authorization":"Bearer x"},"type":"http"},
-	  "files":{"command":"npx","args":["-y","@modelcontextprotocol/server-filesystem","/tmp"],"env":{"DEBUG":"1"}}}}`))
+	  "files":{"command":"npx","args":["-y","@modelcontextprotocol/server-filesystem","/tmp"],"env":{"DEBUG":"1"}}}}`), env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,6 +35,13 @@ func TestParseConfig(t *testing.T) {
 		got[1].Name != "web" || got[1].URL != "https://mcp.example.com/mcp" || got[1].Headers["Authorization"] != "Bearer x" ||
 		got[0].Transport() != "stdio" || got[1].Transport() != "http" {
 		t.Errorf("parsed %+v", got)
+	}
+	// Variables, as in Claude Code's files.
+	got, err = mcp.ParseConfig([]byte(`{"mcpServers":{"web":{"url":"https://${HOST}/mcp","headers":{"Authorization":"Bearer ${TOKEN}"}},
+	  "files":{"command":"${NODE:-node}","args":["${HOME_DIR:-/srv}/x","$TOKEN"],"env":{"KEY":"${TOKEN}"}}}}`), env)
+	if err != nil || got[1].URL != "https://mcp.example.com/mcp" || got[1].Headers["Authorization"] != "Bearer s3cret" ||
+		got[0].Command != "node" || got[0].Args[0] != "/srv/x" || got[0].Args[1] != "$TOKEN" || got[0].Env["KEY"] != "s3cret" {
+		t.Errorf("expanded %+v, %v", got, err)
 	}
 	for _, c := range []struct{ file, err string }{
 		{`[]`, "not a JSON object"},
@@ -49,8 +60,9 @@ func TestParseConfig(t *testing.T) {
 		{`{"mcpServers":{"web":{"url":"http://h/","type":"sse"}}}`, `mcpServers.web: type: "sse"`},
 		{`{"mcpServers":{"web":{"url":"http://h/","headers":{"Bad Name":"1"}}}}`, `mcpServers.web: headers: "Bad Name" is not a valid header`},
 		{`{"mcpServers":{"web":{"url":"http://h/","env":{"A":"1"}}}}`, "mcpServers.web: args and env: only with a command"},
+		{`{"mcpServers":{"web":{"url":"http://h/","headers":{"A":"${NOPE}"}}}}`, "mcpServers.web: ${NOPE}: the variable is not set"},
 	} {
-		if _, err := mcp.ParseConfig([]byte(c.file)); err == nil || !strings.Contains(err.Error(), c.err) {
+		if _, err := mcp.ParseConfig([]byte(c.file), env); err == nil || !strings.Contains(err.Error(), c.err) {
 			t.Errorf("%s: got %v, want an error with %q", c.file, err, c.err)
 		}
 	}
@@ -310,5 +322,15 @@ func TestServerThatCannotStart(t *testing.T) {
 			t.Errorf("%s: %+v, want the error %q", c.cfg.Name, st, c.want)
 		}
 		cl.Close()
+	}
+}
+
+// A Streamable HTTP server that refuses us is failing with its answer.
+func TestStreamableHTTPServerRefusing(t *testing.T) {
+	_, url := mcptest.Weather(t)
+	c := startClient(t, mcp.ClientOptions{}, mcp.ServerConfig{Name: "weather", URL: url, Headers: map[string]string{"Authorization": "Bearer wrong"}})
+	st := waitStatus(t, c, "failing", func(st genai.MCPServer) bool { return st.State == genai.MCPFailing })
+	if !strings.HasPrefix(st.Error, "did not start: ") || !strings.Contains(st.Error, "Unauthorized") {
+		t.Errorf("status %+v", st)
 	}
 }
