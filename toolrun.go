@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"time"
 )
 
 // MaxServerTools bounds ChatRequest.ServerTools.
@@ -24,10 +25,43 @@ type ToolRunner interface {
 }
 
 // ToolOutput is what a ToolRunner returns: the result's content for the model, and the
-// sources it drew on, numbered from 1, for the caller to show as citations.
+// sources it drew on, numbered from 1, for the caller to show as citations. IsError marks
+// content that tells the model the tool failed (an MCP result's isError), so that the
+// model sees the failure with all of its content rather than a bare message.
 type ToolOutput struct {
 	Content   []ContentBlock
 	Citations []Citation
+	IsError   bool
+}
+
+// The states of an MCPServer.
+const (
+	MCPStarting  = "starting"  // connecting for the first time
+	MCPConnected = "connected" // its tools are offered
+	MCPFailing   = "failing"   // down: Error says why; it is restarted with backoff
+)
+
+// MCPServer is the state of an MCP server whose tools the agent may use, as /api/config
+// shows it.
+type MCPServer struct {
+	Name string `json:"name"`
+	// Group is what a request's server_tools names to turn the tools on: "mcp:" + Name.
+	Group     string `json:"group"`
+	Transport string `json:"transport"` // "stdio" or "http"
+	State     string `json:"state"`     // MCPStarting, MCPConnected or MCPFailing
+	// Error says why a failing server failed; it is restarted at RetryAt. Restarts
+	// counts the restarts so far.
+	Error    string     `json:"error,omitempty"`
+	RetryAt  *time.Time `json:"retry_at,omitempty"`
+	Restarts int        `json:"restarts"`
+	// Tools are the tools offered now, by the names the model sees.
+	Tools []ToolInfo `json:"tools"`
+}
+
+// ToolInfo names a tool and says what it does, for people choosing tools.
+type ToolInfo struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
 }
 
 // validGroupName reports whether name can name a group of server tools: a tool name

@@ -239,7 +239,7 @@ func runOne(ctx context.Context, t genai.ToolRunner, c genai.ToolUse, timeout ti
 	case out == nil || len(out.Content) == 0:
 		r.result.Content = []genai.ContentBlock{{Type: genai.BlockText, Text: "(no result)"}}
 	default:
-		r.result.Content, r.citations = out.Content, out.Citations
+		r.result.Content, r.citations, r.result.IsError = out.Content, out.Citations, out.IsError
 	}
 	return r
 }

@@ -47,6 +47,9 @@ type Options struct {
 	// turns them on with ("server_tools": ["knowledge_base", "notes"]); each call makes
 	// the tools of one request.
 	ServerTools map[string]func() []genai.ToolRunner
+	// MCPServers reports the state of each configured MCP server, whose tools are the
+	// groups "mcp:NAME" of ServerTools, for /api/config; nil when there are none.
+	MCPServers func() []genai.MCPServer
 	// AgentMaxSteps bounds the model calls of a request with server tools, and
 	// AgentToolTimeout one tool call (defaults in package agent).
 	AgentMaxSteps    int
@@ -341,6 +344,7 @@ type configBody struct {
 	Embedder      *genai.EmbeddingSpace `json:"embedder,omitempty"`
 	EmbedModel    string                `json:"embed_model,omitempty"`
 	KnowledgeBase string                `json:"knowledge_base,omitempty"`
+	MCPServers    []genai.MCPServer     `json:"mcp_servers"`
 }
 
 type configLimits struct {
@@ -375,6 +379,10 @@ func (s *Server) config(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Notes != nil {
 		space := s.opts.Notes.Embedder.Space()
 		body.Store, body.Embedder, body.EmbedModel = s.opts.Store, &space, space.Model
+	}
+	body.MCPServers = []genai.MCPServer{}
+	if s.opts.MCPServers != nil {
+		body.MCPServers = s.opts.MCPServers()
 	}
 	writeJSON(w, http.StatusOK, body)
 }

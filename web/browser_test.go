@@ -60,6 +60,9 @@ type appOptions struct {
 	kb         string // "local": a knowledge base with uploads; "managed": one without (see newKB)
 	chatModel  string // the server's default model; empty: bedrock.DefaultModel
 	guardrail  *bedrock.Guardrail
+	// serverTools are more groups of server tools; mcpServers, the MCP servers' state.
+	serverTools map[string]func() []genai.ToolRunner
+	mcpServers  func() []genai.MCPServer
 }
 
 // newNotes returns the note service of a test server and the name of its store. It is
@@ -121,6 +124,13 @@ func newApp(t *testing.T, o appOptions) *app {
 			opts.KBName = "bedrock" // documents managed elsewhere: no uploads
 		}
 	}
+	for g, tools := range o.serverTools {
+		if opts.ServerTools == nil {
+			opts.ServerTools = map[string]func() []genai.ToolRunner{}
+		}
+		opts.ServerTools[g] = tools
+	}
+	opts.MCPServers = o.mcpServers
 	srv := httptest.NewServer(server.New(opts))
 	t.Cleanup(srv.Close)
 	a.url = srv.URL

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"genai"
+	"genai/mcp"
 	"genai/server"
 )
 
@@ -54,8 +55,13 @@ type Config struct {
 	// ReadyInterval is how often /readyz's dependencies are checked in the background.
 	ReadyInterval time.Duration
 	AgentMaxSteps int // model calls of a request with server tools
-	Parses        int // files ingested at once; 0 = one per CPU
-	ParseQueue    int // files that may wait for a turn
+	// MCPServers is the path of the MCP servers file; MCPStartTimeout and MCPCallTimeout
+	// bound a server's start and one call of its tools.
+	MCPServers      string
+	MCPStartTimeout time.Duration
+	MCPCallTimeout  time.Duration
+	Parses          int // files ingested at once; 0 = one per CPU
+	ParseQueue      int // files that may wait for a turn
 }
 
 // DefaultBedrockModel is the chat model used on Bedrock when none is configured.
@@ -165,6 +171,9 @@ func settings() []setting {
 			c.AgentMaxSteps = n
 			return nil
 		}},
+		{"mcp-servers", "GENAI_MCP_SERVERS", "", "path of a JSON file of MCP servers whose tools the agent may use (server_tools \"mcp:NAME\"), in Claude Desktop's format: {\"mcpServers\":{\"NAME\":{\"command\",\"args\",\"env\"} or {\"url\",\"headers\"}}}", str(func(c *Config) *string { return &c.MCPServers })},
+		{"mcp-start-timeout", "GENAI_MCP_START_TIMEOUT", mcp.DefaultStartTimeout.String(), "longest start of an MCP server (process or connection, initialize, listing its tools); then it is failing and restarted with backoff", duration(func(c *Config) *time.Duration { return &c.MCPStartTimeout }, "")},
+		{"mcp-call-timeout", "GENAI_MCP_CALL_TIMEOUT", mcp.DefaultCallTimeout.String(), "longest call of an MCP server's tool; then the model gets an error result, and a server that does not answer a ping is restarted", duration(func(c *Config) *time.Duration { return &c.MCPCallTimeout }, "")},
 		{"parses", "GENAI_PARSES", "0", "files ingested at once, uploads and \"genai ingest\" alike (read into memory, parsed, embedded, stored); 0 = one per CPU", func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {

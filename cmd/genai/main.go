@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -99,6 +100,7 @@ type Main struct {
 	// called in the background by readiness, never per request.
 	providerReady func(ctx context.Context) error
 	readiness     *readiness
+	mcpClient     *mcp.Client // the MCP servers of GENAI_MCP_SERVERS, whose tools the agent may use
 }
 
 // NewMain returns a Main that logs to stderr.
@@ -147,6 +149,11 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.mcp = m.mcpServer(kb, docs)
 	m.readiness = startReadiness(m.Logger, c.ReadyInterval, m.dependencies())
+	if m.mcpClient, err = m.startMCPClient(); err != nil {
+		m.readiness.close()
+		m.notes.Store.Close()
+		return err
+	}
 	m.server = server.New(server.Options{
 		Chat:          chat,
 		Provider:      provider,
@@ -170,10 +177,15 @@ func (m *Main) Run(ctx context.Context) error {
 		Ready:         m.ready,
 		UI:            web.Handler(),
 		Logger:        m.Logger,
+
+		MCPServers: m.mcpClient.Status,
+		// The MCP call timeout gives the precise error; the agent's own must not cut first.
+		AgentToolTimeout: max(agent.DefaultToolTimeout, c.MCPCallTimeout+time.Second),
 	})
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		m.readiness.close()
+		m.mcpClient.Close()
 		m.notes.Store.Close()
 		m.responses.Close()
 		return fmt.Errorf("GENAI_ADDR: %w", err)
@@ -216,6 +228,9 @@ func (m *Main) Close() error {
 	}
 	if m.readiness != nil {
 		m.readiness.close()
+	}
+	if m.mcpClient != nil {
+		m.mcpClient.Close() // ends every stdio server's process
 	}
 	if m.notes != nil {
 		err = errors.Join(err, m.notes.Store.Close())
@@ -319,11 +334,28 @@ func (m *Main) chatModel(ctx context.Context) (genai.ChatModel, string, string, 
 	return nil, "none", "", nil
 }
 
-// serverTools are the groups of tools the server runs itself: the knowledge base and
-// the notes.
+// startMCPClient reads the MCP servers file, refusing a bad one with an error naming
+// the entry, and starts the servers in the background: one that is slow or down must
+// not hold up the start, or chat.
+func (m *Main) startMCPClient() (*mcp.Client, error) {
+	c := m.Config
+	var servers []mcp.ServerConfig
+	if c.MCPServers != "" {
+		var err error
+		if servers, err = mcp.LoadConfig(c.MCPServers); err != nil {
+			return nil, fmt.Errorf("GENAI_MCP_SERVERS: %s: %w", c.MCPServers, err)
+		}
+	}
+	return mcp.StartClient(servers, mcp.ClientOptions{StartTimeout: c.MCPStartTimeout, CallTimeout: c.MCPCallTimeout, Logger: m.Logger}), nil
+}
+
+// serverTools are the groups of tools the server runs itself: the knowledge base, the
+// notes, and each MCP server's tools ("mcp:NAME").
 func (m *Main) serverTools(kb genai.KnowledgeBase, docs genai.DocumentService) map[string]func() []genai.ToolRunner {
-	return map[string]func() []genai.ToolRunner{
+	groups := map[string]func() []genai.ToolRunner{
 		"knowledge_base": func() []genai.ToolRunner { return agent.KnowledgeBaseTools(kb, docs) },
 		"notes":          func() []genai.ToolRunner { return agent.NoteTools(m.notes) },
 	}
+	maps.Copy(groups, m.mcpClient.Groups())
+	return groups
 }

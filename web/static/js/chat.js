@@ -1,7 +1,7 @@
 // The chat page: a multi-turn conversation streamed from POST /api/chat, kept in
 // localStorage across reloads.
 
-import { streamChat, isAbort } from './api.js';
+import { streamChat, isAbort, apiJSON } from './api.js';
 import { MarkdownView, renderMarkdown, copyWithFeedback } from './markdown.js';
 import { initPage, errorBox, usageText, stopNote, el, nearBottom, scrollToBottom } from './ui.js';
 import { linkCitations, sourceList, SourcePanel } from './sources.js';
@@ -76,6 +76,8 @@ function validSettings(s) {
     system: typeof s?.system === 'string' ? s.system : '',
     useTools: s?.useTools === true,
     thinkingBudget: Number.isInteger(b) && b >= 1024 ? b : null,
+    // The groups ("mcp:NAME") of the MCP servers whose tools are turned on.
+    mcp: Array.isArray(s?.mcp) ? s.mcp.filter((g) => typeof g === 'string' && g.startsWith('mcp:')) : [],
   };
 }
 
@@ -211,9 +213,16 @@ function requestBody(index) {
   if (settings.temperature != null && !settings.thinkingBudget) body.temperature = settings.temperature;
   if (settings.maxTokens) body.max_tokens = settings.maxTokens;
   if (settings.thinkingBudget) body.thinking = { type: 'enabled', budget_tokens: settings.thinkingBudget };
-  const groups = serverToolGroups();
-  if (settings.useTools && groups.length) body.server_tools = groups;
+  const groups = settings.useTools ? serverToolGroups() : [];
+  // Only servers this server has: one removed from its configuration is not asked for.
+  for (const s of mcpServers()) if (settings.mcp.includes(s.group)) groups.push(s.group);
+  if (groups.length) body.server_tools = groups;
   return body;
+}
+
+// mcpServers are the MCP servers of /api/config, whose tools the agent may use.
+function mcpServers() {
+  return Array.isArray(config?.mcp_servers) ? config.mcp_servers.filter((s) => s && typeof s.group === 'string') : [];
 }
 
 // serverToolGroups are the server's own tools this server can run: its knowledge base
@@ -308,6 +317,7 @@ async function answer(index) {
     updateControls();
     saveChat();
     if (follow) scrollToBottom();
+    refreshMCP();
   }
 }
 
@@ -446,7 +456,66 @@ initPage().then((c) => {
   config = c;
   showModels();
   showToolsSwitch();
+  showMCP();
+  // A server's tools come and go (it fails, restarts, or changes its list): keep the
+  // list current while the page is open.
+  setInterval(() => document.visibilityState === 'visible' && refreshMCP(), 10000);
 });
+
+// refreshMCP fetches /api/config again and redraws the MCP servers.
+async function refreshMCP() {
+  if (!config || !mcpServers().length) return;
+  try {
+    const c = await apiJSON('/api/config');
+    config = { ...config, mcp_servers: c.mcp_servers };
+    showMCP();
+  } catch {
+    // Offline for a moment: the list stays as it was.
+  }
+}
+
+// showMCP lists the MCP servers under the tool switch, each with a switch of its own,
+// its state (a failing one says why) and the tools it offers now. Everything is text:
+// names and descriptions come from the servers.
+function showMCP() {
+  const box = $('mcp-tools');
+  const servers = mcpServers();
+  box.hidden = servers.length === 0;
+  box.replaceChildren(
+    ...servers.map((s) => {
+      const row = el('div', 'mcp-server ' + String(s.state));
+      row.dataset.name = String(s.name);
+      const label = el('label', 'check');
+      const input = document.createElement('input');
+      input.type = 'checkbox';
+      input.checked = settings.mcp.includes(s.group);
+      input.addEventListener('change', () => {
+        settings.mcp = settings.mcp.filter((g) => g !== s.group);
+        if (input.checked) settings.mcp.push(s.group);
+        saveSettings();
+      });
+      label.append(input, el('span', 'mcp-name', 'Use ' + s.name));
+      const tools = Array.isArray(s.tools) ? s.tools : [];
+      let state;
+      if (s.state === 'connected') state = `${tools.length} tool${tools.length === 1 ? '' : 's'}`;
+      else if (s.state === 'failing') state = `failing: ${s.error || 'unknown reason'}; retrying`;
+      else state = 'starting…';
+      row.append(label, el('span', 'mcp-state', state));
+      const list = el('ul', 'mcp-tool-list');
+      // Each tool by the server's own name for it; the name the model sees, and what the
+      // tool does, on hover.
+      const prefix = s.name + '__';
+      for (const t of tools) {
+        const name = String(t.name);
+        const item = el('li', 'mcp-tool', name.startsWith(prefix) ? name.slice(prefix.length) : name);
+        item.title = name + (t.description ? ': ' + t.description : '');
+        list.append(item);
+      }
+      if (tools.length) row.append(list);
+      return row;
+    }),
+  );
+}
 
 // showToolsSwitch offers the server's own tools when it has a knowledge base or notes.
 function showToolsSwitch() {
