@@ -45,11 +45,6 @@ type wireMessage struct {
 	Content json.RawMessage `json:"content"`
 }
 
-type wireBlock struct {
-	Type string  `json:"type"`
-	Text *string `json:"text"`
-}
-
 // The fields of each kind of content block, so that a field a kind does not have is
 // refused by name.
 type (

@@ -60,4 +60,32 @@ test("errors have Anthropic's shape", async () => {
   }
 });
 
+const weather = {
+  name: 'get_weather',
+  description: 'Weather of a city',
+  input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+};
+
+test('a tool round trip, streamed then whole', async () => {
+  const messages = [{ role: 'user', content: 'Paris' }];
+  const m = await client.messages.stream({ model, max_tokens: 100, tools: [weather], messages }).finalMessage();
+  const call = m.content.find((b) => b.type === 'tool_use');
+  check(m.stop_reason === 'tool_use' && call?.name === 'get_weather' && call.input.city === 'Paris', `message ${JSON.stringify(m.content)}`);
+  messages.push({ role: 'assistant', content: m.content }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: call.id, content: '21 degrees' }] });
+  const r = await client.messages.create({ model, max_tokens: 100, tools: [weather], messages });
+  check(r.stop_reason === 'end_turn' && r.content[0].text === `Tool ${call.id} returned 21 degrees.`, `answer ${JSON.stringify(r.content)}`);
+});
+
+test('extended thinking with a tool, sent back with its signature', async () => {
+  const thinkingModel = process.env.GENAI_STRUCTURED_MODEL; // a Claude model that thinks
+  const messages = [{ role: 'user', content: 'Lyon' }];
+  const params = { model: thinkingModel, max_tokens: 2048, thinking: { type: 'enabled', budget_tokens: 1024 }, tools: [weather] };
+  const m = await client.messages.stream({ ...params, messages }).finalMessage();
+  check(m.content[0].type === 'thinking' && m.content[0].signature, `content ${JSON.stringify(m.content)}`);
+  const call = m.content.find((b) => b.type === 'tool_use');
+  messages.push({ role: 'assistant', content: m.content }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: call.id, content: 'rain' }] });
+  const r = await client.messages.create({ ...params, messages });
+  check(r.content.at(-1).text === `Tool ${call.id} returned rain.`, `answer ${JSON.stringify(r.content)}`);
+});
+
 await run();
