@@ -144,9 +144,14 @@ type respBuilder struct {
 	// serverLabel is the group of each server tool, by name; a call to any other tool
 	// is the client's function call.
 	serverLabel map[string]string
-	// answer is the assistant turn a continuation sees: the text and the client's
-	// function calls (server tools' calls and results are shown, not kept).
+	// answer is the assistant turn a continuation sees: the thinking, the text and the
+	// client's function calls (server tools' calls and results are shown, not kept).
 	answer []genai.ContentBlock
+	// reasoning is the reasoning item being written, or nil (responses_reasoning.go);
+	// thought its blocks so far.
+	reasoning      *respReasoningItem
+	reasoningIndex int
+	thought        []genai.ContentBlock
 }
 
 // send writes one stream event of type typ with fields, numbered; nothing without a stream.
@@ -330,6 +335,9 @@ func (b *respBuilder) finish(done genai.Event) error {
 	if err := b.closeMessage(); err != nil {
 		return err
 	}
+	if err := b.closeReasoning(); err != nil {
+		return err
+	}
 	b.obj.Status = "completed"
 	switch done.StopReason {
 	case "max_tokens":
@@ -346,6 +354,8 @@ func (b *respBuilder) finish(done genai.Event) error {
 // add handles one event of the model's stream but its end.
 func (b *respBuilder) add(ev genai.Event) error {
 	switch {
+	case ev.Thinking != nil:
+		return b.addThinking(ev.Thinking)
 	case ev.ToolUse != nil:
 		return b.addTool(ev.ToolUse)
 	case ev.ToolResult != nil:
@@ -393,7 +403,7 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) {
 		req.Model = s.opts.ChatModel
 	}
 	if req.MaxTokens == 0 {
-		req.MaxTokens = s.opts.MaxTokens
+		req.MaxTokens = s.opts.MaxTokens + req.ThinkingBudget
 	}
 	system, depth := p.system, 1
 	if prev != nil {

@@ -36,7 +36,9 @@ type respRequest struct {
 	// values, refused at any other, since nothing here implements the others.
 	Text       json.RawMessage `json:"text"`       // {"format":{"type":"text"}}
 	Truncation *string         `json:"truncation"` // "disabled"
-	Include    []string        `json:"include"`    // none
+	Include    []string        `json:"include"`    // none, or reasoning.encrypted_content (always given)
+	// Reasoning turns on extended thinking (responses_reasoning.go).
+	Reasoning json.RawMessage `json:"reasoning"`
 	// User identifies the end user to the provider for abuse monitoring; it changes
 	// nothing in the answer.
 	User string `json:"user"`
@@ -168,6 +170,9 @@ func parseResponseRequest(data []byte) (*parsedResponseRequest, error) {
 	if req.ToolChoice, err = parseRespToolChoice(in.ToolChoice); err != nil {
 		return nil, err
 	}
+	if req.ThinkingBudget, err = parseReasoningConfig(in.Reasoning); err != nil {
+		return nil, err
+	}
 	if in.ParallelToolCalls != nil && !*in.ParallelToolCalls {
 		if req.ToolChoice == nil {
 			req.ToolChoice = &genai.ToolChoice{Type: genai.ToolChoiceAuto}
@@ -193,8 +198,10 @@ func checkNeutralResponse(in *respRequest) error {
 	if in.Truncation != nil && *in.Truncation != "disabled" {
 		return genai.Errorf(genai.EINVALID, "truncation: only \"disabled\" is supported by this server")
 	}
-	if len(in.Include) > 0 {
-		return genai.Errorf(genai.EINVALID, "include: not supported by this server; send none")
+	for i, inc := range in.Include {
+		if inc != "reasoning.encrypted_content" { // given with every reasoning item anyway
+			return genai.Errorf(genai.EINVALID, "include[%d]: %q is not supported by this server; only \"reasoning.encrypted_content\"", i, inc)
+		}
 	}
 	return nil
 }
@@ -299,6 +306,12 @@ func parseInput(raw json.RawMessage) (string, []genai.Message, error) {
 				return "", nil, err
 			}
 			add(genai.RoleUser, genai.ContentBlock{Type: genai.BlockToolResult, ToolResult: &genai.ToolResult{ToolUseID: *f.CallID, Content: content}})
+		case "reasoning":
+			b, err := parseReasoningItem(item, path)
+			if err != nil {
+				return "", nil, err
+			}
+			add(genai.RoleAssistant, b)
 		case "mcp_call":
 			// A server tool's call sent back with the output it was in: checked and left
 			// out, as from a stored conversation; the model sees the answer it led to.
@@ -312,7 +325,7 @@ func parseInput(raw json.RawMessage) (string, []genai.Message, error) {
 		case "":
 			return "", nil, genai.Errorf(genai.EINVALID, "%s.type: required (\"message\", \"function_call\" or \"function_call_output\")", path)
 		default:
-			return "", nil, genai.Errorf(genai.EINVALID, "%s.type: %q is not supported by this server; items are \"message\", \"function_call\", \"function_call_output\" and this server's \"mcp_call\"", path, head.Type)
+			return "", nil, genai.Errorf(genai.EINVALID, "%s.type: %q is not supported by this server; items are \"message\", \"function_call\", \"function_call_output\", \"reasoning\" and this server's \"mcp_call\"", path, head.Type)
 		}
 	}
 	return strings.Join(system, "\n\n"), msgs, nil

@@ -12,7 +12,11 @@ import (
 func TestParseResponseRequestRefusals(t *testing.T) {
 	const png = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 	for _, c := range []struct{ body, field, rule string }{
-		{`{"input":"hi","reasoning":{"effort":"low"}}`, "reasoning", "not supported"},
+		{`{"input":"hi","reasoning":{"effort":"extreme"}}`, "reasoning.effort", "must be"},
+		{`{"input":"hi","reasoning":{"summary":"verbose"}}`, "reasoning.summary", "must be"},
+		{`{"input":"hi","reasoning":{"effort":"low","generate_summary":"auto"}}`, "reasoning.generate_summary", "not supported"},
+		{`{"input":[{"type":"reasoning","id":"rs_1","summary":[]}]}`, "input[0].encrypted_content", "required"},
+		{`{"input":[{"type":"reasoning","id":"rs_1","summary":[],"encrypted_content":"gAAAAB"}]}`, "input[0].encrypted_content", "not the encrypted_content"},
 		{`{}`, "input", "required"},
 		{`{"input":[]}`, "input", "at least one item"},
 		{`{"input":[{"type":"item_reference","id":"x"}]}`, "input[0].type", `"item_reference" is not supported`},
@@ -38,7 +42,7 @@ func TestParseResponseRequestRefusals(t *testing.T) {
 		{`{"input":"hi","metadata":{"k":"` + strings.Repeat("v", 513) + `"}}`, "metadata", "over 512"},
 		{`{"input":"hi","text":{"format":{"type":"json_object"}}}`, "text", "only"},
 		{`{"input":"hi","truncation":"auto"}`, "truncation", "only"},
-		{`{"input":"hi","include":["reasoning.encrypted_content"]}`, "include", "not supported"},
+		{`{"input":"hi","include":["file_search_call.results"]}`, "include[0]", "not supported"},
 	} {
 		_, err := parseResponseRequest([]byte(c.body))
 		msg := genai.ErrorMessage(err)

@@ -219,6 +219,14 @@ type (
 		Image      *storedImage      `json:"image,omitempty"`
 		ToolUse    *storedToolUse    `json:"tool_use,omitempty"`
 		ToolResult *storedToolResult `json:"tool_result,omitempty"`
+		Thinking   *storedThinking   `json:"thinking,omitempty"`
+	}
+	// storedThinking keeps a thinking block exactly, signature or redacted bytes: the
+	// provider refuses a continuation whose tool turn lost them.
+	storedThinking struct {
+		Text      string `json:"text,omitempty"`
+		Signature string `json:"signature,omitempty"`
+		Redacted  []byte `json:"redacted,omitempty"`
 	}
 	storedImage struct {
 		Format string `json:"format"`
@@ -257,6 +265,9 @@ func toStoredBlocks(blocks []genai.ContentBlock) []storedBlock {
 		if res := b.ToolResult; res != nil {
 			s.ToolResult = &storedToolResult{res.ToolUseID, toStoredBlocks(res.Content), res.IsError}
 		}
+		if t := b.Thinking; t != nil {
+			s.Thinking = &storedThinking{t.Text, t.Signature, t.Redacted}
+		}
 		out[i] = s
 	}
 	return out
@@ -282,6 +293,9 @@ func fromStoredBlocks(blocks []storedBlock) []genai.ContentBlock {
 		}
 		if res := s.ToolResult; res != nil {
 			b.ToolResult = &genai.ToolResult{ToolUseID: res.ToolUseID, Content: fromStoredBlocks(res.Content), IsError: res.IsError}
+		}
+		if t := s.Thinking; t != nil {
+			b.Thinking = &genai.Thinking{Text: t.Text, Signature: t.Signature, Redacted: t.Redacted}
 		}
 		out[i] = b
 	}
