@@ -160,4 +160,3 @@ func (b *respBuilder) closeReasoning() error {
 	b.reasoning = nil
 	return b.send("response.output_item.done", map[string]any{"output_index": b.reasoningIndex, "item": item})
 }
-
