@@ -40,16 +40,21 @@ func citationsOf(hits []genai.ChunkHit) []genai.Citation {
 	return cs
 }
 
-// sourcesPrompt is the user turn that asks question with hits as numbered sources.
-func sourcesPrompt(question string, hits []genai.ChunkHit) string {
+// sourcesPrompt is the user turn that asks question with hits as numbered sources: the
+// sources, then the question, in two text blocks, so that with cache set the sources
+// end a prefix the provider may cache (a cache point is a hint: a provider skips one
+// below the model's least cacheable size).
+func sourcesPrompt(question string, hits []genai.ChunkHit, cache bool) genai.Message {
 	var b strings.Builder
 	b.WriteString("Sources:\n\n")
 	for i, h := range hits {
 		fmt.Fprintf(&b, "[%d] %s — %s\n\n", i+1, h.SourceName(), strings.TrimSpace(clipUTF8(h.Text, maxSourceBytes)))
 	}
-	b.WriteString("Question: ")
-	b.WriteString(question)
-	return b.String()
+	sources := genai.ContentBlock{Type: genai.BlockText, Text: strings.TrimSpace(b.String())}
+	if cache {
+		sources.Cache = &genai.Cache{}
+	}
+	return genai.Message{Role: genai.RoleUser, Content: []genai.ContentBlock{sources, {Type: genai.BlockText, Text: "Question: " + question}}}
 }
 
 // generate streams the model's answer to question from hits, after the conversation's
@@ -59,7 +64,7 @@ func (l *Local) generate(ctx context.Context, history []genai.Message, question 
 	if maxTokens <= 0 {
 		maxTokens = DefaultAnswerTokens
 	}
-	msgs := append(slices.Clip(history), genai.TextMessage(genai.RoleUser, sourcesPrompt(question, hits)))
+	msgs := append(slices.Clip(history), sourcesPrompt(question, hits, l.CacheContext))
 	req := &genai.ChatRequest{Model: l.Model, System: answerSystemPrompt, Messages: msgs, MaxTokens: maxTokens}
 	return func(yield func(genai.Event, error) bool) {
 		var text strings.Builder

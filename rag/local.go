@@ -25,6 +25,9 @@ type Local struct {
 	// Sessions remembers conversations by session id; nil remembers none, and a
 	// follow-up must then carry its conversation as messages.
 	Sessions *Sessions
+	// CacheContext puts a cache point after the sources of a generated answer, so a
+	// provider with prompt caching keeps them for the next question that has the same.
+	CacheContext bool
 }
 
 // Retrieve returns the chunks most relevant to q, a valid query.

@@ -52,12 +52,17 @@ func TestSourcesPrompt(t *testing.T) {
 		{Chunk: genai.Chunk{ID: "c1", Text: "  Alpha text.  ", Headings: []string{"Intro", "Part"}}, Title: "Doc A"},
 		{Chunk: genai.Chunk{ID: "c2", Text: strings.Repeat("x", maxSourceBytes+10)}, URI: "b.txt"},
 	}
-	p := sourcesPrompt("Why?", hits)
-	if !strings.HasPrefix(p, "Sources:\n\n[1] Doc A › Intro › Part — Alpha text.\n\n[2] b.txt — xxx") || !strings.HasSuffix(p, "\n\nQuestion: Why?") {
+	m := sourcesPrompt("Why?", hits, false)
+	p := m.Content[0].Text
+	if !strings.HasPrefix(p, "Sources:\n\n[1] Doc A › Intro › Part — Alpha text.\n\n[2] b.txt — xxx") || m.Content[1].Text != "Question: Why?" || m.Content[0].Cache != nil {
 		t.Errorf("prompt:\n%.300s", p)
 	}
 	if len(p) > 2*maxSourceBytes {
 		t.Errorf("a huge source was not clipped: %d bytes", len(p))
+	}
+	// With CacheContext, the sources end a cacheable prefix; the question is after it.
+	if m := sourcesPrompt("Why?", hits, true); m.Content[0].Cache == nil || m.Content[1].Cache != nil {
+		t.Errorf("cache point: %+v", m.Content)
 	}
 }
 

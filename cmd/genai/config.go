@@ -30,6 +30,8 @@ type Config struct {
 	CORSOrigins   []string
 	AllowedHosts  []string
 	MetricsPublic bool
+	// KBCacheContext puts a prompt-cache point after a knowledge-base answer's sources.
+	KBCacheContext bool
 	LogLevel      string
 
 	Embedder           string
@@ -154,6 +156,14 @@ func settings() []setting {
 		{"opensearch-username", "GENAI_OPENSEARCH_USERNAME", "", "user name for basic authentication", str(func(c *Config) *string { return &c.OpenSearchUsername })},
 		{"opensearch-password", "GENAI_OPENSEARCH_PASSWORD", "", "password for basic authentication", str(func(c *Config) *string { return &c.OpenSearchPassword })},
 		{"kb", "GENAI_KB", "local", "knowledge base: local (documents ingested here) or bedrock (an Amazon Bedrock Knowledge Base)", oneOf(func(c *Config) *string { return &c.KB }, "local", "bedrock")},
+		{"kb-cache-context", "GENAI_KB_CACHE_CONTEXT", "false", "put a prompt-cache point after the sources of a local knowledge-base answer, so a provider with prompt caching (Claude 3.5 Haiku, 3.7 and 4 on Bedrock) reads them from its cache when the next question has the same sources; left out below the model's least cacheable size", func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("must be true or false, got %q", v)
+			}
+			c.KBCacheContext = b
+			return nil
+		}},
 		{"bedrock-kb-id", "GENAI_BEDROCK_KB_ID", "", "Amazon Bedrock Knowledge Base id, with GENAI_KB=bedrock", str(func(c *Config) *string { return &c.BedrockKBID })},
 		{"bedrock-kb-model-arn", "GENAI_BEDROCK_KB_MODEL_ARN", "", "model ARN that writes the answers of the Bedrock Knowledge Base, e.g. arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0", str(func(c *Config) *string { return &c.BedrockKBModel })},
 		{"bedrock-guardrail-id", "GENAI_BEDROCK_GUARDRAIL_ID", "", "Amazon Bedrock guardrail (id or ARN) applied to every chat and knowledge-base answer on Bedrock; an intervention ends the answer with stop reason guardrail_intervened", str(func(c *Config) *string { return &c.GuardrailID })},

@@ -162,6 +162,8 @@ func (m *Main) knowledgeBase(ctx context.Context, notes *genai.NoteService, chat
 		Chat:      chat,
 		Model:     model,
 		Sessions:  &rag.Sessions{},
+
+		CacheContext: c.KBCacheContext,
 	}
 	docs := &rag.Ingester{Store: chunks, Embedder: notes.Embedder, Limiter: rag.NewParseLimiter(c.Parses, c.ParseQueue)}
 	return local, docs, nil
