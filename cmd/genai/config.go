@@ -32,7 +32,7 @@ type Config struct {
 	MetricsPublic bool
 	// KBCacheContext puts a prompt-cache point after a knowledge-base answer's sources.
 	KBCacheContext bool
-	LogLevel      string
+	LogLevel       string
 
 	Embedder           string
 	EmbedModel         string
