@@ -328,7 +328,8 @@ func (m *Main) chatModel(ctx context.Context) (genai.ChatModel, string, string, 
 			opts.Guardrail = &bedrock.Guardrail{ID: c.GuardrailID, Version: c.GuardrailVersion, StreamMode: c.GuardrailStreamMode}
 		}
 		cm := bedrock.New(awsCfg, opts)
-		// Ping signs its request, so credentials that no longer resolve fail it too.
+		// Ping authenticates its request (SigV4 or the API key), so credentials that
+		// no longer resolve, or a revoked key, fail it too.
 		m.providerReady = cm.Ping
 		return cm, provider, model, nil
 	case "openai":
