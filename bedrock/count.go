@@ -18,9 +18,10 @@ var _ genai.TokenCounter = (*ChatModel)(nil)
 
 // CountTokens asks Bedrock Runtime's CountTokens how many input tokens req would take on
 // its model (the request's, or the default): the Converse-shaped input, with the same
-// system prompt, messages, tools and model fields a Chat call would send. A model
-// Bedrock does not count for (it answers a ValidationException saying so) fails with an
-// error wrapping genai.ErrCountUnsupported; other errors are mapped as for Chat.
+// system prompt, messages, tools and model fields a Chat call would send. A request our
+// validation refuses fails with its EINVALID error, unsent; one Bedrock refuses to count
+// (a ValidationException: a model it does not count for) fails with an error wrapping
+// genai.ErrCountUnsupported, naming Bedrock's reason; other errors are mapped as for Chat.
 func (m *ChatModel) CountTokens(ctx context.Context, req *genai.ChatRequest) (int, error) {
 	c, err := m.converse(req)
 	if err != nil {
@@ -37,7 +38,7 @@ func (m *ChatModel) CountTokens(ctx context.Context, req *genai.ChatRequest) (in
 	})
 	if err != nil {
 		if countUnsupported(err) {
-			return 0, fmt.Errorf("bedrock: CountTokens for model %s: %w", *c.ModelId, genai.ErrCountUnsupported)
+			return 0, fmt.Errorf("bedrock: CountTokens for model %s: %w (%v)", *c.ModelId, genai.ErrCountUnsupported, err)
 		}
 		return 0, upstreamError(ctx, "CountTokens", "model "+*c.ModelId, err)
 	}
@@ -47,14 +48,13 @@ func (m *ChatModel) CountTokens(ctx context.Context, req *genai.ChatRequest) (in
 	return int(aws.ToInt32(out.InputTokens)), nil
 }
 
-// countUnsupported reports whether err is Bedrock's refusal to count tokens for a model:
-// a ValidationException "The provided model doesn't support counting tokens." Bedrock has
-// no error code of its own for it, so the message is matched, loosely.
+// countUnsupported reports whether err is Bedrock refusing to count a request that our
+// validation passed: a ValidationException, such as "The provided model doesn't support
+// counting tokens." for a model it has no count for, or its refusal of a cross-region
+// inference profile id that Converse takes. Bedrock has no error code of its own for
+// these; since a count is advice (the chat call that follows reports a request's real
+// faults), any ValidationException here means "estimate instead".
 func countUnsupported(err error) bool {
 	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) || !strings.EqualFold(apiErr.ErrorCode(), "ValidationException") {
-		return false
-	}
-	msg := strings.ToLower(apiErr.ErrorMessage())
-	return strings.Contains(msg, "support counting tokens")
+	return errors.As(err, &apiErr) && strings.EqualFold(apiErr.ErrorCode(), "ValidationException")
 }
