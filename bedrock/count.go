@@ -27,7 +27,7 @@ func (m *ChatModel) CountTokens(ctx context.Context, req *genai.ChatRequest) (in
 	if err != nil {
 		return 0, err
 	}
-	out, err := m.client.CountTokens(ctx, &bedrockruntime.CountTokensInput{
+	in := &bedrockruntime.CountTokensInput{
 		ModelId: c.ModelId,
 		Input: &types.CountTokensInputMemberConverse{Value: types.ConverseTokensRequest{
 			Messages:                     c.Messages,
@@ -35,7 +35,14 @@ func (m *ChatModel) CountTokens(ctx context.Context, req *genai.ChatRequest) (in
 			ToolConfig:                   c.ToolConfig,
 			AdditionalModelRequestFields: c.AdditionalModelRequestFields,
 		}},
-	})
+	}
+	out, err := m.client.CountTokens(ctx, in)
+	if base, ok := foundationModel(*c.ModelId); ok && err != nil && countUnsupported(err) {
+		// A cross-region profile runs its foundation model, whose tokenizer counts the
+		// same; CountTokens has been seen to refuse the profile's id but not the model's.
+		in.ModelId = aws.String(base)
+		out, err = m.client.CountTokens(ctx, in)
+	}
 	if err != nil {
 		if countUnsupported(err) {
 			return 0, fmt.Errorf("bedrock: CountTokens for model %s: %w (%v)", *c.ModelId, genai.ErrCountUnsupported, err)
@@ -57,4 +64,19 @@ func (m *ChatModel) CountTokens(ctx context.Context, req *genai.ChatRequest) (in
 func countUnsupported(err error) bool {
 	var apiErr smithy.APIError
 	return errors.As(err, &apiErr) && strings.EqualFold(apiErr.ErrorCode(), "ValidationException")
+}
+
+// geoPrefixes are the prefixes of cross-region inference profile ids
+// ("us.anthropic.claude-…"), before the foundation model's id.
+var geoPrefixes = []string{"us.", "us-gov.", "eu.", "apac.", "jp.", "au.", "ca.", "global."}
+
+// foundationModel returns the foundation model id of a cross-region inference profile
+// id, and false for any other id (a foundation model, an ARN).
+func foundationModel(model string) (string, bool) {
+	for _, p := range geoPrefixes {
+		if base, ok := strings.CutPrefix(model, p); ok && base != "" {
+			return base, true
+		}
+	}
+	return "", false
 }

@@ -108,3 +108,20 @@ func TestCountTokensUnsupportedModel(t *testing.T) {
 		t.Errorf("err = %v, want EINVALID", err)
 	}
 }
+
+// A cross-region inference profile id that CountTokens refuses is counted as its
+// foundation model, whose tokenizer is the same.
+func TestCountTokensProfileAsFoundationModel(t *testing.T) {
+	srv := newServer(t, bedrocktest.Options{CountTokensRefused: func(model string) bool { return strings.HasPrefix(model, "us.") }})
+	m := newModel(t, srv, bedrock.Options{})
+	req := userText("one two three")
+	req.Model = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+	n, err := m.CountTokens(context.Background(), req)
+	if err != nil || n != 3 {
+		t.Fatalf("CountTokens = %d, %v; want 3", n, err)
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 2 || reqs[1].ModelID != "anthropic.claude-3-5-haiku-20241022-v1:0" {
+		t.Errorf("upstream requests %+v, want the profile then its model", reqs)
+	}
+}
