@@ -295,7 +295,8 @@ func (b callBound) CountTokens(ctx context.Context, req *genai.ChatRequest) (int
 }
 
 // chatModel builds the configured chat provider: with "auto", Bedrock when AWS
-// credentials or a Bedrock API key (AWS_BEARER_TOKEN_BEDROCK) resolve, else the OpenAI-compatible endpoint when one is set, else none.
+// credentials resolve or a Bedrock API key (AWS_BEARER_TOKEN_BEDROCK) is set, else the
+// OpenAI-compatible endpoint when one is set, else none.
 func (m *Main) chatModel(ctx context.Context) (genai.ChatModel, string, string, error) {
 	c := m.Config
 	provider := c.Provider
