@@ -6,7 +6,9 @@
 // Configuration is the SDK's own chain, used as is: AWS_REGION, profiles, IAM roles, and
 // AWS_ENDPOINT_URL_BEDROCK_RUNTIME, AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME or
 // AWS_ENDPOINT_URL to point the clients at another endpoint (as the tests do, at
-// bedrocktest and agentruntimetest).
+// bedrocktest and agentruntimetest). A Bedrock API key in AWS_BEARER_TOKEN_BEDROCK is
+// the SDK's too: Bedrock Runtime calls then send it as a bearer token instead of signing
+// with SigV4, and no AWS access keys are needed for them.
 package bedrock
 
 import (
@@ -14,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -128,16 +131,25 @@ func LoadConfig(ctx context.Context, region string) (aws.Config, error) {
 	return cfg, nil
 }
 
+// APIKeyEnv is the variable holding a Bedrock API key. The SDK's Bedrock Runtime client
+// reads it itself when it is built (New) and then authenticates with it as a bearer
+// token, preferred to SigV4; it is named here for CredentialsAvailable.
+const APIKeyEnv = "AWS_BEARER_TOKEN_BEDROCK"
+
 // credentialsProbeTimeout bounds CredentialsAvailable: a container credentials endpoint or
 // an SSO cache answers within it, and a machine without credentials must not wait.
 const credentialsProbeTimeout = 3 * time.Second
 
-// CredentialsAvailable reports whether AWS credentials resolve for cfg's region from the
-// environment, shared files, SSO, web identity or a container role. It never contacts
+// CredentialsAvailable reports whether a Bedrock API key is set (APIKeyEnv), or AWS
+// credentials resolve for cfg's region from the environment, shared files, SSO, web
+// identity or a container role. It never contacts
 // the EC2 instance metadata service: the probe loads its own configuration with that
 // client disabled, so on EC2 an instance role alone does not count (set the provider
 // explicitly there). It gives up after a few seconds.
 func CredentialsAvailable(ctx context.Context, cfg aws.Config) bool {
+	if os.Getenv(APIKeyEnv) != "" {
+		return true
+	}
 	ctx, cancel := context.WithTimeout(ctx, credentialsProbeTimeout)
 	defer cancel()
 	optFns := []func(*config.LoadOptions) error{

@@ -616,6 +616,7 @@ func isolateAWSEnv(t *testing.T) {
 		"AWS_CONTAINER_CREDENTIALS_FULL_URI":     "",
 		"AWS_WEB_IDENTITY_TOKEN_FILE":            "",
 		"AWS_ROLE_ARN":                           "",
+		"AWS_BEARER_TOKEN_BEDROCK":               "",
 	} {
 		t.Setenv(k, v)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"image"
 	_ "image/gif" // image.DecodeConfig reads the sizes of the formats chat takes
 	_ "image/jpeg"
@@ -304,9 +305,20 @@ func (b *anthropicBlocks) add(ev genai.Event) error {
 	return b.sse.event("content_block_delta", anthropicBlockDelta{"content_block_delta", b.next, anthropicDelta{Type: "text_delta", Text: ev.Text}})
 }
 
-// anthropicCountTokens serves POST /v1/messages/count_tokens. No provider here exposes
-// a tokenizer, so the count is an estimate: text as the knowledge base's chunker counts
-// tokens, and each image as Anthropic documents images cost, width × height / 750.
+// TokenCountHeader says how /v1/messages/count_tokens counted: TokenCountProvider when
+// the provider counted with the model's tokenizer (Bedrock's CountTokens),
+// TokenCountEstimate when the server estimated (another provider, or a model the
+// provider does not count for).
+const (
+	TokenCountHeader   = "Genai-Token-Count"
+	TokenCountProvider = "provider"
+	TokenCountEstimate = "estimate"
+)
+
+// anthropicCountTokens serves POST /v1/messages/count_tokens: the provider's count when
+// it counts tokens for the model (Options.TokenCounter), else an estimate. A provider's
+// failure other than "this model is not counted" is the answer's error, not hidden
+// behind an estimate.
 func (s *Server) anthropicCountTokens(w http.ResponseWriter, r *http.Request) {
 	data, err := s.readBody(w, r)
 	if err != nil {
@@ -318,6 +330,27 @@ func (s *Server) anthropicCountTokens(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if tc := s.opts.TokenCounter; tc != nil {
+		n, err := tc.CountTokens(r.Context(), req)
+		switch {
+		case err == nil:
+			w.Header().Set(TokenCountHeader, TokenCountProvider)
+			writeJSON(w, http.StatusOK, map[string]int{"input_tokens": n})
+			return
+		case !errors.Is(err, genai.ErrCountUnsupported):
+			s.writeError(w, r, err)
+			return
+		}
+		s.log.DebugContext(r.Context(), "count_tokens: estimated", "model", req.Model, "reason", err)
+	}
+	w.Header().Set(TokenCountHeader, TokenCountEstimate)
+	writeJSON(w, http.StatusOK, map[string]int{"input_tokens": estimateTokens(req)})
+}
+
+// estimateTokens estimates a request's input tokens where no tokenizer is at hand: text
+// as the knowledge base's chunker counts tokens, and each image as Anthropic documents
+// images cost, width × height / 750.
+func estimateTokens(req *genai.ChatRequest) int {
 	n := rag.EstimateTokens(req.System)
 	for _, m := range req.Messages {
 		for _, b := range m.Content {
@@ -329,7 +362,7 @@ func (s *Server) anthropicCountTokens(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"input_tokens": n})
+	return n
 }
 
 // imageTokens estimates an image's tokens as Anthropic documents them, from its size;

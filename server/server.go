@@ -18,6 +18,10 @@ import (
 type Options struct {
 	// Chat answers conversations; nil means no provider is configured.
 	Chat genai.ChatModel
+	// TokenCounter counts the input tokens of /v1/messages/count_tokens with the
+	// provider's tokenizer; nil means Chat's own, when it is one (a Chat wrapped in
+	// deadlines or checks is not: pass the provider's here), else an estimate.
+	TokenCounter genai.TokenCounter
 	// Provider names the chat provider ("bedrock", "openai" or "none") for /api/config
 	// and metrics.
 	Provider string
@@ -127,6 +131,9 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts, log: opts.Logger, mux: http.NewServeMux(), metrics: newMetrics()}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	if tc, ok := s.opts.Chat.(genai.TokenCounter); ok && s.opts.TokenCounter == nil {
+		s.opts.TokenCounter = tc
 	}
 	if s.opts.Chat != nil {
 		s.opts.Chat = stopCounter{s.opts.Chat, s}

@@ -89,7 +89,7 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	auth := r.Header.Get("Authorization")
-	if err := checkSigV4(auth, r.Header.Get("X-Amz-Date")); err != nil {
+	if err := s.checkAuth(r); err != nil {
 		writeError(w, &APIError{Status: http.StatusForbidden, Type: "UnrecognizedClientException", Message: err.Error()})
 		return
 	}

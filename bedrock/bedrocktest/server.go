@@ -8,6 +8,8 @@
 //     messages of type "exception";
 //   - POST /model/{modelId}/invoke answers InvokeModel for the Titan text embeddings
 //     models (invoke.go), with deterministic pseudo-random vectors;
+//   - POST /model/{modelId}/count-tokens answers CountTokens for a Converse-shaped
+//     input, counting words (count.go);
 //   - errors before a stream are a JSON body with the X-Amzn-ErrorType header.
 //
 // Point a client at it with aws.Config.BaseEndpoint, bedrockruntime.Options.BaseEndpoint,
@@ -78,6 +80,14 @@ type Options struct {
 
 	// Guardrails are the guardrails the server knows, by identifier (guardrail.go).
 	Guardrails map[string]Guardrail
+
+	// APIKey is the Bedrock API key the server takes as "Authorization: Bearer <key>"
+	// (auth.go); empty refuses every bearer token. SigV4 is checked as always.
+	APIKey string
+
+	// CountTokensRefused, when set, says which models CountTokens refuses as Bedrock
+	// does for models it cannot count (count.go); nil counts for every model.
+	CountTokensRefused func(modelID string) bool
 }
 
 // Reply is the answer to one request.
@@ -124,10 +134,10 @@ type StreamFailure struct {
 // Request is a request as the server decoded it. Its JSON fields mirror Bedrock's
 // Converse request, so image bytes are the decoded bytes that arrived.
 type Request struct {
-	Operation     string `json:"-"` // "Converse" or "ConverseStream"
+	Operation     string `json:"-"` // "Converse", "ConverseStream" or "CountTokens"
 	ModelID       string `json:"-"` // unescaped, as the client passed it
 	Path          string `json:"-"` // the escaped URL path the client sent
-	Authorization string `json:"-"` // the SigV4 Authorization header
+	Authorization string `json:"-"` // the Authorization header: SigV4, or a Bearer API key (auth.go)
 
 	Messages        []Message            `json:"messages"`
 	System          []SystemContentBlock `json:"system"`
@@ -249,6 +259,7 @@ func NewServer(opts Options) *Server {
 	mux.HandleFunc("POST /model/{modelId}/converse-stream", s.handleConverseStream)
 	mux.HandleFunc("POST /model/{modelId}/converse", s.handleConverse)
 	mux.HandleFunc("POST /model/{modelId}/invoke", s.handleInvoke)
+	mux.HandleFunc("POST /model/{modelId}/count-tokens", s.handleCountTokens)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &APIError{Status: http.StatusNotFound, Type: "UnknownOperationException",
 			Message: fmt.Sprintf("bedrocktest: no operation for %s %s", r.Method, r.URL.EscapedPath())})
@@ -316,7 +327,7 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, op string) (*Requ
 		return nil, Reply{}, false
 	}
 	auth := r.Header.Get("Authorization")
-	if err := checkSigV4(auth, r.Header.Get("X-Amz-Date")); err != nil {
+	if err := s.checkAuth(r); err != nil {
 		writeError(w, &APIError{Status: http.StatusForbidden, Type: "UnrecognizedClientException", Message: err.Error()})
 		return nil, Reply{}, false
 	}

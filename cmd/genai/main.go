@@ -132,6 +132,11 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The provider's own token counter, taken before the wrapping below hides it.
+	var counter genai.TokenCounter
+	if tc, ok := chat.(genai.TokenCounter); ok {
+		counter = callBound{tc, c.UpstreamCall}
+	}
 	if chat != nil {
 		// Structured answers are checked against their schemas whatever the provider.
 		chat = structured.Check(genai.WithDeadlines(chat, c.deadlines()))
@@ -156,6 +161,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.server = server.New(server.Options{
 		Chat:          chat,
+		TokenCounter:  counter,
 		Provider:      provider,
 		ChatModel:     model,
 		ChatModels:    c.ChatModels,
@@ -272,8 +278,25 @@ func (c *Config) deadlines() genai.Deadlines {
 	return genai.Deadlines{FirstEvent: c.UpstreamFirstEvent, BetweenEvents: c.UpstreamBetweenEvents, Call: c.UpstreamCall}
 }
 
+// callBound bounds each token count by the whole-call deadline of model calls.
+type callBound struct {
+	tc   genai.TokenCounter
+	call time.Duration
+}
+
+// CountTokens implements genai.TokenCounter.
+func (b callBound) CountTokens(ctx context.Context, req *genai.ChatRequest) (int, error) {
+	if b.call > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, b.call)
+		defer cancel()
+	}
+	return b.tc.CountTokens(ctx, req)
+}
+
 // chatModel builds the configured chat provider: with "auto", Bedrock when AWS
-// credentials resolve, else the OpenAI-compatible endpoint when one is set, else none.
+// credentials resolve or a Bedrock API key (AWS_BEARER_TOKEN_BEDROCK) is set, else the
+// OpenAI-compatible endpoint when one is set, else none.
 func (m *Main) chatModel(ctx context.Context) (genai.ChatModel, string, string, error) {
 	c := m.Config
 	provider := c.Provider
@@ -306,7 +329,8 @@ func (m *Main) chatModel(ctx context.Context) (genai.ChatModel, string, string, 
 			opts.Guardrail = &bedrock.Guardrail{ID: c.GuardrailID, Version: c.GuardrailVersion, StreamMode: c.GuardrailStreamMode}
 		}
 		cm := bedrock.New(awsCfg, opts)
-		// Ping signs its request, so credentials that no longer resolve fail it too.
+		// Ping authenticates its request (SigV4 or the API key), so credentials that
+		// no longer resolve, or a revoked key, fail it too.
 		m.providerReady = cm.Ping
 		return cm, provider, model, nil
 	case "openai":

@@ -37,6 +37,7 @@ func isolateAWS(t *testing.T) {
 		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "",
 		"AWS_CONTAINER_CREDENTIALS_FULL_URI":     "",
 		"AWS_WEB_IDENTITY_TOKEN_FILE":            "",
+		"AWS_BEARER_TOKEN_BEDROCK":               "",
 	} {
 		t.Setenv(k, v)
 	}
