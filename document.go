@@ -3,6 +3,7 @@ package genai
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"mime"
 	"strings"
@@ -48,6 +49,11 @@ var DocumentFormats = map[string]string{
 
 // documentFormatList names the formats in errors.
 const documentFormatList = "pdf, csv, doc, docx, xls, xlsx, html, txt or md"
+
+// DocumentTextFunc extracts the text of a document, for a provider whose models take
+// no documents and are sent the text instead. Its errors are *Error values naming the
+// document.
+type DocumentTextFunc func(ctx context.Context, d *ChatDocument) (string, error)
 
 // MediaType returns the document's MIME type, such as "application/pdf".
 func (d *ChatDocument) MediaType() string { return DocumentFormats[d.Format] }

@@ -17,6 +17,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"genai/bedrock/bedrocktest"
+	"genai/openai/openaitest"
 )
 
 // A PDF sent through each surface with its official SDK's document types reaches
@@ -110,5 +111,44 @@ func TestDocumentsThroughEverySurface(t *testing.T) {
 	}
 	if n := len(up.Requests()); n != 3 {
 		t.Errorf("%d requests reached Bedrock, want 3", n)
+	}
+}
+
+// With the OpenAI-compatible provider, whose endpoints take no document files, a PDF
+// reaches the model as its text, extracted by the knowledge base's parser and labelled.
+func TestDocumentAsExtractedTextForOpenAIProvider(t *testing.T) {
+	isolateAWS(t)
+	up := openaitest.New(openaitest.Config{})
+	t.Cleanup(up.Close)
+	_, base := start(t, map[string]string{"GENAI_OPENAI_BASE_URL": up.URL, "GENAI_CHAT_MODEL": "test-model"})
+	pdf, err := os.ReadFile("../../rag/testdata/pdf/groff.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc := oai.NewClient(option.WithBaseURL(base+"/v1"), option.WithAPIKey("unused"), option.WithMaxRetries(0))
+	_, err = oc.Chat.Completions.New(t.Context(), oai.ChatCompletionNewParams{Model: "test-model", Messages: []oai.ChatCompletionMessageParamUnion{
+		oai.UserMessage([]oai.ChatCompletionContentPartUnionParam{
+			oai.TextContentPart("summarize"),
+			oai.FileContentPart(oai.ChatCompletionContentPartFileFileParam{
+				Filename: oai.String("field notes.pdf"),
+				FileData: oai.String("data:application/pdf;base64," + base64.StdEncoding.EncodeToString(pdf)),
+			}),
+		}),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := up.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests reached the endpoint", len(reqs))
+	}
+	parts := reqs[0].Messages[0].Content
+	if len(parts) != 2 || parts[0].Text != "summarize" || parts[1].Type != "text" {
+		t.Fatalf("parts = %+v", parts)
+	}
+	text := parts[1].Text
+	if !strings.HasPrefix(text, "Document field notes:\n") || !strings.Contains(text, "Retrieval augmented generation depends on extraction") ||
+		strings.Contains(text, "%PDF") {
+		t.Errorf("the document arrived as %q", text)
 	}
 }
