@@ -49,21 +49,18 @@ func validateDocuments(req *genai.ChatRequest) error {
 
 // checkDocumentName returns what is wrong with a document name by Bedrock's rule, or "".
 func checkDocumentName(name string) string {
-	prev := ' ' // a leading space is two spaces in a row with nothing between
+	prev := rune(0)
 	for _, c := range name {
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '(', c == ')', c == '[', c == ']':
 		case c == ' ':
 			if prev == ' ' {
-				return "has a leading space or two spaces in a row, which Bedrock refuses"
+				return "has two spaces in a row, which Bedrock refuses"
 			}
 		default:
 			return fmt.Sprintf("has %q; Bedrock takes only letters, digits, single spaces, hyphens, parentheses and square brackets", c)
 		}
 		prev = c
-	}
-	if prev == ' ' {
-		return "ends with a space, which Bedrock refuses"
 	}
 	return ""
 }

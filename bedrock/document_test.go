@@ -70,8 +70,8 @@ func TestDocumentLimitsRefusedBeforeCall(t *testing.T) {
 		{"too big", docMessage("hi", &genai.ChatDocument{Name: "big", Format: "txt", Data: bytes.Repeat([]byte("a"), 4_500_001)}),
 			"messages[0].content[1]: document is 4500001 bytes, over Bedrock's limit of 4500000"},
 		{"dot in name", docMessage("hi", txt("report.pdf")), `messages[0].content[1]: document name "report.pdf" has '.'; Bedrock takes only letters, digits, single spaces, hyphens, parentheses and square brackets`},
-		{"two spaces", docMessage("hi", txt("my  report")), `messages[0].content[1]: document name "my  report" has a leading space or two spaces in a row, which Bedrock refuses`},
-		{"trailing space", docMessage("hi", txt("report ")), `messages[0].content[1]: document name "report " ends with a space, which Bedrock refuses`},
+		{"two spaces", docMessage("hi", txt("my  report")), `messages[0].content[1]: document name "my  report" has two spaces in a row, which Bedrock refuses`},
+		{"tab", docMessage("hi", txt("my\treport")), `messages[0].content[1]: document name "my\treport" has '\t'; Bedrock takes only`},
 		{"assistant", &genai.ChatRequest{Messages: []genai.Message{
 			genai.TextMessage(genai.RoleUser, "hi"),
 			{Role: genai.RoleAssistant, Content: []genai.ContentBlock{{Type: genai.BlockDocument, Document: txt("a")}}},

@@ -16,6 +16,7 @@ import (
 	oai "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"genai"
 	"genai/bedrock/bedrocktest"
 	"genai/openai/openaitest"
 )
@@ -150,5 +151,27 @@ func TestDocumentAsExtractedTextForOpenAIProvider(t *testing.T) {
 	if !strings.HasPrefix(text, "Document field notes:\n") || !strings.Contains(text, "Retrieval augmented generation depends on extraction") ||
 		strings.Contains(text, "%PDF") {
 		t.Errorf("the document arrived as %q", text)
+	}
+}
+
+// documentText reads each format rag parses, and refuses Office 97's binary formats,
+// which it does not, by name.
+func TestDocumentText(t *testing.T) {
+	docx, err := os.ReadFile("../../rag/testdata/office/notes.docx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := documentText(t.Context(), &genai.ChatDocument{Name: "notes", Format: "docx", Data: docx})
+	if err != nil || strings.TrimSpace(text) == "" || strings.Contains(text, "word/") {
+		t.Errorf("docx: %q, %v", text, err)
+	}
+	text, err = documentText(t.Context(), &genai.ChatDocument{Format: "md", Data: []byte("# Title\n\nSome *words*.")})
+	if err != nil || !strings.Contains(text, "Some words.") {
+		t.Errorf("md: %q, %v", text, err)
+	}
+	_, err = documentText(t.Context(), &genai.ChatDocument{Name: "old", Format: "doc", Data: []byte("\xd0\xcf\x11\xe0")})
+	var e *genai.Error
+	if !errors.As(err, &e) || e.Code != genai.EMEDIATYPE || !strings.Contains(e.Message, `document "old": the doc format cannot be read as text`) {
+		t.Errorf("doc: %v", err)
 	}
 }
