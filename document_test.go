@@ -105,7 +105,6 @@ func TestParseChatRequestRefusesDocuments(t *testing.T) {
 		{msg(`{"type":"document","source":{"type":"file","media_type":"application/pdf","data":"x"}}`), genai.EINVALID, `messages[0].content[1].source.type: must be "base64" or "text", got "file"`},
 		{msg(`{"type":"document"}`), genai.EINVALID, "messages[0].content[1].source: required for a document block"},
 		{msg(documentBlock("application/pdf", pdf, `,"citations":{"enabled":true}`)), genai.EINVALID, "messages[0].content[1].citations"},
-		{msg(documentBlock("application/pdf", bytes.Repeat([]byte("%PDF-"), genai.MaxDocumentBytes/5+1), "")), genai.ETOOLARGE, "messages[0].content[1].source.data: document is over the limit of 10000000 bytes"},
 		{msg(many...), genai.ETOOLARGE, "messages: 21 documents, at most 20 per request"},
 		{`{"model":"m","messages":[{"role":"user","content":"hi"},{"role":"assistant","content":[` + documentBlock("application/pdf", pdf, "") + `]}]}`,
 			genai.EINVALID, "messages[1].content[0]: documents are allowed only in user messages"},
@@ -116,5 +115,31 @@ func TestParseChatRequestRefusesDocuments(t *testing.T) {
 		if !errors.As(err, &e) || e.Code != c.code || !strings.Contains(e.Message, c.want) {
 			t.Errorf("err = %v, want %s %q", err, c.code, c.want)
 		}
+	}
+}
+
+// The size limit, checked without a JSON body of 13 MB (slow under the race detector):
+// on the bytes a surface decoded, and on a request built in code.
+func TestDocumentSizeLimit(t *testing.T) {
+	big := bytes.Repeat([]byte("a"), genai.MaxDocumentBytes+1)
+	_, err := genai.NewDocument("", "text/plain", big, "messages[0].content[1].source")
+	var e *genai.Error
+	if !errors.As(err, &e) || e.Code != genai.ETOOLARGE || e.Message != "messages[0].content[1].source.data: document is 10000001 bytes, over the limit of 10000000" {
+		t.Errorf("NewDocument: %v", err)
+	}
+	req := &genai.ChatRequest{Messages: []genai.Message{{Role: genai.RoleUser, Content: []genai.ContentBlock{
+		{Type: genai.BlockText, Text: "hi"}, {Type: genai.BlockDocument, Document: &genai.ChatDocument{Format: "txt", Data: big}},
+	}}}}
+	err = req.Validate()
+	if !errors.As(err, &e) || e.Code != genai.ETOOLARGE || e.Message != "messages[0].content[1].source.data: document is 10000001 bytes, over the limit of 10000000" {
+		t.Errorf("Validate: %v", err)
+	}
+	req.Messages[0].Content[1].Document.Format = "pages"
+	if err := req.Validate(); !errors.As(err, &e) || e.Code != genai.EMEDIATYPE {
+		t.Errorf("Validate of an unknown format: %v", err)
+	}
+	_, err = genai.DecodeDocument("", "application/pdf", strings.Repeat("A", (genai.MaxDocumentBytes/3+2)*4), "p")
+	if !errors.As(err, &e) || e.Code != genai.ETOOLARGE || e.Message != "p.data: document is over the limit of 10000000 bytes" {
+		t.Errorf("DecodeDocument: %v", err)
 	}
 }
