@@ -39,14 +39,16 @@ const (
 	MaxTemperature   = 2         // upper bound of ChatRequest.Temperature (OpenAI's)
 )
 
-// ContentBlock is one part of a message: text, an image, a tool call or a tool result.
+// ContentBlock is one part of a message: text, an image, a document, a tool call or a
+// tool result.
 type ContentBlock struct {
 	Type       BlockType
-	Text       string      // for BlockText
-	Image      *Image      // for BlockImage
-	ToolUse    *ToolUse    // for BlockToolUse
-	ToolResult *ToolResult // for BlockToolResult
-	Thinking   *Thinking   // for BlockThinking
+	Text       string        // for BlockText
+	Image      *Image        // for BlockImage
+	Document   *ChatDocument // for BlockDocument (document.go)
+	ToolUse    *ToolUse      // for BlockToolUse
+	ToolResult *ToolResult   // for BlockToolResult
+	Thinking   *Thinking     // for BlockThinking
 	// Cache, when set, is a cache point after this block (cache.go).
 	Cache *Cache
 }

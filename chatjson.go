@@ -58,6 +58,13 @@ type (
 		Source       json.RawMessage   `json:"source"`
 		CacheControl *wireCacheControl `json:"cache_control"`
 	}
+	wireDocumentBlock struct {
+		Type         string            `json:"type"`
+		Source       json.RawMessage   `json:"source"`
+		Title        *string           `json:"title"`
+		Context      *string           `json:"context"`
+		CacheControl *wireCacheControl `json:"cache_control"`
+	}
 	wireToolUseBlock struct {
 		Type         string            `json:"type"`
 		ID           *string           `json:"id"`
@@ -326,7 +333,7 @@ func parseMessage(raw json.RawMessage, path string) (Message, error) {
 func parseBlock(raw json.RawMessage, path string, tools bool) (ContentBlock, error) {
 	kinds := `"text" or "image"`
 	if tools {
-		kinds = `"text", "image", "thinking", "redacted_thinking", "tool_use" or "tool_result"`
+		kinds = `"text", "image", "document", "thinking", "redacted_thinking", "tool_use" or "tool_result"`
 	}
 	var head struct {
 		Type *string `json:"type"`
@@ -369,6 +376,8 @@ func parseBlock(raw json.RawMessage, path string, tools bool) (ContentBlock, err
 		}
 		cache, err := cacheOf(b.CacheControl, path)
 		return ContentBlock{Type: BlockImage, Image: im, Cache: cache}, err
+	case typ == "document" && tools:
+		return parseDocumentBlock(raw, path)
 	case typ == "thinking" && tools:
 		var b wireThinkingBlock
 		if err := decodeStrict(raw, path, &b); err != nil {
@@ -549,6 +558,49 @@ func decodeAt(raw json.RawMessage, path string, v any) error {
 	return Errorf(EINVALID, "%s: %v", path, err)
 }
 
+// parseDocumentBlock decodes Anthropic's document block at path: a base64 source of any
+// document format (Anthropic's own API takes only PDFs this way; this server takes each
+// format Bedrock reads) or a text source of plain text, and the optional title, which
+// is the document's name, and context.
+func parseDocumentBlock(raw json.RawMessage, path string) (ContentBlock, error) {
+	var b wireDocumentBlock
+	if err := decodeStrict(raw, path, &b); err != nil {
+		return ContentBlock{}, err
+	}
+	if len(b.Source) == 0 || string(b.Source) == "null" {
+		return ContentBlock{}, Errorf(EINVALID, "%s.source: required for a document block", path)
+	}
+	var src wireSource
+	if err := decodeStrict(b.Source, path+".source", &src); err != nil {
+		return ContentBlock{}, err
+	}
+	var name string
+	if b.Title != nil {
+		name = *b.Title
+	}
+	var doc *ChatDocument
+	var err error
+	switch src.Type {
+	case "base64":
+		doc, err = DecodeDocument(name, src.MediaType, src.Data, path+".source")
+	case "text":
+		if src.MediaType != "text/plain" {
+			return ContentBlock{}, Errorf(EMEDIATYPE, "%s.source.media_type: must be \"text/plain\" for a text source, got %q", path, src.MediaType)
+		}
+		doc, err = NewDocument(name, src.MediaType, []byte(src.Data), path+".source")
+	default:
+		return ContentBlock{}, Errorf(EINVALID, "%s.source.type: must be \"base64\" or \"text\", got %q", path, src.Type)
+	}
+	if err != nil {
+		return ContentBlock{}, err
+	}
+	if b.Context != nil {
+		doc.Context = *b.Context
+	}
+	cache, err := cacheOf(b.CacheControl, path)
+	return ContentBlock{Type: BlockDocument, Document: doc, Cache: cache}, err
+}
+
 func parseImageSource(s *wireSource, path string) (*Image, error) {
 	if s == nil {
 		return nil, Errorf(EINVALID, "%s: required for an image block", path)
@@ -627,7 +679,7 @@ func (r *ChatRequest) Validate() error {
 	if len(r.Messages) == 0 {
 		return Errorf(EINVALID, "messages: must hold at least one message")
 	}
-	images := 0
+	images, documents := 0, 0
 	for i, m := range r.Messages {
 		if m.Role != RoleUser && m.Role != RoleAssistant {
 			return Errorf(EINVALID, "messages[%d].role: must be \"user\" or \"assistant\", got %q", i, m.Role)
@@ -649,18 +701,26 @@ func (r *ChatRequest) Validate() error {
 					return Errorf(ETOOLARGE, "messages[%d].content[%d].source.data: image is %d bytes, over the limit of %d", i, j, len(b.Image.Data), MaxImageBytes)
 				}
 				images++
+			case BlockDocument:
+				if err := r.validateDocument(i, j); err != nil {
+					return err
+				}
+				documents++
 			case BlockToolUse, BlockToolResult:
 				if err := r.validateToolBlock(i, j, &images); err != nil {
 					return err
 				}
 			case BlockThinking: // validateThinking
 			default:
-				return Errorf(EINVALID, "messages[%d].content[%d].type: %q is not \"text\", \"image\", \"thinking\", \"tool_use\" or \"tool_result\"", i, j, b.Type)
+				return Errorf(EINVALID, "messages[%d].content[%d].type: %q is not \"text\", \"image\", \"document\", \"thinking\", \"tool_use\" or \"tool_result\"", i, j, b.Type)
 			}
 		}
 	}
 	if images > MaxImages {
 		return Errorf(ETOOLARGE, "messages: %d images, at most %d per request", images, MaxImages)
+	}
+	if documents > MaxDocuments {
+		return Errorf(ETOOLARGE, "messages: %d documents, at most %d per request", documents, MaxDocuments)
 	}
 	if err := r.validateTools(); err != nil {
 		return err

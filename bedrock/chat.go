@@ -196,6 +196,9 @@ func (m *ChatModel) converse(req *genai.ChatRequest) (*bedrockruntime.ConverseIn
 	if err := validate(req); err != nil {
 		return nil, err
 	}
+	if err := validateDocuments(req); err != nil {
+		return nil, err
+	}
 	model := req.Model
 	if model == "" {
 		model = m.opts.DefaultModel
@@ -221,6 +224,7 @@ func (m *ChatModel) converse(req *genai.ChatRequest) (*bedrockruntime.ConverseIn
 	if req.System != "" {
 		in.System = []types.SystemContentBlock{&types.SystemContentBlockMemberText{Value: req.System}}
 	}
+	documents := 0
 	for i, msg := range req.Messages {
 		blocks := make([]types.ContentBlock, len(msg.Content))
 		for j, b := range msg.Content {
@@ -234,6 +238,9 @@ func (m *ChatModel) converse(req *genai.ChatRequest) (*bedrockruntime.ConverseIn
 				if blocks[j], err = toolBlock(b, fmt.Sprintf("messages[%d].content[%d]", i, j)); err != nil {
 					return nil, err
 				}
+			case genai.BlockDocument:
+				documents++
+				blocks[j] = documentBlock(b.Document, documents)
 			case genai.BlockImage:
 				format, ok := imageFormats[b.Image.Format]
 				if !ok {

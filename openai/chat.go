@@ -139,7 +139,7 @@ func drain(body io.Reader, cancel context.CancelFunc) {
 // function apart so that the request's parameters (over a kilobyte of struct, on the
 // stack) are gone from the stack while the answer streams.
 func (m *ChatModel) startStream(ctx, callCtx context.Context, req *genai.ChatRequest) (*http.Response, error) {
-	params, err := m.params(req)
+	params, err := m.params(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +156,7 @@ func (m *ChatModel) startStream(ctx, callCtx context.Context, req *genai.ChatReq
 // Chat sends req to the endpoint's chat completions API and returns the whole answer.
 // Errors are as for Stream.
 func (m *ChatModel) Chat(ctx context.Context, req *genai.ChatRequest) (*genai.ChatResponse, error) {
-	params, err := m.params(req)
+	params, err := m.params(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +188,7 @@ func (m *ChatModel) Chat(ctx context.Context, req *genai.ChatRequest) (*genai.Ch
 
 // params translates req into a chat completions request. It validates req first, since
 // a caller other than the HTTP layer may not have.
-func (m *ChatModel) params(req *genai.ChatRequest) (sdk.ChatCompletionNewParams, error) {
+func (m *ChatModel) params(ctx context.Context, req *genai.ChatRequest) (sdk.ChatCompletionNewParams, error) {
 	if m.configErr != nil {
 		return sdk.ChatCompletionNewParams{}, m.configErr
 	}
@@ -211,7 +211,11 @@ func (m *ChatModel) params(req *genai.ChatRequest) (sdk.ChatCompletionNewParams,
 	if req.System != "" {
 		p.Messages = append(p.Messages, sdk.SystemMessage(req.System))
 	}
-	for _, msg := range req.Messages {
+	msgs, err := m.documentsAsText(ctx, req.Messages)
+	if err != nil {
+		return p, err
+	}
+	for _, msg := range msgs {
 		switch msg.Role {
 		case genai.RoleAssistant:
 			p.Messages = append(p.Messages, assistantMessage(msg))

@@ -54,6 +54,13 @@ type Options struct {
 	// ChatModel and Embedder of the process share. It should have no overall Timeout,
 	// which would cut long streams: each call's context bounds it.
 	HTTPClient *http.Client
+
+	// DocumentText extracts the text of a document (genai.BlockDocument), which Chat
+	// Completions endpoints do not take as a file: each document is sent as a text
+	// part "Document <name>:\n<text>" instead. Nil refuses requests with documents.
+	// It is a function given here rather than a parser imported, as the parsers are
+	// the knowledge base's (package rag), which cmd/genai wires in.
+	DocumentText genai.DocumentTextFunc
 }
 
 // ChatModel is a genai.ChatModel backed by an OpenAI-compatible endpoint. Create it with
@@ -66,6 +73,7 @@ type ChatModel struct {
 	defaultMaxTokens int
 	completions      sdk.ChatCompletionService
 	models           sdk.ModelService
+	documentText     genai.DocumentTextFunc
 }
 
 var _ genai.ChatModel = (*ChatModel)(nil)
@@ -78,7 +86,7 @@ func New(opts Options) *ChatModel {
 	if base == "" {
 		base = DefaultBaseURL
 	}
-	m := &ChatModel{baseURL: base, hasAPIKey: opts.APIKey != "", defaultModel: opts.DefaultModel, defaultMaxTokens: opts.DefaultMaxTokens}
+	m := &ChatModel{baseURL: base, hasAPIKey: opts.APIKey != "", defaultModel: opts.DefaultModel, defaultMaxTokens: opts.DefaultMaxTokens, documentText: opts.DocumentText}
 	u, err := url.Parse(base)
 	if err == nil && (u.Scheme != "http" && u.Scheme != "https" || u.Host == "") {
 		err = fmt.Errorf("want an http or https URL such as http://localhost:11434/v1")

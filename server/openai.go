@@ -47,6 +47,15 @@ type oaiPart struct {
 		URL    string `json:"url"`
 		Detail string `json:"detail"`
 	} `json:"image_url"`
+	File *oaiFile `json:"file"`
+}
+
+// oaiFile is a file content part's file: its name and its bytes as a data URL. An
+// uploaded file's id (file_id) is refused by name, as this server keeps no files.
+type oaiFile struct {
+	Filename string `json:"filename"`
+	FileData string `json:"file_data"`
+	FileID   string `json:"file_id"`
 }
 
 type oaiChatRequest struct {
@@ -226,11 +235,44 @@ func oaiContent(raw json.RawMessage, path string) ([]genai.ContentBlock, error) 
 				return nil, err
 			}
 			blocks[j] = genai.ContentBlock{Type: genai.BlockImage, Image: im}
+		case "file":
+			doc, err := fileDocument(p.File, pp+".file")
+			if err != nil {
+				return nil, err
+			}
+			blocks[j] = genai.ContentBlock{Type: genai.BlockDocument, Document: doc}
 		default:
-			return nil, genai.Errorf(genai.EINVALID, "%s.type: %q is not \"text\" or \"image_url\"", pp, p.Type)
+			return nil, genai.Errorf(genai.EINVALID, "%s.type: %q is not \"text\", \"image_url\" or \"file\"", pp, p.Type)
 		}
 	}
 	return blocks, nil
+}
+
+// fileDocument decodes the file of a file content part: a data URL of a document
+// (data:application/pdf;base64,…), checked like every document (genai.NewDocument). Its
+// name is the filename without the extension of its format, which the format already
+// says and which a provider's name rules may refuse (Bedrock takes no dots).
+func fileDocument(f *oaiFile, path string) (*genai.ChatDocument, error) {
+	if f == nil {
+		return nil, genai.Errorf(genai.EINVALID, "%s: required", path)
+	}
+	if f.FileID != "" {
+		return nil, genai.Errorf(genai.EINVALID, "%s.file_id: this server keeps no uploaded files; send the file's bytes in file_data", path)
+	}
+	rest, ok := strings.CutPrefix(f.FileData, "data:")
+	meta, data, found := strings.Cut(rest, ",")
+	mediaType, isBase64 := strings.CutSuffix(meta, ";base64")
+	if !ok || !found || !isBase64 {
+		return nil, genai.Errorf(genai.EINVALID, "%s.file_data: must be a data URL (data:application/pdf;base64,…)", path)
+	}
+	doc, err := genai.DecodeDocument(f.Filename, mediaType, data, path+".file_data")
+	if err != nil {
+		return nil, err
+	}
+	if ext := "." + doc.Format; strings.HasSuffix(strings.ToLower(doc.Name), ext) {
+		doc.Name = doc.Name[:len(doc.Name)-len(ext)]
+	}
+	return doc, nil
 }
 
 // dataURLImage decodes a data:image/…;base64 URL and checks the image by its bytes.

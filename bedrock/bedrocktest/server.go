@@ -155,10 +155,11 @@ type Message struct {
 	Content []ContentBlock `json:"content"`
 }
 
-// ContentBlock is a text, image, toolUse or toolResult block of a Message.
+// ContentBlock is a text, image, document, toolUse or toolResult block of a Message.
 type ContentBlock struct {
 	Text       string           `json:"text,omitempty"`
 	Image      *ImageBlock      `json:"image,omitempty"`
+	Document   *DocumentBlock   `json:"document,omitempty"` // document.go
 	ToolUse    *ToolUseBlock    `json:"toolUse,omitempty"`
 	ToolResult *ToolResultBlock `json:"toolResult,omitempty"`
 	// ReasoningContent is a thinking block (thinking.go).
@@ -203,7 +204,8 @@ func (r *Request) LastUserText() string {
 	return ""
 }
 
-// EchoReply answers "You said: <last user text>", one token per word (each keeping its
+// EchoReply answers "You said: <last user text>", then " [document <name>, <format>,
+// <n> bytes]" for each document of that message (document.go), one token per word (each keeping its
 // trailing space, so the tokens join back to the exact text). A request with tools, or
 // with tool results to read, is answered by ToolReply.
 func EchoReply(req *Request) Reply {
@@ -213,7 +215,7 @@ func EchoReply(req *Request) Reply {
 	if r, ok := ToolReply(req); ok {
 		return withThinking(req, r)
 	}
-	return withThinking(req, Reply{Tokens: strings.SplitAfter("You said: "+req.LastUserText(), " ")})
+	return withThinking(req, Reply{Tokens: strings.SplitAfter("You said: "+req.LastUserText()+documentNotes(req), " ")})
 }
 
 // Stats counts what the server has done so far.
@@ -435,6 +437,9 @@ func validate(req *Request) string {
 				}
 			}
 		}
+	}
+	if msg := validateDocuments(req); msg != "" {
+		return msg
 	}
 	if msg := validateTools(req); msg != "" {
 		return msg

@@ -334,7 +334,7 @@ func (m *Main) chatModel(ctx context.Context) (genai.ChatModel, string, string, 
 		m.providerReady = cm.Ping
 		return cm, provider, model, nil
 	case "openai":
-		cm := openai.New(openai.Options{BaseURL: c.OpenAIBaseURL, APIKey: c.OpenAIAPIKey, DefaultModel: c.ChatModel, DefaultMaxTokens: c.MaxTokens})
+		cm := openai.New(openai.Options{BaseURL: c.OpenAIBaseURL, APIKey: c.OpenAIAPIKey, DefaultModel: c.ChatModel, DefaultMaxTokens: c.MaxTokens, DocumentText: documentText})
 		model := c.ChatModel
 		if model == "" {
 			// No default fits every endpoint; take the endpoint's first model.
@@ -345,7 +345,7 @@ func (m *Main) chatModel(ctx context.Context) (genai.ChatModel, string, string, 
 				return nil, "", "", fmt.Errorf("GENAI_CHAT_MODEL is not set and the models of %s could not be listed (%v); set GENAI_CHAT_MODEL", c.OpenAIBaseURL, err)
 			}
 			model = models[0]
-			cm = openai.New(openai.Options{BaseURL: c.OpenAIBaseURL, APIKey: c.OpenAIAPIKey, DefaultModel: model, DefaultMaxTokens: c.MaxTokens})
+			cm = openai.New(openai.Options{BaseURL: c.OpenAIBaseURL, APIKey: c.OpenAIAPIKey, DefaultModel: model, DefaultMaxTokens: c.MaxTokens, DocumentText: documentText})
 		}
 		m.providerReady = func(ctx context.Context) error {
 			if _, err := cm.Models(ctx); err != nil {

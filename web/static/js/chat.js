@@ -3,7 +3,7 @@
 
 import { streamChat, isAbort, apiJSON } from './api.js';
 import { MarkdownView, renderMarkdown, copyWithFeedback } from './markdown.js';
-import { initPage, errorBox, usageText, stopNote, el, nearBottom, scrollToBottom } from './ui.js';
+import { initPage, showBanner, errorBox, usageText, stopNote, el, nearBottom, scrollToBottom } from './ui.js';
 import { linkCitations, sourceList, SourcePanel } from './sources.js';
 
 const CHAT_STORAGE = 'genai.chat.v1';
@@ -17,7 +17,9 @@ const prompt = $('prompt');
 const sendButton = $('send');
 const stopButton = $('stop');
 
-// A message is {role: "user"|"assistant", text, and for answers: usage, stopReason,
+// A message is {role: "user"|"assistant", text, for questions documents: [{name,
+// format, mediaType, size, data (base64, not stored: it would fill localStorage)}], and
+// for answers: usage, stopReason,
 // stopped, error: {code, message}, and when the server ran its own tools, tools: [{id,
 // name, input, result: {isError, text}}] and citations: [{n, title, uri, text}]}.
 let messages = validMessages(loadJSON(CHAT_STORAGE)?.messages);
@@ -57,6 +59,7 @@ function validMessages(list) {
       tools: Array.isArray(m.tools) ? m.tools.filter((t) => t && typeof t.name === 'string').map(validTool) : [],
       thinking: typeof m.thinking === 'string' ? m.thinking : '',
       citations: Array.isArray(m.citations) ? m.citations.filter((c) => c && Number.isInteger(c.n)) : [],
+      documents: Array.isArray(m.documents) ? m.documents.filter((d) => d && typeof d.name === 'string').map((d) => ({ name: d.name, format: String(d.format), size: Number(d.size) || 0 })) : [],
     }));
 }
 
@@ -81,7 +84,9 @@ function validSettings(s) {
   };
 }
 
-const saveChat = () => saveJSON(CHAT_STORAGE, { messages });
+// The documents' bytes are kept in memory only: a reloaded conversation names them,
+// and sends its earlier turns without them.
+const saveChat = () => saveJSON(CHAT_STORAGE, { messages: messages.map((m) => ({ ...m, documents: (m.documents || []).map(({ data, ...d }) => d) })) });
 
 // ---- rendering -------------------------------------------------------------------
 
@@ -97,6 +102,7 @@ function messageElement(m, index) {
   article.setAttribute('aria-label', m.role === 'user' ? 'You' : 'Assistant');
   const body = el('div', 'msg-body' + (m.role === 'assistant' ? ' markdown' : ''));
   if (m.role === 'user') {
+    if (m.documents?.length) article.append(documentList(m.documents));
     article.append(body);
     body.textContent = m.text;
     return article;
@@ -110,6 +116,27 @@ function messageElement(m, index) {
   showSources(article, m);
   fillFooter(article, m, index);
   return article;
+}
+
+// documentList shows the documents sent with a question, by name, format and size.
+function documentList(docs, remove) {
+  const list = el('ul', 'attachments');
+  docs.forEach((d, i) => {
+    const item = el('li', 'attachment', `${d.name} (${d.format}, ${sizeText(d.size)})`);
+    if (remove) {
+      const x = el('button', 'link-button', 'Remove');
+      x.type = 'button';
+      x.setAttribute('aria-label', 'Remove ' + d.name);
+      x.addEventListener('click', () => remove(i));
+      item.append(' ', x);
+    }
+    list.append(item);
+  });
+  return list;
+}
+
+function sizeText(n) {
+  return n >= 1e6 ? (n / 1e6).toFixed(1) + ' MB' : n >= 1e3 ? Math.round(n / 1e3) + ' kB' : n + ' bytes';
 }
 
 // thinkingSection shows the model's reasoning folded above its answer, as text.
@@ -197,9 +224,17 @@ function apiMessages(end) {
   for (const m of messages.slice(0, end)) {
     const text = m.text.trim();
     if (!text) continue;
+    const docs = (m.documents || []).filter((d) => d.data);
     const last = out[out.length - 1];
-    if (last && last.role === m.role) last.content += '\n\n' + text;
-    else out.push({ role: m.role, content: text });
+    if (docs.length) {
+      const blocks = docs.map((d) => ({ type: 'document', source: { type: 'base64', media_type: d.mediaType, data: d.data }, title: d.name }));
+      blocks.push({ type: 'text', text });
+      if (last && last.role === m.role) last.content = [...(typeof last.content === 'string' ? [{ type: 'text', text: last.content }] : last.content), ...blocks];
+      else out.push({ role: m.role, content: blocks });
+    } else if (last && last.role === m.role) {
+      if (typeof last.content === 'string') last.content += '\n\n' + text;
+      else last.content.push({ type: 'text', text });
+    } else out.push({ role: m.role, content: text });
   }
   while (out.length && out[0].role !== 'user') out.shift();
   return out;
@@ -323,7 +358,9 @@ async function answer(index) {
 
 function send(text) {
   if (running || !text.trim()) return;
-  messages.push({ role: 'user', text }, { role: 'assistant', text: '' });
+  messages.push({ role: 'user', text, documents: pending }, { role: 'assistant', text: '' });
+  pending = [];
+  showPending();
   prompt.value = '';
   saveChat();
   answer(messages.length - 1);
@@ -413,6 +450,64 @@ function showModels() {
   select.value = settings.model;
   if (config?.provider) $('provider-info').textContent = `Provider: ${config.provider}`;
 }
+
+// ---- attaching documents --------------------------------------------------------
+
+// The document formats the API takes, by file extension.
+const DOCUMENT_TYPES = {
+  pdf: ['pdf', 'application/pdf'],
+  csv: ['csv', 'text/csv'],
+  doc: ['doc', 'application/msword'],
+  docx: ['docx', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document'],
+  xls: ['xls', 'application/vnd.ms-excel'],
+  xlsx: ['xlsx', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'],
+  html: ['html', 'text/html'],
+  htm: ['html', 'text/html'],
+  txt: ['txt', 'text/plain'],
+  md: ['md', 'text/markdown'],
+  markdown: ['md', 'text/markdown'],
+};
+let pending = []; // documents attached to the next question
+const attachments = $('attachments');
+const attachInput = $('attach-input');
+
+// documentName is a file's name as Bedrock takes it: without its extension, other
+// characters than letters, digits, spaces, hyphens, parentheses and square brackets
+// made hyphens, single spaces.
+function documentName(file) {
+  const base = file.replace(/\.[^.]*$/, '');
+  return base.replace(/[^A-Za-z0-9 ()[\]-]/g, '-').replace(/\s+/g, ' ').trim() || 'Document';
+}
+
+async function attach(files) {
+  for (const f of files) {
+    const ext = f.name.split('.').pop().toLowerCase();
+    const type = DOCUMENT_TYPES[ext];
+    if (!type) {
+      showBanner(`${f.name}: not a document this page sends (PDF, Word, Excel, CSV, HTML, text or Markdown).`, 'info');
+      continue;
+    }
+    const bytes = new Uint8Array(await f.arrayBuffer());
+    let bin = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    pending.push({ name: documentName(f.name), format: type[0], mediaType: type[1], size: f.size, data: btoa(bin) });
+  }
+  showPending();
+}
+
+function showPending() {
+  attachments.replaceChildren(...documentList(pending, (i) => {
+    pending.splice(i, 1);
+    showPending();
+  }).children);
+  attachments.hidden = pending.length === 0;
+}
+
+$('attach').addEventListener('click', () => attachInput.click());
+attachInput.addEventListener('change', () => {
+  attach([...attachInput.files]);
+  attachInput.value = '';
+});
 
 // ---- wiring ----------------------------------------------------------------------
 
