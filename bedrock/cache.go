@@ -15,7 +15,7 @@ import (
 // order of the prefix Bedrock caches. A cache point is a hint, so one Bedrock would not
 // take is left out with a debug log rather than failing the request: on a model without
 // prompt caching, or after a prefix shorter than the model's least cacheable size
-// (estimated at 4 characters a token, images at 1,000).
+// (estimated at 4 characters a token, a document's bytes likewise, images at 1,000).
 
 // cacheMinimums are the least tokens before a cache point, by part of the model id, as
 // Bedrock documents them; a model not listed has no prompt caching.
@@ -85,6 +85,8 @@ func applyCache(req *genai.ChatRequest, in *bedrockruntime.ConverseInput) {
 				size += len(b.Text) / 4
 			case genai.BlockImage:
 				size += 1000
+			case genai.BlockDocument:
+				size += len(b.Document.Data) / 4
 			case genai.BlockToolUse:
 				size += len(b.ToolUse.Input) / 4
 			case genai.BlockToolResult:
