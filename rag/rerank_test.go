@@ -2,7 +2,12 @@ package rag_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,16 +50,18 @@ func rerankCorpus(t *testing.T) (*sqlite.DB, genai.Embedder) {
 	must(t, err)
 	t.Cleanup(func() { db.(*sqlite.DB).Close() })
 	in := &rag.Ingester{Store: db, Embedder: opts.Embedder}
-	for _, d := range []struct{ title, text string }{
-		{"Pump notes", "Impeller impeller impeller, coolant coolant coolant."},
-		{"Crew log", "When the night shift began at the plant, the operators walked the long hall past the turbines, the control desks and the old archive, read the gauges, wrote the readings in the book, checked the alarms, drank tea and talked about the weather until the impeller of the coolant loop seized and the crew fitted a spare."},
-		{"Spare parts", "The depot beside the yard, where vans unload on weekdays and the forklifts are parked at night, keeps a spare coolant valve for the crew."},
-		{"Lighthouse", "Keepers wind the clockwork of the lens every four hours."},
-	} {
+	for _, d := range rerankDocs {
 		_, err := in.IngestText(ctx, d.title, d.title+".txt", d.text)
 		must(t, err)
 	}
 	return db.(*sqlite.DB), opts.Embedder
+}
+
+var rerankDocs = []struct{ title, text string }{
+	{"Pump notes", "Impeller impeller impeller, coolant coolant coolant."},
+	{"Crew log", "When the night shift began at the plant, the operators walked the long hall past the turbines, the control desks and the old archive, read the gauges, wrote the readings in the book, checked the alarms, drank tea and talked about the weather until the impeller of the coolant loop seized and the crew fitted a spare."},
+	{"Spare parts", "The depot beside the yard, where vans unload on weekdays and the forklifts are parked at night, keeps a spare coolant valve for the crew."},
+	{"Lighthouse", "Keepers wind the clockwork of the lens every four hours."},
 }
 
 const rerankQuery = "impeller coolant crew spare"
@@ -100,8 +107,8 @@ func TestRetrieverRerankCandidates(t *testing.T) {
 	r := &rag.Retriever{Store: db, Embedder: emb, Reranker: rr, Options: rag.RetrieverOptions{RerankCandidates: 2}}
 	hits, err := r.Retrieve(t.Context(), genai.RetrieveQuery{Query: rerankQuery, K: 3, Mode: genai.RetrieveBM25})
 	must(t, err)
-	if n := len(srv.Requests()[0].Sources); n != 2 {
-		t.Errorf("%d passages sent to the reranker, want RerankCandidates 2", n)
+	if reqs := srv.Requests(); len(reqs) != 1 || len(reqs[0].Sources) != 2 {
+		t.Errorf("requests %+v; want one Rerank of RerankCandidates 2 passages", reqs)
 	}
 	if len(hits) != 3 {
 		t.Errorf("hits = %v, want 3: the reranked 2, then the first stage's next", titles(hits))
@@ -131,5 +138,56 @@ func TestRetrieverRerankFailureKeepsFirstStage(t *testing.T) {
 	cancel()
 	if _, err := (&rag.Retriever{Store: db, Embedder: emb, Reranker: rr}).Retrieve(ctx, q); err == nil {
 		t.Error("a cancelled retrieval succeeded")
+	}
+}
+
+// writeRerankBEIR writes the rerank corpus as a BEIR data set, judging Crew log (last
+// of the first stage) relevant to rerankQuery.
+func writeRerankBEIR(t *testing.T) string {
+	dir := t.TempDir()
+	var corpus strings.Builder
+	for i, d := range rerankDocs {
+		line, _ := json.Marshal(map[string]string{"_id": fmt.Sprint("d", i), "title": d.title, "text": d.text})
+		corpus.Write(line)
+		corpus.WriteByte('\n')
+	}
+	must(t, os.WriteFile(filepath.Join(dir, "corpus.jsonl"), []byte(corpus.String()), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "queries.jsonl"), []byte(`{"_id":"q1","text":"`+rerankQuery+`"}`+"\n"), 0o644))
+	must(t, os.MkdirAll(filepath.Join(dir, "qrels"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "qrels", "test.tsv"), []byte("query-id\tcorpus-id\tscore\nq1\td1\t1\n"), 0o644))
+	return dir
+}
+
+func TestEvaluateRerank(t *testing.T) {
+	dir := writeRerankBEIR(t)
+	rr, _ := newBedrockReranker(t, agentruntimetest.Options{})
+	opts := evalOptions(t)
+	opts.Reranker = rr
+	rep, err := rag.Evaluate(t.Context(), dir, "test", opts)
+	must(t, err)
+	if rep.Reranked == nil {
+		t.Fatal("no reranked figures")
+	}
+	// Crew log is third in the hybrid ranking (MRR 1/3) and first once reranked.
+	if math.Abs(rep.Hybrid.MRR10-1.0/3) > 1e-9 || rep.Reranked.MRR10 != 1 || rep.Reranked.NDCG10 != 1 {
+		t.Errorf("hybrid %+v, reranked %+v; want MRR@10 1/3 and 1", rep.Hybrid, *rep.Reranked)
+	}
+	b, err := json.Marshal(rep)
+	must(t, err)
+	if !strings.Contains(string(b), `"hybrid+rerank":{`) {
+		t.Errorf("JSON %s has no hybrid+rerank", b)
+	}
+
+	// Without a reranker, no such figures; with a failing one, the evaluation fails
+	// rather than report first-stage figures as the reranker's.
+	rep, err = rag.Evaluate(t.Context(), dir, "test", evalOptions(t))
+	must(t, err)
+	if rep.Reranked != nil {
+		t.Errorf("reranked figures %+v without a reranker", rep.Reranked)
+	}
+	failing, _ := newBedrockReranker(t, agentruntimetest.Options{ThrottleFirst: 100})
+	opts.Reranker = failing
+	if _, err := rag.Evaluate(t.Context(), dir, "test", opts); genai.ErrorCode(err) != genai.ETHROTTLED {
+		t.Errorf("failing reranker: %v, want its throttling error", err)
 	}
 }
