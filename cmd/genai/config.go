@@ -11,6 +11,7 @@ import (
 
 	"genai"
 	"genai/mcp"
+	"genai/rag"
 	"genai/server"
 )
 
@@ -45,6 +46,7 @@ type Config struct {
 	KB             string
 	BedrockKBID    string
 	BedrockKBModel string
+	RerankModel    string // Amazon Bedrock reranking model id or ARN; empty: no reranking
 	// The Amazon Bedrock guardrail applied to every chat call, when GuardrailID is set.
 	GuardrailID, GuardrailVersion, GuardrailStreamMode string
 
@@ -156,6 +158,7 @@ func settings() []setting {
 		{"kb", "GENAI_KB", "local", "knowledge base: local (documents ingested here) or bedrock (an Amazon Bedrock Knowledge Base)", oneOf(func(c *Config) *string { return &c.KB }, "local", "bedrock")},
 		{"bedrock-kb-id", "GENAI_BEDROCK_KB_ID", "", "Amazon Bedrock Knowledge Base id, with GENAI_KB=bedrock", str(func(c *Config) *string { return &c.BedrockKBID })},
 		{"bedrock-kb-model-arn", "GENAI_BEDROCK_KB_MODEL_ARN", "", "model ARN that writes the answers of the Bedrock Knowledge Base, e.g. arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0", str(func(c *Config) *string { return &c.BedrockKBModel })},
+		{"rerank-model", "GENAI_RERANK_MODEL", "", "Amazon Bedrock reranking model (amazon.rerank-v1:0, cohere.rerank-v3-5:0, or a model ARN) that reorders the knowledge base's best " + strconv.Itoa(rag.DefaultRerankCandidates) + " passages of each retrieval, local or Bedrock's; empty = no reranking", str(func(c *Config) *string { return &c.RerankModel })},
 		{"bedrock-guardrail-id", "GENAI_BEDROCK_GUARDRAIL_ID", "", "Amazon Bedrock guardrail (id or ARN) applied to every chat and knowledge-base answer on Bedrock; an intervention ends the answer with stop reason guardrail_intervened", str(func(c *Config) *string { return &c.GuardrailID })},
 		{"bedrock-guardrail-version", "GENAI_BEDROCK_GUARDRAIL_VERSION", "DRAFT", "version of GENAI_BEDROCK_GUARDRAIL_ID: a number, or DRAFT", str(func(c *Config) *string { return &c.GuardrailVersion })},
 		{"bedrock-guardrail-stream-mode", "GENAI_BEDROCK_GUARDRAIL_STREAM_MODE", "sync", "how the guardrail checks a streamed answer: sync (text is held until checked: nothing unchecked reaches a client) or async (checked while it streams: faster, but blocked text may be seen before the intervention)", oneOf(func(c *Config) *string { return &c.GuardrailStreamMode }, "sync", "async")},
