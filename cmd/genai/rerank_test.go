@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -157,5 +159,41 @@ func TestEvalRerank(t *testing.T) {
 	err := evalCommand(t.Context(), []string{dir, "-rerank"}, func(string) string { return "" }, &out, &errs)
 	if err == nil || !strings.Contains(err.Error(), "GENAI_RERANK_MODEL") {
 		t.Errorf("-rerank without a model: %v", err)
+	}
+}
+
+// TestEvalRerankSciFact measures "genai eval -rerank" on a BEIR data set in
+// GENAI_EVAL_RERANK_DIR (such as SciFact; split GENAI_EVAL_RERANK_SPLIT, default train)
+// with agentruntimetest as the reranker: its word-overlap scores, not a Bedrock model's,
+// so the figures show the stage works end to end, not what Bedrock's rerankers achieve.
+// Reranking reorders only the best 100 passages, so Recall@100 must not change.
+func TestEvalRerankSciFact(t *testing.T) {
+	dir := os.Getenv("GENAI_EVAL_RERANK_DIR")
+	if dir == "" {
+		t.Skip("GENAI_EVAL_RERANK_DIR is not set")
+	}
+	split := cmp.Or(os.Getenv("GENAI_EVAL_RERANK_SPLIT"), "train")
+	rerankUpstream(t, agentruntimetest.Options{})
+	env := map[string]string{"GENAI_RERANK_MODEL": "amazon.rerank-v1:0"}
+	var out, errs bytes.Buffer
+	if err := evalCommand(t.Context(), []string{dir, "-split", split, "-rerank"}, func(k string) string { return env[k] }, &out, &errs); err != nil {
+		t.Fatalf("%v\n%s", err, errs.String())
+	}
+	t.Log("\n" + out.String())
+	var hybrid, reranked [3]float64
+	for _, line := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 4 && (f[0] == "hybrid" || f[0] == "hybrid+rerank") {
+			dst := &hybrid
+			if f[0] != "hybrid" {
+				dst = &reranked
+			}
+			for i := range 3 {
+				fmt.Sscan(f[i+1], &dst[i])
+			}
+		}
+	}
+	if hybrid[1] == 0 || reranked[1] != hybrid[1] {
+		t.Errorf("Recall@100 hybrid %v, reranked %v; want equal and above 0", hybrid[1], reranked[1])
 	}
 }
