@@ -133,6 +133,23 @@ func TestRetrieverRerankFailureKeepsFirstStage(t *testing.T) {
 		t.Error("the reranker was not called")
 	}
 
+	// A reranker past its own deadline (GENAI_UPSTREAM_CALL_TIMEOUT) is a failure like
+	// the others: the upstream call is cancelled and the first stage answers.
+	slow, slowSrv := newBedrockReranker(t, agentruntimetest.Options{FirstEventDelay: time.Minute})
+	bounded := genai.RerankerWithDeadline(slow, genai.Deadlines{Call: 50 * time.Millisecond})
+	hits, err = (&rag.Retriever{Store: db, Embedder: emb, Reranker: bounded}).Retrieve(t.Context(), q)
+	if err != nil || fmt.Sprint(titles(hits)) != fmt.Sprint(titles(first)) {
+		t.Errorf("reranker past its deadline: %v, %v; want the first stage's %v", err, titles(hits), titles(first))
+	}
+	if _, err := bounded.Rerank(t.Context(), "q", []string{"a"}); genai.ErrorCode(err) != genai.ETIMEOUT {
+		t.Errorf("bounded reranker: %v, want ETIMEOUT", err)
+	}
+	ctxw, cancelw := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancelw()
+	if err := slowSrv.Wait(ctxw, func(s agentruntimetest.Stats) bool { return s.Canceled >= 2 }); err != nil {
+		t.Errorf("the slow Rerank calls were not cancelled upstream: %v", err)
+	}
+
 	// The caller's own deadline is not degraded past: the work stops with its error.
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -204,6 +205,14 @@ func (s *Server) handleRerank(w http.ResponseWriter, r *http.Request) {
 	req, ok := s.begin(w, r, "Rerank")
 	if !ok {
 		return
+	}
+	if d := s.opts.FirstEventDelay; d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			s.update(func(st *Stats) { st.Canceled++ })
+			return
+		}
 	}
 	texts := make([]string, len(req.Sources))
 	for i, src := range req.Sources {

@@ -86,7 +86,8 @@ type Options struct {
 	FailStream *StreamFailure
 
 	// FirstEventDelay is the wait before the first output event; EventDelay the wait
-	// between output events. RetrieveAndGenerate waits the sum before answering.
+	// between output events. RetrieveAndGenerate waits the sum before answering, Rerank
+	// FirstEventDelay.
 	FirstEventDelay time.Duration
 	EventDelay      time.Duration
 }
