@@ -326,7 +326,7 @@ Usage:
   genai notes search [flags] QUERY       search notes (-mode semantic|title|hybrid, -k)
   genai notes reembed [flags]            re-embed every note with the configured embedder
   genai ingest [flags] PATH...           add files and folders to the knowledge base
-  genai eval [flags] DIR                 measure retrieval on a BEIR data set (-split, -json)
+  genai eval [flags] DIR                 measure retrieval on a BEIR data set (-split, -json, -rerank)
   genai mcp [flags]                      serve the knowledge base and notes over MCP on stdin/stdout
   genai version                          print the version
   genai help                             print this help
