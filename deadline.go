@@ -193,3 +193,32 @@ func (de *deadlineEmbedder) Embed(ctx context.Context, texts []string) ([][]floa
 
 // Space implements Embedder.
 func (de *deadlineEmbedder) Space() EmbeddingSpace { return de.e.Space() }
+
+// RerankerWithDeadline returns a Reranker whose Rerank calls r within d.Call, as
+// EmbedderWithDeadline bounds an embedder: when it passes, the upstream call is
+// cancelled and Rerank fails with an ETIMEOUT *Error. A zero d.Call returns r.
+func RerankerWithDeadline(r Reranker, d Deadlines) Reranker {
+	if d.Call <= 0 {
+		return r
+	}
+	return &deadlineReranker{r: r, d: Deadlines{Call: d.Call}}
+}
+
+type deadlineReranker struct {
+	r Reranker
+	d Deadlines
+}
+
+// Rerank implements Reranker.
+func (dr *deadlineReranker) Rerank(ctx context.Context, query string, texts []string) ([]float64, error) {
+	ctx, cancel := dr.d.callContext(ctx)
+	defer cancel(nil)
+	scores, err := dr.r.Rerank(ctx, query, texts)
+	if err != nil {
+		if terr := ownTimeout(ctx, "reranking"); terr != nil {
+			return nil, terr
+		}
+		return nil, err
+	}
+	return scores, nil
+}

@@ -268,6 +268,15 @@ type Retriever interface {
 	Retrieve(ctx context.Context, q RetrieveQuery) ([]ChunkHit, error)
 }
 
+// Reranker is a second stage of retrieval: it scores passages by their relevance to a
+// query, as a cross-encoder reads the two together, which a first stage that ranks
+// every chunk cannot afford. Rerank returns one score per text, scores[i] that of
+// texts[i], higher meaning more relevant; the scores only order, their scale is the
+// model's. Amazon Bedrock's Rerank API is in package bedrock.
+type Reranker interface {
+	Rerank(ctx context.Context, query string, texts []string) (scores []float64, err error)
+}
+
 // KnowledgeBase retrieves passages and answers questions from them; req is validated
 // where it enters (AnswerRequest.Validate). The local one is in package rag; Amazon
 // Bedrock Knowledge Bases is in package bedrock.

@@ -52,6 +52,13 @@ type KBOptions struct {
 	// stream is retried.
 	MaxAttempts int
 	MaxBackoff  time.Duration
+	// RerankModelARN, when set, has Bedrock rerank the passages it retrieves with that
+	// reranking model (vectorSearchConfiguration's rerankingConfiguration; see
+	// RerankModelARN for building one from an id), keeping the best K of
+	// RerankCandidates retrieved; RerankCandidates defaults to MaxRerankKBCandidates,
+	// also its most, and is never below K.
+	RerankModelARN   string
+	RerankCandidates int
 	// Guardrail, when set, checks the answers (generationConfiguration's
 	// guardrailConfiguration); an intervention ends an answer with genai.StopGuardrail.
 	Guardrail *Guardrail
@@ -93,6 +100,14 @@ func NewKnowledgeBase(cfg aws.Config, opts KBOptions) (*KnowledgeBase, error) {
 	}
 	if opts.NumberOfResults > genai.MaxRetrieveK {
 		return nil, genai.Errorf(genai.EINVALID, "bedrock: knowledge base number of results: %d is over the limit of %d", opts.NumberOfResults, genai.MaxRetrieveK)
+	}
+	if opts.RerankModelARN != "" {
+		if !rerankARN.MatchString(opts.RerankModelARN) {
+			return nil, genai.Errorf(genai.EINVALID, "bedrock: knowledge base rerank model: %q is not a Bedrock model ARN", opts.RerankModelARN)
+		}
+		if opts.RerankCandidates <= 0 || opts.RerankCandidates > MaxRerankKBCandidates {
+			opts.RerankCandidates = MaxRerankKBCandidates
+		}
 	}
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = DefaultMaxAttempts
@@ -140,7 +155,7 @@ func (kb *KnowledgeBase) Retrieve(ctx context.Context, q genai.RetrieveQuery) ([
 	out, err := kb.client.Retrieve(ctx, &bedrockagentruntime.RetrieveInput{
 		KnowledgeBaseId:        aws.String(kb.opts.KnowledgeBaseID),
 		RetrievalQuery:         &types.KnowledgeBaseQuery{Text: aws.String(q.Query)},
-		RetrievalConfiguration: retrievalConfiguration(q.K, search, q.DocumentID),
+		RetrievalConfiguration: kb.retrievalConfiguration(q.K, search, q.DocumentID),
 	})
 	if err != nil {
 		return nil, upstreamError(ctx, "Retrieve", kb.target(), err)
@@ -154,12 +169,22 @@ func (kb *KnowledgeBase) Retrieve(ctx context.Context, q genai.RetrieveQuery) ([
 	return hits, nil
 }
 
+// MaxRerankKBCandidates is the most passages a knowledge base retrieves in one query
+// (numberOfResults), so the most Bedrock can rerank there.
+const MaxRerankKBCandidates = 100
+
 // retrievalConfiguration asks for k results, with search as the search type (empty:
-// Bedrock's choice) and, when documentID is set, only chunks of that source.
-func retrievalConfiguration(k int, search types.SearchType, documentID string) *types.KnowledgeBaseRetrievalConfiguration {
+// Bedrock's choice) and, when documentID is set, only chunks of that source; with a
+// rerank model, RerankCandidates (at least k) are retrieved and the best k of them
+// after reranking kept.
+func (kb *KnowledgeBase) retrievalConfiguration(k int, search types.SearchType, documentID string) *types.KnowledgeBaseRetrievalConfiguration {
 	vs := &types.KnowledgeBaseVectorSearchConfiguration{
 		NumberOfResults:    aws.Int32(int32(k)),
 		OverrideSearchType: search,
+	}
+	if arn := kb.opts.RerankModelARN; arn != "" {
+		vs.NumberOfResults = aws.Int32(int32(max(k, kb.opts.RerankCandidates)))
+		vs.RerankingConfiguration = rerankingConfiguration(arn, k)
 	}
 	if documentID != "" {
 		vs.Filter = &types.RetrievalFilterMemberEquals{Value: types.FilterAttribute{
@@ -240,7 +265,7 @@ func (kb *KnowledgeBase) answer(ctx context.Context, req *genai.AnswerRequest) (
 		KnowledgeBaseConfiguration: &types.KnowledgeBaseRetrieveAndGenerateConfiguration{
 			KnowledgeBaseId:        aws.String(kb.opts.KnowledgeBaseID),
 			ModelArn:               aws.String(kb.opts.ModelARN),
-			RetrievalConfiguration: retrievalConfiguration(k, "", req.DocumentID),
+			RetrievalConfiguration: kb.retrievalConfiguration(k, "", req.DocumentID),
 		},
 	}
 	if g := kb.opts.Guardrail; g != nil {

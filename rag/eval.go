@@ -28,6 +28,11 @@ type EvalOptions struct {
 	OpenStore func(ctx context.Context, dir string, space genai.EmbeddingSpace) (genai.ChunkStore, error)
 	// Retriever tunes the retrieval measured; the zero value is the default.
 	Retriever RetrieverOptions
+	// Reranker, when set, is measured too: the hybrid ranking with its best
+	// Retriever.RerankCandidates chunks reordered by it (Report.Reranked). A reranker
+	// error fails the evaluation rather than degrading, so the figures are the
+	// reranker's.
+	Reranker genai.Reranker
 	// ChunkTokens is the chunk size of ingestion; 0 means DefaultEvalChunkTokens.
 	ChunkTokens int
 	// Workers is the number of documents ingested and queries run at once; 0 means
@@ -38,11 +43,14 @@ type EvalOptions struct {
 }
 
 // Report is the outcome of Evaluate: the figures of each retrieval mode, and the size
-// and timing of the run. Its JSON is {"bm25":…,"vector":…,"hybrid":…}.
+// and timing of the run. Its JSON is {"bm25":…,"vector":…,"hybrid":…}, with
+// "hybrid+rerank":… when a reranker was measured.
 type Report struct {
 	BM25   Metrics `json:"bm25"`
 	Vector Metrics `json:"vector"`
 	Hybrid Metrics `json:"hybrid"`
+	// Reranked is hybrid with the reranker's second stage; nil without one.
+	Reranked *Metrics `json:"hybrid+rerank,omitempty"`
 
 	Split     string        `json:"-"`
 	Documents int           `json:"-"` // documents ingested
@@ -60,7 +68,8 @@ type Report struct {
 // It ingests the corpus into a fresh store in a temporary directory through the
 // Ingester, as a user's documents are (each entry a Markdown document headed by its
 // title, chunked by the Ingester at EvalOptions.ChunkTokens), runs each judged query of the split, and scores the
-// rankings of BM25 alone, vectors alone and hybrid, as the Retriever makes them, by
+// rankings of BM25 alone, vectors alone and hybrid, as the Retriever makes them (and
+// hybrid reranked, with EvalOptions.Reranker), by
 // nDCG@10, Recall@100 and MRR@10 (see Metrics). Documents are ranked by their best
 // chunk. A missing split file is an error that names it.
 func Evaluate(ctx context.Context, dir, split string, opts EvalOptions) (*Report, error) {
@@ -141,8 +150,8 @@ func Evaluate(ctx context.Context, dir, split string, opts EvalOptions) (*Report
 	// Search.
 	start = time.Now()
 	r := &Retriever{Store: store, Embedder: opts.Embedder, Options: opts.Retriever}
-	w := r.Options.withDefaults().VectorWeight
-	per := make([][3]Metrics, len(set.queries))
+	o := r.Options.withDefaults()
+	per := make([][4]Metrics, len(set.queries))
 	err = parallel(ctx, workers, len(set.queries), func(i int) error {
 		q := set.queries[i]
 		rk, err := r.rankings(ctx, q.Text, "", "")
@@ -150,10 +159,25 @@ func Evaluate(ctx context.Context, dir, split string, opts EvalOptions) (*Report
 			return fmt.Errorf("eval: query %q: %w", q.ID, err)
 		}
 		rel := set.qrels[q.ID]
-		per[i] = [3]Metrics{
+		hybrid := fuseByScore(rk.lexical, rk.vector, o.VectorWeight)
+		per[i] = [4]Metrics{
 			score(documentRanking(rk.lexical, corpusID), rel),
 			score(documentRanking(rk.vector, corpusID), rel),
-			score(documentRanking(fuseByScore(rk.lexical, rk.vector, w), corpusID), rel),
+			score(documentRanking(hybrid, corpusID), rel),
+		}
+		if opts.Reranker != nil {
+			// As Retrieve does: the best candidates reordered, then the rest of the
+			// first stage (they count for Recall@100).
+			n := min(len(hybrid), o.RerankCandidates)
+			loaded, err := r.load(ctx, hybrid[:n])
+			if err != nil {
+				return fmt.Errorf("eval: query %q: %w", q.ID, err)
+			}
+			reranked, err := rerank(ctx, opts.Reranker, q.Text, loaded)
+			if err != nil {
+				return fmt.Errorf("eval: query %q: rerank: %w", q.ID, err)
+			}
+			per[i][3] = score(documentRanking(append(reranked, hybrid[n:]...), corpusID), rel)
 		}
 		return nil
 	})
@@ -161,14 +185,19 @@ func Evaluate(ctx context.Context, dir, split string, opts EvalOptions) (*Report
 		return nil, err
 	}
 	rep.Search = time.Since(start)
-	for mode, m := range []*Metrics{&rep.BM25, &rep.Vector, &rep.Hybrid} {
+	modes := []*Metrics{&rep.BM25, &rep.Vector, &rep.Hybrid}
+	if opts.Reranker != nil {
+		rep.Reranked = &Metrics{}
+		modes = append(modes, rep.Reranked)
+	}
+	for mode, m := range modes {
 		ms := make([]Metrics, len(per))
 		for i := range per {
 			ms[i] = per[i][mode]
 		}
 		*m = mean(ms)
 	}
-	progress("ran %d queries in 3 modes in %.1fs", rep.Queries, rep.Search.Seconds())
+	progress("ran %d queries in %d modes in %.1fs", rep.Queries, len(modes), rep.Search.Seconds())
 	return rep, nil
 }
 

@@ -11,6 +11,9 @@
 //     "citation" event as soon as the text it cites has been sent, a "guardrail" event
 //     when configured, and exceptions as messages of type "exception"; the session id
 //     is the x-amzn-bedrock-knowledge-base-session-id response header;
+//   - POST /rerank answers Rerank in REST JSON, scoring each source by RerankScore, the
+//     share of the query's words it holds, so tests know the order exactly; a
+//     knowledge base's rerankingConfiguration reranks retrieved passages the same way;
 //   - errors before a stream are a JSON body with the X-Amzn-ErrorType header.
 //
 // Point a client at it with aws.Config.BaseEndpoint, bedrockagentruntime.Options.BaseEndpoint
@@ -83,7 +86,8 @@ type Options struct {
 	FailStream *StreamFailure
 
 	// FirstEventDelay is the wait before the first output event; EventDelay the wait
-	// between output events. RetrieveAndGenerate waits the sum before answering.
+	// between output events. RetrieveAndGenerate waits the sum before answering, Rerank
+	// FirstEventDelay.
 	FirstEventDelay time.Duration
 	EventDelay      time.Duration
 }
@@ -164,7 +168,7 @@ type StreamFailure struct {
 // Request is a request as the server decoded it; its JSON fields mirror the operations'
 // request bodies.
 type Request struct {
-	Operation     string `json:"-"` // "Retrieve", "RetrieveAndGenerate" or "RetrieveAndGenerateStream"
+	Operation     string `json:"-"` // "Retrieve", "RetrieveAndGenerate", "RetrieveAndGenerateStream" or "Rerank"
 	Path          string `json:"-"` // the escaped URL path the client sent
 	Authorization string `json:"-"` // the SigV4 Authorization header
 
@@ -176,6 +180,11 @@ type Request struct {
 	Input                            *TextInput                        `json:"input"`
 	RetrieveAndGenerateConfiguration *RetrieveAndGenerateConfiguration `json:"retrieveAndGenerateConfiguration"`
 	SessionID                        string                            `json:"sessionId"`
+
+	// Rerank.
+	Queries             []RerankQuery        `json:"queries"`
+	Sources             []RerankSource       `json:"sources"`
+	RerankConfiguration *RerankConfiguration `json:"rerankingConfiguration"`
 
 	knowledgeBaseID string // from the path of a Retrieve
 }
@@ -195,6 +204,9 @@ type VectorSearchConfiguration struct {
 	NumberOfResults    *int    `json:"numberOfResults"`
 	OverrideSearchType string  `json:"overrideSearchType"`
 	Filter             *Filter `json:"filter"`
+	// RerankingConfiguration, when set, has the retrieved passages reranked (see
+	// RerankScore) and cut to its numberOfRerankedResults.
+	RerankingConfiguration *VectorSearchReranking `json:"rerankingConfiguration"`
 }
 
 // Filter is a metadata filter. The server applies equals, notEquals, andAll and orAll,
@@ -358,6 +370,7 @@ func NewServer(opts Options) *Server {
 	mux.HandleFunc("POST /knowledgebases/{knowledgeBaseId}/retrieve", s.handleRetrieve)
 	mux.HandleFunc("POST /retrieveAndGenerate", s.handleRetrieveAndGenerate)
 	mux.HandleFunc("POST /retrieveAndGenerateStream", s.handleRetrieveAndGenerateStream)
+	mux.HandleFunc("POST /rerank", s.handleRerank)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &APIError{Status: http.StatusNotFound, Type: "UnknownOperationException",
 			Message: fmt.Sprintf("agentruntimetest: no operation for %s %s", r.Method, r.URL.EscapedPath())})
@@ -470,6 +483,9 @@ func checkSigV4(auth, date string) error {
 // validate applies a few of Bedrock's own checks, so a client bug shows as the error the
 // real service would send.
 func (s *Server) validate(req *Request) *APIError {
+	if req.Operation == "Rerank" {
+		return validateRerank(req)
+	}
 	if req.Operation != "Retrieve" {
 		c := req.RetrieveAndGenerateConfiguration
 		switch {
@@ -510,6 +526,11 @@ func (s *Server) validate(req *Request) *APIError {
 		}
 		if v.Filter != nil {
 			if msg := checkFilter(v.Filter); msg != "" {
+				return validation(msg)
+			}
+		}
+		if v.RerankingConfiguration != nil {
+			if msg := v.RerankingConfiguration.check(); msg != "" {
 				return validation(msg)
 			}
 		}
@@ -565,7 +586,11 @@ func (s *Server) retrieve(req *Request) []Passage {
 		}
 		return 0
 	})
-	return out[:min(k, len(out))]
+	out = out[:min(k, len(out))]
+	if v := req.VectorSearch(); v != nil && v.RerankingConfiguration != nil {
+		out = rerankPassages(req.Query(), out, v.RerankingConfiguration)
+	}
+	return out
 }
 
 func withSourceURI(p Passage) Passage {

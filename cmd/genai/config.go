@@ -11,6 +11,7 @@ import (
 
 	"genai"
 	"genai/mcp"
+	"genai/rag"
 	"genai/server"
 )
 
@@ -47,6 +48,7 @@ type Config struct {
 	KB             string
 	BedrockKBID    string
 	BedrockKBModel string
+	RerankModel    string // Amazon Bedrock reranking model id or ARN; empty: no reranking
 	// The Amazon Bedrock guardrail applied to every chat call, when GuardrailID is set.
 	GuardrailID, GuardrailVersion, GuardrailStreamMode string
 
@@ -166,6 +168,7 @@ func settings() []setting {
 		}},
 		{"bedrock-kb-id", "GENAI_BEDROCK_KB_ID", "", "Amazon Bedrock Knowledge Base id, with GENAI_KB=bedrock", str(func(c *Config) *string { return &c.BedrockKBID })},
 		{"bedrock-kb-model-arn", "GENAI_BEDROCK_KB_MODEL_ARN", "", "model ARN that writes the answers of the Bedrock Knowledge Base, e.g. arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0", str(func(c *Config) *string { return &c.BedrockKBModel })},
+		{"rerank-model", "GENAI_RERANK_MODEL", "", "Amazon Bedrock reranking model (amazon.rerank-v1:0, cohere.rerank-v3-5:0, or a model ARN) that reorders the knowledge base's best " + strconv.Itoa(rag.DefaultRerankCandidates) + " passages of each retrieval, local or Bedrock's; empty = no reranking", str(func(c *Config) *string { return &c.RerankModel })},
 		{"bedrock-guardrail-id", "GENAI_BEDROCK_GUARDRAIL_ID", "", "Amazon Bedrock guardrail (id or ARN) applied to every chat and knowledge-base answer on Bedrock; an intervention ends the answer with stop reason guardrail_intervened", str(func(c *Config) *string { return &c.GuardrailID })},
 		{"bedrock-guardrail-version", "GENAI_BEDROCK_GUARDRAIL_VERSION", "DRAFT", "version of GENAI_BEDROCK_GUARDRAIL_ID: a number, or DRAFT", str(func(c *Config) *string { return &c.GuardrailVersion })},
 		{"bedrock-guardrail-stream-mode", "GENAI_BEDROCK_GUARDRAIL_STREAM_MODE", "sync", "how the guardrail checks a streamed answer: sync (text is held until checked: nothing unchecked reaches a client) or async (checked while it streams: faster, but blocked text may be seen before the intervention)", oneOf(func(c *Config) *string { return &c.GuardrailStreamMode }, "sync", "async")},
@@ -333,7 +336,7 @@ Usage:
   genai notes search [flags] QUERY       search notes (-mode semantic|title|hybrid, -k)
   genai notes reembed [flags]            re-embed every note with the configured embedder
   genai ingest [flags] PATH...           add files and folders to the knowledge base
-  genai eval [flags] DIR                 measure retrieval on a BEIR data set (-split, -json)
+  genai eval [flags] DIR                 measure retrieval on a BEIR data set (-split, -json, -rerank)
   genai mcp [flags]                      serve the knowledge base and notes over MCP on stdin/stdout
   genai version                          print the version
   genai help                             print this help

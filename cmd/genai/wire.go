@@ -133,6 +133,24 @@ func (m *Main) reembed(ctx context.Context, progress io.Writer) error {
 	return nil
 }
 
+// reranker builds the reranker of GENAI_RERANK_MODEL on Amazon Bedrock, bounded by the
+// upstream call deadline, or returns nil when none is configured.
+func (m *Main) reranker(ctx context.Context) (genai.Reranker, error) {
+	c := m.Config
+	if c.RerankModel == "" {
+		return nil, nil
+	}
+	cfg, err := bedrock.LoadConfig(ctx, c.AWSRegion)
+	if err != nil {
+		return nil, fmt.Errorf("GENAI_RERANK_MODEL: %w", err)
+	}
+	r, err := bedrock.NewReranker(cfg, bedrock.RerankOptions{Model: c.RerankModel})
+	if err != nil {
+		return nil, fmt.Errorf("GENAI_RERANK_MODEL: %w", err)
+	}
+	return genai.RerankerWithDeadline(r, c.deadlines()), nil
+}
+
 // knowledgeBase builds the configured knowledge base: Amazon Bedrock's, whose documents
 // are managed in Bedrock, or the local one on the store of notes, answering with chat
 // (extractively when chat is nil).
@@ -144,6 +162,13 @@ func (m *Main) knowledgeBase(ctx context.Context, notes *genai.NoteService, chat
 			return nil, nil, fmt.Errorf("GENAI_KB=bedrock: %w", err)
 		}
 		opts := bedrock.KBOptions{KnowledgeBaseID: c.BedrockKBID, ModelARN: c.BedrockKBModel}
+		if c.RerankModel != "" {
+			// Bedrock reranks a managed knowledge base's passages itself, in the same call.
+			if opts.RerankModelARN, err = bedrock.RerankModelARN(cfg.Region, c.RerankModel); err != nil {
+				return nil, nil, fmt.Errorf("GENAI_RERANK_MODEL: %w", err)
+			}
+			opts.RerankCandidates = rag.DefaultRerankCandidates
+		}
 		if c.GuardrailID != "" {
 			opts.Guardrail = &bedrock.Guardrail{ID: c.GuardrailID, Version: c.GuardrailVersion}
 		}
@@ -157,8 +182,12 @@ func (m *Main) knowledgeBase(ctx context.Context, notes *genai.NoteService, chat
 	if !ok {
 		return nil, nil, fmt.Errorf("the %s store does not hold knowledge-base documents", c.Store)
 	}
+	rr, err := m.reranker(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	local := &rag.Local{
-		Retriever: &rag.Retriever{Store: chunks, Embedder: notes.Embedder},
+		Retriever: &rag.Retriever{Store: chunks, Embedder: notes.Embedder, Reranker: rr},
 		Chat:      chat,
 		Model:     model,
 		Sessions:  &rag.Sessions{},
