@@ -63,6 +63,9 @@ type (
 		ImageURL    *string           `json:"image_url"`
 		Detail      string            `json:"detail"`
 		FileID      *string           `json:"file_id"`
+		Filename    *string           `json:"filename"`    // input_file
+		FileData    *string           `json:"file_data"`   // input_file: a data URL
+		FileURL     *string           `json:"file_url"`    // input_file: refused, never fetched
 		Annotations []json.RawMessage `json:"annotations"` // of output_text sent back; none made here
 		Logprobs    []json.RawMessage `json:"logprobs"`    // likewise
 	}
@@ -402,11 +405,41 @@ func parsePart(raw json.RawMessage, path, role string) (genai.ContentBlock, erro
 		return respImage(p, path)
 	case p.Type == "input_image":
 		return genai.ContentBlock{}, genai.Errorf(genai.EINVALID, "%s: images are allowed only in user messages", path)
+	case p.Type == "input_file" && role == "user":
+		return respFile(p, path)
+	case p.Type == "input_file":
+		return genai.ContentBlock{}, genai.Errorf(genai.EINVALID, "%s: files are allowed only in user messages", path)
 	case p.Type == "output_text":
 		return genai.ContentBlock{}, genai.Errorf(genai.EINVALID, "%s.type: \"output_text\" is for assistant messages; a %s message takes \"input_text\"", path, role)
 	default:
-		return genai.ContentBlock{}, genai.Errorf(genai.EINVALID, "%s.type: %q is not supported by this server; a %s message takes %q or \"input_image\"", path, p.Type, role, want)
+		return genai.ContentBlock{}, genai.Errorf(genai.EINVALID, "%s.type: %q is not supported by this server; a %s message takes %q, \"input_image\" or \"input_file\"", path, p.Type, role, want)
 	}
+}
+
+// respFile reads an input_file part as a document, as /v1/chat/completions reads a file
+// part: file_data a data URL, named by filename.
+func respFile(p respPart, path string) (genai.ContentBlock, error) {
+	switch {
+	case p.Text != nil || p.ImageURL != nil || p.Detail != "":
+		return genai.ContentBlock{}, genai.Errorf(genai.EINVALID, "%s: an input_file part takes filename and file_data", path)
+	case p.FileURL != nil:
+		return genai.ContentBlock{}, genai.Errorf(genai.EINVALID, "%s.file_url: not supported; send file_data as a data URL (data:application/pdf;base64,…)%s", path, respNoServerFetching)
+	}
+	f := &oaiFile{}
+	if p.Filename != nil {
+		f.Filename = *p.Filename
+	}
+	if p.FileData != nil {
+		f.FileData = *p.FileData
+	}
+	if p.FileID != nil {
+		f.FileID = *p.FileID
+	}
+	doc, err := fileDocument(f, path)
+	if err != nil {
+		return genai.ContentBlock{}, err
+	}
+	return genai.ContentBlock{Type: genai.BlockDocument, Document: doc}, nil
 }
 
 // respImage reads an input_image part: its image_url must be a data URL.

@@ -24,7 +24,7 @@ func TestParseResponseRequestRefusals(t *testing.T) {
 		{`{"input":[{"role":"user","content":"x","name":"bob"}]}`, "input[0].name", "not supported"},
 		{`{"input":[{"role":"user","content":[{"type":"input_text","text":"x","cache_control":{}}]}]}`, "input[0].content[0].cache_control", "not supported"},
 		{`{"input":[{"role":"user","content":[{"type":"output_text","text":"x"}]}]}`, "input[0].content[0].type", "assistant"},
-		{`{"input":[{"role":"user","content":[{"type":"input_file","file_id":"f"}]}]}`, "input[0].content[0].type", `"input_file" is not supported`},
+		{`{"input":[{"role":"user","content":[{"type":"input_file","file_id":"f"}]}]}`, "input[0].content[0].file_id", "keeps no uploaded files"},
 		{`{"input":[{"role":"user","content":[{"type":"input_image","image_url":"https://example.com/a.png"}]}]}`, "input[0].content[0].image_url", "data URL"},
 		{`{"input":[{"role":"user","content":[{"type":"input_image","file_id":"file_1"}]}]}`, "input[0].content[0].file_id", "files are not supported"},
 		{`{"input":[{"role":"user","content":[{"type":"input_image","image_url":"` + png + `","detail":"high"}]}]}`, "input[0].content[0].detail", `only "auto"`},
@@ -43,6 +43,8 @@ func TestParseResponseRequestRefusals(t *testing.T) {
 		{`{"input":"hi","text":{"format":{"type":"json_object"}}}`, "text", "only"},
 		{`{"input":"hi","truncation":"auto"}`, "truncation", "only"},
 		{`{"input":"hi","include":["file_search_call.results"]}`, "include[0]", "not supported"},
+		{`{"input":[{"role":"user","content":[{"type":"input_file","file_url":"https://example.com/a.pdf"}]}]}`, "input[0].content[0].file_url", "not supported"},
+		{`{"input":[{"role":"user","content":[{"type":"input_file","filename":"a.pdf","file_data":"not a data url"}]}]}`, "input[0].content[0].file_data", "data URL"},
 	} {
 		_, err := parseResponseRequest([]byte(c.body))
 		msg := genai.ErrorMessage(err)

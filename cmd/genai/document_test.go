@@ -15,6 +15,7 @@ import (
 	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
 	oai "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/responses"
 
 	"genai"
 	"genai/bedrock/bedrocktest"
@@ -85,9 +86,24 @@ func TestDocumentsThroughEverySurface(t *testing.T) {
 		t.Errorf("/v1/chat/completions: %q, want %q", got, want)
 	}
 
+	// /v1/responses: an input_file part.
+	rr, err := oc.Responses.New(t.Context(), responses.ResponseNewParams{Model: DefaultBedrockModel,
+		Input: responses.ResponseNewParamsInputUnion{OfInputItemList: responses.ResponseInputParam{
+			responses.ResponseInputItemParamOfMessage(responses.ResponseInputMessageContentListParam{
+				responses.ResponseInputContentParamOfInputText("summarize"),
+				{OfInputFile: &responses.ResponseInputFileParam{Filename: oai.String("Report 2026.pdf"), FileData: oai.String("data:application/pdf;base64," + b64)}},
+			}, responses.EasyInputMessageRoleUser),
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rr.OutputText(); got != want {
+		t.Errorf("/v1/responses: %q, want %q", got, want)
+	}
+
 	reqs := up.Requests()
-	if len(reqs) != 3 {
-		t.Fatalf("%d requests reached Bedrock, want 3", len(reqs))
+	if len(reqs) != 4 {
+		t.Fatalf("%d requests reached Bedrock, want 4", len(reqs))
 	}
 	for i, rq := range reqs {
 		d := rq.Messages[0].Content[1].Document
@@ -110,8 +126,8 @@ func TestDocumentsThroughEverySurface(t *testing.T) {
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != 415 || !strings.Contains(apiErr.RawJSON(), "messages[0].content[1].file.file_data.media_type: declared application/vnd.openxmlformats-officedocument.wordprocessingml.document but the bytes are application/pdf") {
 		t.Errorf("a PDF declared as docx: %v", err)
 	}
-	if n := len(up.Requests()); n != 3 {
-		t.Errorf("%d requests reached Bedrock, want 3", n)
+	if n := len(up.Requests()); n != 4 {
+		t.Errorf("%d requests reached Bedrock, want 4", n)
 	}
 }
 
