@@ -344,8 +344,14 @@ func (b *respBuilder) finish(done genai.Event) error {
 		b.obj.Status, b.obj.IncompleteDetails = "incomplete", &respIncomplete{incompleteMaxTokens}
 	case agent.StopMaxSteps:
 		b.obj.Status, b.obj.IncompleteDetails = "incomplete", &respIncomplete{incompleteMaxSteps}
+	case genai.StopGuardrail: // the text is the guardrail's message, as OpenAI's filter cuts one
+		b.obj.Status, b.obj.IncompleteDetails = "incomplete", &respIncomplete{"content_filter"}
 	}
-	u := &respUsage{InputTokens: done.Usage.InputTokens, OutputTokens: done.Usage.OutputTokens}
+	// As OpenAI counts them: input tokens include those read from and written to the
+	// prompt cache, and cached_tokens are those read.
+	in := done.Usage.InputTokens + done.Usage.CacheReadTokens + done.Usage.CacheWriteTokens
+	u := &respUsage{InputTokens: in, OutputTokens: done.Usage.OutputTokens}
+	u.InputTokensDetails.CachedTokens = done.Usage.CacheReadTokens
 	u.TotalTokens = u.InputTokens + u.OutputTokens
 	b.obj.Usage = u
 	return nil

@@ -10,6 +10,7 @@ import (
 	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
 	oai "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/responses"
 
 	"genai/bedrock/bedrocktest"
 )
@@ -68,4 +69,22 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// On the Responses API, an intervention makes the response incomplete, for
+// content_filter, as OpenAI's own filter does.
+func TestGuardrailOnResponses(t *testing.T) {
+	bedrockUpstream(t, bedrocktest.Options{Guardrails: map[string]bedrocktest.Guardrail{
+		"gr-abc": {Version: "4", Blocked: []string{"password"}, Message: "Blocked by policy."},
+	}})
+	_, base := start(t, map[string]string{"GENAI_PROVIDER": "bedrock", "GENAI_BEDROCK_GUARDRAIL_ID": "gr-abc", "GENAI_BEDROCK_GUARDRAIL_VERSION": "4"})
+	oc := oai.NewClient(option.WithBaseURL(base+"/v1"), option.WithAPIKey("unused"), option.WithMaxRetries(0))
+	r, err := oc.Responses.New(t.Context(), responses.ResponseNewParams{Model: DefaultBedrockModel,
+		Input: responses.ResponseNewParamsInputUnion{OfString: oai.String("the admin password")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != "incomplete" || r.IncompleteDetails.Reason != "content_filter" || r.OutputText() != "Blocked by policy." {
+		t.Errorf("response %s", r.RawJSON())
+	}
 }
