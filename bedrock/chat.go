@@ -130,6 +130,9 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 				done.StopReason = ev.StopReason
 				stopped = true
 			case "metadata":
+				if done.StopReason == genai.StopGuardrail && len(ev.Trace) > 0 {
+					logIntervention(model, ev.Trace)
+				}
 				done.Usage = genai.Usage{InputTokens: ev.Usage.InputTokens, OutputTokens: ev.Usage.OutputTokens,
 					CacheReadTokens: ev.Usage.CacheReadInputTokens, CacheWriteTokens: ev.Usage.CacheWriteInputTokens}
 			}
@@ -181,6 +184,9 @@ func (m *ChatModel) Chat(ctx context.Context, req *genai.ChatRequest) (*genai.Ch
 		if resp.Content, resp.Text, err = answerContent(*c.ModelId, msg.Value.Content); err != nil {
 			return nil, err
 		}
+	}
+	if resp.StopReason == genai.StopGuardrail && out.Trace != nil {
+		logIntervention(*c.ModelId, out.Trace)
 	}
 	if name := formatTool(req, *c.ModelId); name != "" {
 		if err := formatAnswer(resp, name); err != nil {

@@ -1,7 +1,9 @@
 package bedrock_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -49,5 +51,26 @@ func TestGuardrailUnknown(t *testing.T) {
 	_, err := m.Chat(context.Background(), userText("hi"))
 	if genai.ErrorCode(err) != genai.EINVALID || !strings.Contains(genai.ErrorMessage(err), "guardrail") {
 		t.Errorf("unknown version: %v", err)
+	}
+}
+
+// With Trace, the guardrail's trace is asked for and an intervention's is logged, with
+// the policy that blocked, whole and streamed.
+func TestGuardrailTraceLogged(t *testing.T) {
+	var logs bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	srv := newServer(t, bedrocktest.Options{Guardrails: guardrails})
+	m := newModel(t, srv, bedrock.Options{Guardrail: &bedrock.Guardrail{ID: "gr-1", Version: "2", Trace: true}})
+	if _, err := m.Chat(context.Background(), userText("a forbidden question")); err != nil {
+		t.Fatal(err)
+	}
+	toolEvents(t, m, userText("another forbidden one"))
+	if got := srv.Requests()[1].GuardrailConfig.Trace; got != "enabled" {
+		t.Errorf("trace asked %q", got)
+	}
+	if n := strings.Count(logs.String(), "guardrail intervened"); n != 2 || !strings.Contains(logs.String(), "forbidden") || !strings.Contains(logs.String(), "BLOCKED") {
+		t.Errorf("%d interventions logged:\n%s", n, logs.String())
 	}
 }

@@ -71,6 +71,7 @@ type streamEvent struct {
 		CacheReadInputTokens  int `json:"cacheReadInputTokens"`
 		CacheWriteInputTokens int `json:"cacheWriteInputTokens"`
 	} `json:"usage"`
+	Trace json.RawMessage `json:"trace"` // of metadata: a guardrail's trace, when asked for
 }
 
 // eventReader decodes the AWS event-stream frames of a ConverseStream response.

@@ -1,6 +1,7 @@
 package bedrocktest
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -8,7 +9,8 @@ import (
 // Guardrails, as Converse applies them: the request's guardrailConfig names a guardrail
 // and its version (with streamProcessingMode on ConverseStream); an input the guardrail
 // blocks is answered with the guardrail's blocked message and stop reason
-// "guardrail_intervened".
+// "guardrail_intervened", with the guardrail's trace when the request's trace is
+// "enabled".
 
 // Guardrail is a guardrail the server knows: the version it takes, the words of a user
 // message that it blocks (case-insensitively), and the message it answers then.
@@ -55,7 +57,13 @@ func (s *Server) guard(req *Request) (Reply, bool) {
 	text := strings.ToLower(req.LastUserText())
 	for _, w := range rule.Blocked {
 		if strings.Contains(text, strings.ToLower(w)) {
-			return Reply{Tokens: []string{rule.Message}, StopReason: "guardrail_intervened"}, true
+			r := Reply{Tokens: []string{rule.Message}, StopReason: "guardrail_intervened"}
+			if g.Trace == "enabled" { // the assessment of the word policy, as Bedrock traces it
+				r.trace, _ = json.Marshal(map[string]any{"guardrail": map[string]any{"inputAssessment": map[string]any{
+					g.GuardrailIdentifier: map[string]any{"wordPolicy": map[string]any{"customWords": []any{
+						map[string]any{"match": w, "action": "BLOCKED", "detected": true}}}}}}})
+			}
+			return r, true
 		}
 	}
 	return Reply{}, false

@@ -108,6 +108,7 @@ type Reply struct {
 	// Reasoning is the thinking the answer starts with; EchoReply gives one to a request
 	// with thinking on.
 	Reasoning *Reasoning
+	trace json.RawMessage // a guardrail's trace, when the request asked for it
 	// Error, when set, answers the request with this error instead of a stream.
 	Error *APIError
 }
@@ -508,6 +509,7 @@ func (s *Server) handleConverse(w http.ResponseWriter, r *http.Request) {
 	resp.Output.Message.Content = append(resp.Output.Message.Content, toolUseBlocks(reply.ToolUses)...)
 	resp.StopReason = reply.StopReason
 	resp.Usage = usageOf(reply)
+	resp.Trace = reply.trace
 	resp.Metrics.LatencyMs = time.Since(start).Milliseconds()
 	body, _ := json.Marshal(resp)
 	w.Header().Set("Content-Type", "application/json")
@@ -527,6 +529,7 @@ type converseResponse struct {
 	Metrics    struct {
 		LatencyMs int64 `json:"latencyMs"`
 	} `json:"metrics"`
+	Trace json.RawMessage `json:"trace,omitempty"` // guardrail.go
 }
 
 type tokenUsage struct {
@@ -619,6 +622,7 @@ type (
 		Metrics struct {
 			LatencyMs int64 `json:"latencyMs"`
 		} `json:"metrics"`
+		Trace json.RawMessage `json:"trace,omitempty"` // guardrail.go
 	}
 )
 
@@ -706,6 +710,7 @@ func (s *Server) handleConverseStream(w http.ResponseWriter, r *http.Request) {
 	}
 	var meta metadataEvent
 	meta.Usage = usageOf(reply)
+	meta.Trace = reply.trace
 	meta.Metrics.LatencyMs = time.Since(start).Milliseconds()
 	tools := delta.ContentBlockIndex // the content block index of the first tool call
 	if len(reply.Tokens) > 0 || len(reply.ToolUses) == 0 {

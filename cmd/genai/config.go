@@ -51,6 +51,7 @@ type Config struct {
 	RerankModel    string // Amazon Bedrock reranking model id or ARN; empty: no reranking
 	// The Amazon Bedrock guardrail applied to every chat call, when GuardrailID is set.
 	GuardrailID, GuardrailVersion, GuardrailStreamMode string
+	GuardrailTrace                                     bool
 
 	// Deadlines of every call to the model provider and the remote embedder.
 	UpstreamFirstEvent    time.Duration
@@ -172,6 +173,14 @@ func settings() []setting {
 		{"bedrock-guardrail-id", "GENAI_BEDROCK_GUARDRAIL_ID", "", "Amazon Bedrock guardrail (id or ARN) applied to every chat and knowledge-base answer on Bedrock; an intervention ends the answer with stop reason guardrail_intervened", str(func(c *Config) *string { return &c.GuardrailID })},
 		{"bedrock-guardrail-version", "GENAI_BEDROCK_GUARDRAIL_VERSION", "DRAFT", "version of GENAI_BEDROCK_GUARDRAIL_ID: a number, or DRAFT", str(func(c *Config) *string { return &c.GuardrailVersion })},
 		{"bedrock-guardrail-stream-mode", "GENAI_BEDROCK_GUARDRAIL_STREAM_MODE", "sync", "how the guardrail checks a streamed answer: sync (text is held until checked: nothing unchecked reaches a client) or async (checked while it streams: faster, but blocked text may be seen before the intervention)", oneOf(func(c *Config) *string { return &c.GuardrailStreamMode }, "sync", "async")},
+		{"bedrock-guardrail-trace", "GENAI_BEDROCK_GUARDRAIL_TRACE", "false", "ask Bedrock for the guardrail's trace and log it (info level) when the guardrail intervenes: which policy blocked what", func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("must be true or false, got %q", v)
+			}
+			c.GuardrailTrace = b
+			return nil
+		}},
 		{"upstream-first-event-timeout", "GENAI_UPSTREAM_FIRST_EVENT_TIMEOUT", genai.DefaultFirstEventTimeout.String(), "longest wait for the first event of a model's stream (a long prompt or a thinking model takes a while); then 504 timeout", duration(func(c *Config) *time.Duration { return &c.UpstreamFirstEvent }, "for none")},
 		{"upstream-between-events-timeout", "GENAI_UPSTREAM_BETWEEN_EVENTS_TIMEOUT", genai.DefaultBetweenEventsTimeout.String(), "longest silence of a model's stream once it has begun; then an error event", duration(func(c *Config) *time.Duration { return &c.UpstreamBetweenEvents }, "for none")},
 		{"upstream-call-timeout", "GENAI_UPSTREAM_CALL_TIMEOUT", genai.DefaultCallTimeout.String(), "longest whole call to the model provider or a remote embedder, streamed or not", duration(func(c *Config) *time.Duration { return &c.UpstreamCall }, "for none")},

@@ -326,7 +326,7 @@ func (m *Main) chatModel(ctx context.Context) (genai.ChatModel, string, string, 
 		}
 		opts := bedrock.Options{DefaultModel: model, DefaultMaxTokens: c.MaxTokens}
 		if c.GuardrailID != "" {
-			opts.Guardrail = &bedrock.Guardrail{ID: c.GuardrailID, Version: c.GuardrailVersion, StreamMode: c.GuardrailStreamMode}
+			opts.Guardrail = &bedrock.Guardrail{ID: c.GuardrailID, Version: c.GuardrailVersion, StreamMode: c.GuardrailStreamMode, Trace: c.GuardrailTrace}
 		}
 		cm := bedrock.New(awsCfg, opts)
 		// Ping authenticates its request (SigV4 or the API key), so credentials that
