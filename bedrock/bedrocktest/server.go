@@ -108,7 +108,7 @@ type Reply struct {
 	// Reasoning is the thinking the answer starts with; EchoReply gives one to a request
 	// with thinking on.
 	Reasoning *Reasoning
-	trace json.RawMessage // a guardrail's trace, when the request asked for it
+	trace     json.RawMessage // a guardrail's trace, when the request asked for it
 	// Error, when set, answers the request with this error instead of a stream.
 	Error *APIError
 }
