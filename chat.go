@@ -111,6 +111,9 @@ type ChatRequest struct {
 	// ThinkingBudget is the tokens the model may reason in before it answers (extended
 	// thinking, thinking.go); 0 is off. It counts towards MaxTokens, which must be larger.
 	ThinkingBudget int
+	// ThinkingOff says the request turned thinking off itself ({"type": "disabled"},
+	// reasoning effort "none"), so a provider's default budget does not apply.
+	ThinkingOff bool
 }
 
 // ResponseFormatType is the kind of structured answer a request asks for.

@@ -194,7 +194,7 @@ func ParseChatRequest(data []byte) (req *ChatRequest, stream bool, err error) {
 		return nil, false, err
 	}
 	req.ServerTools = w.ServerTools
-	if req.ThinkingBudget, err = parseThinking(w.Thinking); err != nil {
+	if req.ThinkingBudget, req.ThinkingOff, err = parseThinking(w.Thinking); err != nil {
 		return nil, false, err
 	}
 	if err := req.Validate(); err != nil {
@@ -763,34 +763,35 @@ func (r *ChatRequest) Validate() error {
 }
 
 // parseThinking reads the "thinking" field: {"type":"enabled","budget_tokens":N} or
-// {"type":"disabled"}; it returns the budget, 0 when off.
-func parseThinking(raw json.RawMessage) (int, error) {
+// {"type":"disabled"}; it returns the budget (0 when off) and whether the request turned
+// thinking off itself.
+func parseThinking(raw json.RawMessage) (budget int, off bool, err error) {
 	if len(raw) == 0 || string(raw) == "null" {
-		return 0, nil
+		return 0, false, nil
 	}
 	var w struct {
 		Type         *string  `json:"type"`
 		BudgetTokens *float64 `json:"budget_tokens"`
 	}
 	if err := decodeStrict(raw, "thinking", &w); err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	switch {
 	case w.Type == nil:
-		return 0, Errorf(EINVALID, "thinking.type: required (\"enabled\" or \"disabled\")")
+		return 0, false, Errorf(EINVALID, "thinking.type: required (\"enabled\" or \"disabled\")")
 	case *w.Type == "disabled":
 		if w.BudgetTokens != nil {
-			return 0, Errorf(EINVALID, "thinking.budget_tokens: only with type \"enabled\"")
+			return 0, false, Errorf(EINVALID, "thinking.budget_tokens: only with type \"enabled\"")
 		}
-		return 0, nil
+		return 0, true, nil
 	case *w.Type != "enabled":
-		return 0, Errorf(EINVALID, "thinking.type: must be \"enabled\" or \"disabled\", got %q", *w.Type)
+		return 0, false, Errorf(EINVALID, "thinking.type: must be \"enabled\" or \"disabled\", got %q", *w.Type)
 	case w.BudgetTokens == nil:
-		return 0, Errorf(EINVALID, "thinking.budget_tokens: required with type \"enabled\"")
+		return 0, false, Errorf(EINVALID, "thinking.budget_tokens: required with type \"enabled\"")
 	}
 	n := *w.BudgetTokens
 	if n != math.Trunc(n) || n < MinThinkingBudget || n > MaxOutputTokens {
-		return 0, Errorf(EINVALID, "thinking.budget_tokens: must be a whole number from %d to %d, got %v", MinThinkingBudget, MaxOutputTokens, n)
+		return 0, false, Errorf(EINVALID, "thinking.budget_tokens: must be a whole number from %d to %d, got %v", MinThinkingBudget, MaxOutputTokens, n)
 	}
-	return int(n), nil
+	return int(n), false, nil
 }

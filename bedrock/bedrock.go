@@ -76,6 +76,10 @@ type Options struct {
 	PingTimeout time.Duration
 	// Guardrail, when set, is applied to every chat call (guardrail.go).
 	Guardrail *Guardrail
+	// DefaultThinkingBudget, when set, is the thinking budget of a request that names
+	// none, on a model that thinks, when nothing in the request rules thinking out
+	// (thinking.go).
+	DefaultThinkingBudget int
 }
 
 // ChatModel is a genai.ChatModel on Amazon Bedrock. It is safe for concurrent use.

@@ -267,6 +267,8 @@ func (m *ChatModel) converse(req *genai.ChatRequest) (*bedrockruntime.ConverseIn
 	if err := applyFormat(req, in); err != nil {
 		return nil, err
 	}
+	req, maxTokens = withDefaultThinking(req, model, m.opts.DefaultThinkingBudget, maxTokens)
+	in.InferenceConfig.MaxTokens = aws.Int32(int32(maxTokens))
 	if err := validateThinking(req, maxTokens); err != nil {
 		return nil, err
 	}

@@ -23,6 +23,31 @@ var interleavedModels = []string{"claude-sonnet-4", "claude-opus-4", "claude-hai
 // interleavedBeta is the flag of interleaved thinking.
 const interleavedBeta = "interleaved-thinking-2025-05-14"
 
+// thinkingModels are parts of the ids of the Claude models that take extended thinking.
+var thinkingModels = []string{"claude-3-7-sonnet", "claude-sonnet-4", "claude-opus-4", "claude-haiku-4-5"}
+
+// withDefaultThinking returns req with the default budget when it applies: req names no
+// budget and did not turn thinking off, model thinks, and nothing in req is what Claude
+// refuses with thinking (a temperature other than 1, a forced tool, a JSON answer made
+// by a forced tool). The token limit grows by the budget, so the answer keeps its room.
+func withDefaultThinking(req *genai.ChatRequest, model string, budget, maxTokens int) (*genai.ChatRequest, int) {
+	if budget == 0 || req.ThinkingBudget != 0 || req.ThinkingOff || !containsAny(model, thinkingModels) {
+		return req, maxTokens
+	}
+	if t := req.Temperature; t != nil && *t != 1 {
+		return req, maxTokens
+	}
+	if c := req.ToolChoice; c != nil && (c.Type == genai.ToolChoiceAny || c.Type == genai.ToolChoiceTool) {
+		return req, maxTokens
+	}
+	if req.ResponseFormat != nil && formatTool(req, model) != "" {
+		return req, maxTokens
+	}
+	r := *req
+	r.ThinkingBudget = budget
+	return &r, maxTokens + budget
+}
+
 // validateThinking checks Claude's rules for a request with thinking on: temperature
 // unset or 1, no tool choice that forces a call, a token limit above the budget.
 func validateThinking(req *genai.ChatRequest, maxTokens int) error {

@@ -161,3 +161,34 @@ func TestThinkingRules(t *testing.T) {
 		t.Errorf("%d refused requests reached Bedrock", n)
 	}
 }
+
+// DefaultThinkingBudget thinks on a request that names no budget, on a model that
+// thinks, with the token limit grown by the budget; not on a model that does not, not
+// when the request turned thinking off, and not when it sets what Claude refuses then.
+func TestDefaultThinkingBudget(t *testing.T) {
+	srv := newServer(t, bedrocktest.Options{})
+	m := newModel(t, srv, bedrock.Options{DefaultThinkingBudget: 2048})
+	hot := 0.5
+	for _, tc := range []struct {
+		name string
+		req  func() *genai.ChatRequest
+		want int
+	}{
+		{"a thinking model", func() *genai.ChatRequest { r := userText("x"); r.Model, r.MaxTokens = haiku45, 500; return r }, 2048},
+		{"a model that does not think", func() *genai.ChatRequest { return userText("x") }, 0},
+		{"thinking turned off", func() *genai.ChatRequest { r := userText("x"); r.Model, r.ThinkingOff = haiku45, true; return r }, 0},
+		{"a temperature", func() *genai.ChatRequest { r := userText("x"); r.Model, r.Temperature = haiku45, &hot; return r }, 0},
+	} {
+		if _, err := m.Chat(context.Background(), tc.req()); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		reqs := srv.Requests()
+		got := reqs[len(reqs)-1]
+		if got.Thinking() != tc.want {
+			t.Errorf("%s: budget %d, want %d", tc.name, got.Thinking(), tc.want)
+		}
+		if tc.want > 0 && *got.InferenceConfig.MaxTokens != 500+tc.want {
+			t.Errorf("%s: maxTokens %d, want %d", tc.name, *got.InferenceConfig.MaxTokens, 500+tc.want)
+		}
+	}
+}

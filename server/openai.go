@@ -194,6 +194,7 @@ func parseOpenAIChat(data []byte) (*genai.ChatRequest, *oaiChatRequest, error) {
 		return nil, nil, err
 	}
 	req.ServerTools = in.ServerTools
+	req.ThinkingOff = in.ReasoningEffort == "none"
 	if req.ThinkingBudget, err = reasoningBudget(in.ReasoningEffort); err != nil {
 		return nil, nil, err
 	}

@@ -173,7 +173,7 @@ func parseResponseRequest(data []byte) (*parsedResponseRequest, error) {
 	if req.ToolChoice, err = parseRespToolChoice(in.ToolChoice); err != nil {
 		return nil, err
 	}
-	if req.ThinkingBudget, err = parseReasoningConfig(in.Reasoning); err != nil {
+	if req.ThinkingBudget, req.ThinkingOff, err = parseReasoningConfig(in.Reasoning); err != nil {
 		return nil, err
 	}
 	if in.ParallelToolCalls != nil && !*in.ParallelToolCalls {

@@ -83,25 +83,28 @@ func parseReasoningItem(item json.RawMessage, path string) (genai.ContentBlock, 
 }
 
 // parseReasoningConfig reads "reasoning" into a thinking budget.
-func parseReasoningConfig(raw json.RawMessage) (int, error) {
+func parseReasoningConfig(raw json.RawMessage) (budget int, off bool, err error) {
 	if !present(raw) {
-		return 0, nil
+		return 0, false, nil
 	}
 	var c respReasoningConfig
 	if err := genai.DecodeStrict(raw, "reasoning", &c); err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	if s := c.Summary; s != nil && *s != "auto" && *s != "concise" && *s != "detailed" {
-		return 0, genai.Errorf(genai.EINVALID, "reasoning.summary: must be \"auto\", \"concise\" or \"detailed\", got %q", *s)
+		return 0, false, genai.Errorf(genai.EINVALID, "reasoning.summary: must be \"auto\", \"concise\" or \"detailed\", got %q", *s)
 	}
 	if c.Effort == nil {
-		return 0, nil
+		return 0, false, nil
+	}
+	if *c.Effort == "none" {
+		return 0, true, nil
 	}
 	b, err := reasoningBudget(*c.Effort)
 	if err != nil {
-		return 0, genai.Errorf(genai.EINVALID, "reasoning.effort: %s", strings.TrimPrefix(genai.ErrorMessage(err), "reasoning_effort: "))
+		return 0, false, genai.Errorf(genai.EINVALID, "reasoning.effort: %s", strings.TrimPrefix(genai.ErrorMessage(err), "reasoning_effort: "))
 	}
-	return b, nil
+	return b, false, nil
 }
 
 // addThinking writes a piece of reasoning to the open reasoning item, opening one first

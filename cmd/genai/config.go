@@ -52,6 +52,8 @@ type Config struct {
 	// The Amazon Bedrock guardrail applied to every chat call, when GuardrailID is set.
 	GuardrailID, GuardrailVersion, GuardrailStreamMode string
 	GuardrailTrace                                     bool
+	// ThinkingBudget is the default thinking budget on Bedrock (0: none).
+	ThinkingBudget int
 
 	// Deadlines of every call to the model provider and the remote embedder.
 	UpstreamFirstEvent    time.Duration
@@ -173,6 +175,14 @@ func settings() []setting {
 		{"bedrock-guardrail-id", "GENAI_BEDROCK_GUARDRAIL_ID", "", "Amazon Bedrock guardrail (id or ARN) applied to every chat and knowledge-base answer on Bedrock; an intervention ends the answer with stop reason guardrail_intervened", str(func(c *Config) *string { return &c.GuardrailID })},
 		{"bedrock-guardrail-version", "GENAI_BEDROCK_GUARDRAIL_VERSION", "DRAFT", "version of GENAI_BEDROCK_GUARDRAIL_ID: a number, or DRAFT", str(func(c *Config) *string { return &c.GuardrailVersion })},
 		{"bedrock-guardrail-stream-mode", "GENAI_BEDROCK_GUARDRAIL_STREAM_MODE", "sync", "how the guardrail checks a streamed answer: sync (text is held until checked: nothing unchecked reaches a client) or async (checked while it streams: faster, but blocked text may be seen before the intervention)", oneOf(func(c *Config) *string { return &c.GuardrailStreamMode }, "sync", "async")},
+		{"thinking-budget", "GENAI_THINKING_BUDGET", "0", "default extended-thinking budget in tokens (at least 1024; 0: none) for requests on Bedrock that name none, on Claude models that think, unless the request turns thinking off or sets what Claude refuses with it (a temperature, a forced tool); the answer's token limit grows by it", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n != 0 && (n < genai.MinThinkingBudget || n > genai.MaxOutputTokens) {
+				return fmt.Errorf("must be 0 or a whole number from %d to %d, got %q", genai.MinThinkingBudget, genai.MaxOutputTokens, v)
+			}
+			c.ThinkingBudget = n
+			return nil
+		}},
 		{"bedrock-guardrail-trace", "GENAI_BEDROCK_GUARDRAIL_TRACE", "false", "ask Bedrock for the guardrail's trace and log it (info level) when the guardrail intervenes: which policy blocked what", func(c *Config, v string) error {
 			b, err := strconv.ParseBool(v)
 			if err != nil {

@@ -324,7 +324,7 @@ func (m *Main) chatModel(ctx context.Context) (genai.ChatModel, string, string, 
 		if model == "" {
 			model = DefaultBedrockModel
 		}
-		opts := bedrock.Options{DefaultModel: model, DefaultMaxTokens: c.MaxTokens}
+		opts := bedrock.Options{DefaultModel: model, DefaultMaxTokens: c.MaxTokens, DefaultThinkingBudget: c.ThinkingBudget}
 		if c.GuardrailID != "" {
 			opts.Guardrail = &bedrock.Guardrail{ID: c.GuardrailID, Version: c.GuardrailVersion, StreamMode: c.GuardrailStreamMode, Trace: c.GuardrailTrace}
 		}
