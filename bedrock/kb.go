@@ -109,21 +109,27 @@ func NewKnowledgeBase(cfg aws.Config, opts KBOptions) (*KnowledgeBase, error) {
 			opts.RerankCandidates = MaxRerankKBCandidates
 		}
 	}
-	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = DefaultMaxAttempts
+	return &KnowledgeBase{client: agentRuntimeClient(cfg, opts.MaxAttempts, opts.MaxBackoff), opts: opts}, nil
+}
+
+// agentRuntimeClient is the Bedrock Agent Runtime client of the knowledge base and the
+// reranker: the SDK's standard retryer with our attempts and backoff (defaults for
+// zero), and the request-body guard of every client here.
+func agentRuntimeClient(cfg aws.Config, attempts int, backoff time.Duration) *bedrockagentruntime.Client {
+	if attempts <= 0 {
+		attempts = DefaultMaxAttempts
 	}
-	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = DefaultMaxBackoff
+	if backoff <= 0 {
+		backoff = DefaultMaxBackoff
 	}
 	retryer := retry.NewStandard(func(o *retry.StandardOptions) {
-		o.MaxAttempts = opts.MaxAttempts
-		o.MaxBackoff = opts.MaxBackoff
+		o.MaxAttempts = attempts
+		o.MaxBackoff = backoff
 	})
-	client := bedrockagentruntime.NewFromConfig(cfg, func(o *bedrockagentruntime.Options) {
+	return bedrockagentruntime.NewFromConfig(cfg, func(o *bedrockagentruntime.Options) {
 		o.Retryer = retryer
 		o.HTTPClient = requestBodyGuard{o.HTTPClient}
 	})
-	return &KnowledgeBase{client: client, opts: opts}, nil
 }
 
 // target names the knowledge base in error messages.

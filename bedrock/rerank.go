@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockagentruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockagentruntime/types"
 
@@ -81,21 +80,7 @@ func NewReranker(cfg aws.Config, opts RerankOptions) (*Reranker, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = DefaultMaxAttempts
-	}
-	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = DefaultMaxBackoff
-	}
-	retryer := retry.NewStandard(func(o *retry.StandardOptions) {
-		o.MaxAttempts = opts.MaxAttempts
-		o.MaxBackoff = opts.MaxBackoff
-	})
-	client := bedrockagentruntime.NewFromConfig(cfg, func(o *bedrockagentruntime.Options) {
-		o.Retryer = retryer
-		o.HTTPClient = requestBodyGuard{o.HTTPClient}
-	})
-	return &Reranker{client: client, modelARN: arn}, nil
+	return &Reranker{client: agentRuntimeClient(cfg, opts.MaxAttempts, opts.MaxBackoff), modelARN: arn}, nil
 }
 
 // ModelARN returns the ARN of the reranking model.
