@@ -41,8 +41,8 @@ type Options struct {
 	Requests int
 	// Prompts are sent in turn, one per request, each as one user message.
 	Prompts []string
-	// Model is the model asked for; the server's default when empty (the Anthropic
-	// surface needs one: Run asks the server's /api/config for its default).
+	// Model is the model asked for; the server's default when empty, which Run asks
+	// /api/config for, to name it in the report and because /v1/messages needs one.
 	Model string
 	// MaxTokens bounds each answer; 0 leaves it to the server (the Anthropic surface
 	// needs one: 0 there is DefaultMaxTokens).
@@ -175,19 +175,23 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			ForceAttemptHTTP2:   true,
 		}}
 	}
+	model := o.Model
+	if o.Model == "" {
+		// The report names the model whatever the surface; /v1/messages also needs it
+		// in each request.
+		m, err := defaultModel(ctx, &o)
+		if err != nil && o.Surface == SurfaceAnthropic {
+			return nil, err
+		}
+		model = m
+	}
 	if o.Surface == SurfaceAnthropic {
+		o.Model = model
 		if o.MaxTokens == 0 {
 			o.MaxTokens = DefaultMaxTokens
 		}
-		if o.Model == "" {
-			m, err := defaultModel(ctx, &o)
-			if err != nil {
-				return nil, err
-			}
-			o.Model = m
-		}
 	}
-	r := &runner{o: o, s: surfaces[o.Surface], byKind: map[string]*ErrorKind{}}
+	r := &runner{o: o, s: surfaces[o.Surface], model: model, byKind: map[string]*ErrorKind{}}
 	return r.run(ctx), nil
 }
 
@@ -220,6 +224,7 @@ func defaultModel(ctx context.Context, o *Options) (string, error) {
 type runner struct {
 	o     Options
 	s     surface
+	model string // the model asked for, or the server's default
 	start time.Time
 	next  atomic.Int64 // the next request's number, which picks its prompt
 
@@ -434,7 +439,7 @@ func (r *runner) report(interrupted bool) *Report {
 	}
 	secs := end.Sub(r.start).Seconds()
 	rep := &Report{
-		URL: r.o.URL, Surface: r.o.Surface, Model: r.o.Model, Users: r.o.Users, Stream: r.o.Stream,
+		URL: r.o.URL, Surface: r.o.Surface, Model: r.model, Users: r.o.Users, Stream: r.o.Stream,
 		Seconds:      secs,
 		Requests:     int(r.done.Load()),
 		OK:           r.ok,

@@ -149,6 +149,10 @@ func streamServer(t *testing.T, handle func(n int, w http.ResponseWriter, r *htt
 	var count atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body) // read first, as a server does: only then does a closed connection cancel r's context
+		if r.URL.Path == "/api/config" {
+			io.WriteString(w, `{"provider":"test","chat_model":"test-model"}`)
+			return
+		}
 		if handle != nil && !handle(int(count.Add(1)-1), w, r) {
 			return
 		}
@@ -181,7 +185,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.RateLimited != 1 || rep.OK != 2 || len(rep.Errors) != 0 || rep.OutputTokens != 4 {
+	if rep.RateLimited != 1 || rep.OK != 2 || len(rep.Errors) != 0 || rep.OutputTokens != 4 || rep.Model != "test-model" {
 		t.Fatalf("report %+v", rep)
 	}
 	if gap := arrivals[1].Sub(arrivals[0]); gap < time.Second {
