@@ -366,13 +366,13 @@ func (r *runner) one(ctx context.Context, prompt string) (res Result, cancelled 
 	defer r.inFlight.Add(-1)
 	ctx, cancel := context.WithTimeout(ctx, r.o.Timeout)
 	defer cancel()
-	body, err := json.Marshal(r.s.body(&r.o, prompt))
+	body, err := json.Marshal(r.s.body(&r.o, prompt)) // structs of strings and ints: it cannot fail
 	if err != nil {
-		panic(err) // our own structs of strings and ints always encode
+		return Result{Kind: "request", Message: err.Error()}, false
 	}
 	req, err := http.NewRequestWithContext(ctx, "POST", r.o.URL+r.s.path, bytes.NewReader(body))
 	if err != nil {
-		return Result{Kind: "transport", Message: err.Error()}, false
+		return Result{Kind: "request", Message: err.Error()}, false
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if r.o.Key != "" {
