@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -30,6 +32,7 @@ type metrics struct {
 	stops         *prometheus.CounterVec
 	firstToken    *prometheus.HistogramVec
 	activeStreams prometheus.Gauge
+	collectors    []prometheus.Collector // everything registered, for MetricNames
 }
 
 func newMetrics() *metrics {
@@ -62,9 +65,70 @@ func newMetrics() *metrics {
 			Name: "genai_active_streams", Help: "Model calls in progress.",
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.invocations, m.tokens, m.throttles, m.stops, m.firstToken, m.activeStreams,
+	m.register(m.requests, m.duration, m.invocations, m.tokens, m.throttles, m.stops, m.firstToken, m.activeStreams,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// register registers collectors and keeps them for MetricNames: every collector of the
+// server goes through here, so that the names listed are the names served.
+func (m *metrics) register(cs ...prometheus.Collector) {
+	m.reg.MustRegister(cs...)
+	m.collectors = append(m.collectors, cs...)
+}
+
+// fqName finds a descriptor's name in its String form, Desc{fqName: "…", …}: Desc has
+// no accessor for it, and Describe is the one way to list a vector's metric before it
+// has any series (Gather skips it until then).
+var fqName = regexp.MustCompile(`^Desc\{fqName: "([^"]+)"`)
+
+// MetricNames returns the names of the series the server exports on /metrics, sorted:
+// each metric's name and, for a histogram, its _bucket, _sum and _count series, whether
+// or not it has any series yet. Each Server has the same set. Dashboards are checked against it. An error means a name
+// could not be read.
+func MetricNames() ([]string, error) {
+	m := newMetrics()
+	var names []string
+	for _, c := range m.collectors {
+		ch := make(chan *prometheus.Desc)
+		go func() { c.Describe(ch); close(ch) }()
+		for d := range ch {
+			match := fqName.FindStringSubmatch(d.String())
+			if match == nil {
+				for range ch { // let Describe end
+				}
+				return nil, fmt.Errorf("server: metric names: cannot read the name of %s (has client_golang changed Desc.String?)", d)
+			}
+			names = append(names, match[1])
+			// The series a vector exports beside its name. (The plain Histogram and
+			// Summary interfaces have one method set and cannot be told apart; the
+			// server registers vectors.)
+			switch c.(type) {
+			case *prometheus.HistogramVec:
+				names = append(names, match[1]+"_bucket", match[1]+"_sum", match[1]+"_count")
+			case *prometheus.SummaryVec:
+				names = append(names, match[1]+"_sum", match[1]+"_count")
+			}
+		}
+	}
+	// And what a scrape gathers: the metrics registered elsewhere, such as promhttp's
+	// own errors counter, and the series of the Go collector's summaries.
+	m.handler()
+	families, err := m.reg.Gather()
+	if err != nil {
+		return nil, fmt.Errorf("server: metric names: %w", err)
+	}
+	for _, f := range families {
+		names = append(names, f.GetName())
+		switch f.GetType().String() {
+		case "HISTOGRAM":
+			names = append(names, f.GetName()+"_bucket", f.GetName()+"_sum", f.GetName()+"_count")
+		case "SUMMARY":
+			names = append(names, f.GetName()+"_sum", f.GetName()+"_count")
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names), nil
 }
 
 func (m *metrics) handler() http.Handler {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -29,22 +28,7 @@ func agentChat(t *testing.T, base, body string) []agentEvent {
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
-	var out []agentEvent
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 1<<20)
-	var name string
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "event: "):
-			name = strings.TrimPrefix(line, "event: ")
-		case strings.HasPrefix(line, "data: "):
-			var d map[string]any
-			json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &d)
-			out = append(out, agentEvent{name, d})
-		}
-	}
-	return out
+	return agentEvents(t, resp, nil)
 }
 
 func names(evs []agentEvent) []string {

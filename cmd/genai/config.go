@@ -357,6 +357,7 @@ Usage:
   genai ingest [flags] PATH...           add files and folders to the knowledge base
   genai eval [flags] DIR                 measure retrieval on a BEIR data set (-split, -json, -rerank)
   genai mcp [flags]                      serve the knowledge base and notes over MCP on stdin/stdout
+  genai loadtest [-url] [-surface] [-users] [-duration|-n] ...  load-test a running server ("genai loadtest -h")
   genai version                          print the version
   genai help                             print this help
 

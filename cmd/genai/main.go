@@ -73,6 +73,8 @@ func run(ctx context.Context, args []string) error {
 		return evalCommand(ctx, args, os.Getenv, os.Stdout, os.Stderr)
 	case "mcp":
 		return mcpCommand(ctx, args, os.Getenv)
+	case "loadtest":
+		return loadtestCommand(ctx, args, os.Getenv, os.Stdout, os.Stderr)
 	case "version":
 		fmt.Println("genai", version)
 		return nil

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -78,17 +77,11 @@ func chatSSE(t *testing.T, base, body string) (text string, events []string) {
 		b, _ := io.ReadAll(resp.Body)
 		t.Fatalf("status %d: %s", resp.StatusCode, b)
 	}
-	sc := bufio.NewScanner(resp.Body)
 	var sb strings.Builder
-	for sc.Scan() {
-		line := sc.Text()
-		if name, ok := strings.CutPrefix(line, "event: "); ok {
-			events = append(events, name)
-		}
-		if data, ok := strings.CutPrefix(line, "data: "); ok && events[len(events)-1] == "delta" {
-			var d struct{ Text string }
-			json.Unmarshal([]byte(data), &d)
-			sb.WriteString(d.Text)
+	for _, e := range readEvents(t, resp, nil) {
+		events = append(events, e.Name)
+		if s, ok := e.Data["text"].(string); ok && e.Name == "delta" {
+			sb.WriteString(s)
 		}
 	}
 	return sb.String(), events

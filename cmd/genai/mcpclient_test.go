@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -188,22 +187,7 @@ func streamUntil(t *testing.T, base, body string, at func(name string)) []agentE
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var out []agentEvent
-	sc := bufio.NewScanner(resp.Body)
-	var name string
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "event: "):
-			name = strings.TrimPrefix(line, "event: ")
-		case strings.HasPrefix(line, "data: "):
-			var d map[string]any
-			json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &d)
-			out = append(out, agentEvent{name, d})
-			at(name)
-		}
-	}
-	return out
+	return agentEvents(t, resp, at)
 }
 
 // A server killed in the middle of a call: the call is an error result naming the

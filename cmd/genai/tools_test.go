@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -31,17 +30,7 @@ func chatEvents(t *testing.T, base, body string) []sseEvent {
 		b, _ := io.ReadAll(resp.Body)
 		t.Fatalf("status %d: %s", resp.StatusCode, b)
 	}
-	var out []sseEvent
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if name, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
-			out = append(out, sseEvent{Name: name})
-		}
-		if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-			json.Unmarshal([]byte(data), &out[len(out)-1].Data)
-		}
-	}
-	return out
+	return readEvents(t, resp, nil)
 }
 
 // A full tool round trip through the binary's wiring and the Bedrock SDK, streamed: the
