@@ -508,7 +508,11 @@ func benchMemory(b *testing.B, name string, up *benchUpstream, client *http.Clie
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := up.wait(ctx, benchMemoryStreams); err != nil {
-		b.Fatal(err)
+		// A machine too busy to start the streams within their life never has them
+		// all open: that upstream has no figure, and the others still run.
+		<-done
+		b.Errorf("%s memory: the %d streams were never all open at once: %v", name, benchMemoryStreams, err)
+		return
 	}
 	var samples []int
 	var openGo map[string]float64
