@@ -20,7 +20,7 @@ import (
 
 // sdkCallState is a value put in the SDK's context of a call, standing for the
 // middleware state the SDK keeps there (kilobytes per call).
-type sdkCallState struct{ pad [4096]byte }
+type sdkCallState [4096]byte
 
 type sdkCallStateKey struct{}
 
