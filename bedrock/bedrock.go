@@ -185,6 +185,13 @@ func httpClient(c bedrockruntime.HTTPClient, idle, ping time.Duration) bedrockru
 	if b, ok := c.(*awshttp.BuildableClient); ok {
 		c = b.WithTransportOptions(func(t *http.Transport) {
 			t.IdleConnTimeout = idle
+			// Each HTTP/1.1 connection, so each open stream over one, keeps buffers of
+			// these sizes (4 KiB each by default): the write buffer only sends the
+			// request, and the read buffer takes a burst of event frames (about 100
+			// bytes each) in one read. Larger reads and writes, as of a long
+			// conversation's request, bypass them. HTTP/2 connections, shared by many
+			// streams, keep their own framer's buffers.
+			t.ReadBufferSize, t.WriteBufferSize = 2048, 1024
 			var h2 http.HTTP2Config // a copy: the transport's may be shared with others
 			if t.HTTP2 != nil {
 				h2 = *t.HTTP2
@@ -214,8 +221,15 @@ func (g requestBodyGuard) Do(req *http.Request) (*http.Response, error) {
 	// A streamed response keeps its request, and so the request's context, alive until
 	// the stream ends. The SDK's context carries its whole middleware state, so the
 	// request goes out with a context of its own that only follows cancellation: a
-	// thousand open streams then hold kilobytes each less.
+	// thousand open streams then hold kilobytes each less. When the call was made with
+	// a context of withRequestContext and the SDK added no cancellation of its own (the
+	// same Done channel: no cancel or timer context in between), that context is
+	// used as is. Otherwise a new one follows the SDK's through context.AfterFunc,
+	// which holds the SDK's context, and so its state, until the stream ends.
 	parent := req.Context()
+	if own, ok := parent.Value(requestContextKey{}).(context.Context); ok && own.Done() == parent.Done() {
+		return g.client.Do(req.WithContext(own))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := context.AfterFunc(parent, cancel)
 	resp, err := g.client.Do(req.WithContext(ctx))
@@ -239,4 +253,13 @@ func (b *releasingBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.once.Do(b.release)
 	return err
+}
+
+// requestContextKey is the key of the context withRequestContext records.
+type requestContextKey struct{}
+
+// withRequestContext returns ctx recording itself, for requestBodyGuard to send a
+// call's HTTP request with: a context that holds none of the SDK's middleware state.
+func withRequestContext(ctx context.Context) context.Context {
+	return context.WithValue(ctx, requestContextKey{}, ctx)
 }

@@ -35,6 +35,7 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 		// error) ends the HTTP request at once rather than when the caller's ctx ends.
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
+		ctx = withRequestContext(ctx)
 		taker := &bodyTaker{}
 		out, err := m.client.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{
 			ModelId:         c.ModelId,

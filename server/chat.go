@@ -203,6 +203,10 @@ type deltaEvent struct {
 	Text string `json:"text"`
 }
 
+// deltaHead and deltaTail surround a delta event's text, a JSON string: the event
+// deltaEvent marshals to, written per token without marshalling it.
+var deltaHead, deltaTail = []byte("event: delta\ndata: {\"text\":"), []byte("}")
+
 type doneEvent struct {
 	StopReason string      `json:"stop_reason"`
 	Usage      genai.Usage `json:"usage"`
@@ -324,7 +328,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		call.firstToken()
-		if err = sse.event("delta", deltaEvent{Text: ev.Text}); err != nil {
+		if err = sse.textEvent(deltaHead, ev.Text, deltaTail); err != nil {
 			return // the client went away; leaving the loop cancels the upstream call
 		}
 	}

@@ -449,8 +449,7 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 			continue // a server tool's result, or citations: not in OpenAI's stream
 		}
 		call.firstToken()
-		text, _ := json.Marshal(ev.Text) // a string always marshals
-		if err = sse.dataJoined(head, text, tail); err != nil {
+		if err = sse.textEvent(head, ev.Text, tail); err != nil {
 			return
 		}
 	}
@@ -473,13 +472,13 @@ type modelCapabilities struct {
 	Dimensions int  `json:"dimensions,omitempty"`
 }
 
-// textChunkParts returns the JSON of a chat.completion.chunk of base holding a text
-// delta, without the text's JSON string between them.
+// textChunkParts returns the data line of a chat.completion.chunk of base holding a
+// text delta ("data: " and its JSON), without the text's JSON string between them.
 func textChunkParts(base oaiCompletion) (head, tail []byte) {
 	id, _ := json.Marshal(base.ID)
 	object, _ := json.Marshal(base.Object)
 	model, _ := json.Marshal(base.Model)
-	head = fmt.Appendf(nil, `{"id":%s,"object":%s,"created":%d,"model":%s,"choices":[{"index":0,"delta":{"content":`, id, object, base.Created, model)
+	head = fmt.Appendf(nil, `data: {"id":%s,"object":%s,"created":%d,"model":%s,"choices":[{"index":0,"delta":{"content":`, id, object, base.Created, model)
 	return head, []byte(`},"finish_reason":null}]}`)
 }
 

@@ -3,6 +3,9 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
 )
 
 // sseWriter writes Server-Sent Events, one JSON object per data line, flushing each
@@ -54,13 +57,21 @@ func (s *sseWriter) data(v any) error {
 	return s.write(data)
 }
 
-// dataJoined writes one unnamed event whose data line is parts joined: JSON that the
-// caller assembled from pieces encoded once, for events too frequent to marshal whole.
-func (s *sseWriter) dataJoined(parts ...[]byte) error {
-	s.buf = append(s.buf[:0], "data: "...)
-	for _, p := range parts {
-		s.buf = append(s.buf, p...)
+// textEvent writes one event made of head, text as a JSON string, and tail: head is
+// the event's lines up to its data's JSON (an event line, "data: " and the JSON's start),
+// encoded once per stream by the caller, for the events too frequent to marshal whole.
+// gjson quotes valid UTF-8 byte for byte as encoding/json does, without reflection or
+// an allocation; encoding/json quotes the rare invalid text, whose bad bytes it writes
+// as the escape \ufffd where gjson writes the character itself.
+func (s *sseWriter) textEvent(head []byte, text string, tail []byte) error {
+	s.buf = append(s.buf[:0], head...)
+	if utf8.ValidString(text) {
+		s.buf = gjson.AppendJSONString(s.buf, text)
+	} else {
+		q, _ := json.Marshal(text) // a string always marshals
+		s.buf = append(s.buf, q...)
 	}
+	s.buf = append(s.buf, tail...)
 	return s.send()
 }
 
