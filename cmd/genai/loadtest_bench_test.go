@@ -44,7 +44,7 @@ func BenchmarkLoadtest(b *testing.B) {
 	up := bedrocktest.NewServer(bedrocktest.Options{NoRecord: true, FirstTokenDelay: loadFirstToken, TokenDelay: loadTokenGap,
 		Reply: func(*bedrocktest.Request) bedrocktest.Reply { return bedrocktest.Reply{Tokens: tokens} }})
 	defer up.Close()
-	base, _ := benchServer(b, []string{"GENAI_PROVIDER=bedrock", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME=" + up.URL, "AWS_REGION=us-east-1",
+	base, _, _ := benchServer(b, []string{"GENAI_PROVIDER=bedrock", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME=" + up.URL, "AWS_REGION=us-east-1",
 		"AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret", "AWS_EC2_METADATA_DISABLED=true"}, "")
 	for range b.N {
 		for _, n := range users {
