@@ -11,7 +11,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"genai/bedrock/bedrocktest"
 	"genai/opensearch/opensearchtest"
@@ -128,6 +131,12 @@ func testFollowUpsAcrossTasks(t *testing.T, up *bedrocktest.Server, a, b string)
 		t.Fatalf("upload on A: %d %s", status, out)
 	}
 
+	// B searches what A wrote (an embedded store reloads its in-memory indexes when
+	// another process has written).
+	if status, out := post(t, b+"/api/kb/retrieve", `{"query":"moon gravity tides","k":2}`); status != 200 || !strings.Contains(out, "moon's gravity") {
+		t.Errorf("retrieve on B of A's upload: %d %s", status, out)
+	}
+
 	// The knowledge base: a question on A, its follow-up by session_id on B.
 	status, out := post(t, a+"/api/kb/answer", `{"query":"What causes the highest tides?","stream":false}`)
 	var first struct {
@@ -183,5 +192,43 @@ func testFollowUpsAcrossTasks(t *testing.T, up *bedrocktest.Server, a, b string)
 	}
 	if got := getStatus(t, a+"/v1/responses/"+resp.ID); got != 404 {
 		t.Errorf("GET on A after the DELETE on B: %d, want 404", got)
+	}
+}
+
+// roundRobin sends each request to the next of several servers, as a load balancer
+// without stickiness does, and counts the requests each got.
+type roundRobin struct {
+	mu    sync.Mutex
+	hosts []string
+	next  int
+	got   map[string]int
+}
+
+func (rr *roundRobin) RoundTrip(r *http.Request) (*http.Response, error) {
+	rr.mu.Lock()
+	host := rr.hosts[rr.next%len(rr.hosts)]
+	rr.next++
+	rr.got[host]++
+	rr.mu.Unlock()
+	r = r.Clone(r.Context())
+	r.URL.Host, r.Host = host, host
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// With GENAI_MCP_STATELESS, an MCP client behind a load balancer that sends each of its
+// requests to another of two genai processes (on one data directory) gets through a
+// whole session: tools listed, a document ingested and found, a note added and found,
+// resources read.
+func TestMCPStatelessAcrossTwoProcesses(t *testing.T) {
+	isolateAWS(t)
+	env := map[string]string{"GENAI_PROVIDER": "none", "GENAI_DATA_DIR": t.TempDir(), "GENAI_MCP_STATELESS": "true"}
+	a, b := startTask(t, env), startTask(t, env)
+	rr := &roundRobin{hosts: []string{strings.TrimPrefix(a, "http://"), strings.TrimPrefix(b, "http://")}, got: map[string]int{}}
+	cs := mcpConnect(t, &sdk.StreamableClientTransport{Endpoint: a + "/mcp", HTTPClient: &http.Client{Transport: rr}})
+	exerciseMCP(t, cs)
+	for _, h := range rr.hosts {
+		if rr.got[h] < 3 {
+			t.Errorf("%s got %d requests of the session; the test must spread them", h, rr.got[h])
+		}
 	}
 }
