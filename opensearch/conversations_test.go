@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/opensearch-project/opensearch-go/v4/opensearchapi"
+
 	"genai"
 	"genai/storetest"
 )
@@ -91,5 +93,48 @@ func TestSessionAppendsOfTwoTasksAreAllKept(t *testing.T) {
 	}
 	if writes < 6 {
 		t.Errorf("%d session writes, want at least 6", writes)
+	}
+}
+
+// Expired sessions and responses are not only answered as absent but deleted, by a
+// later write once pruneEvery has passed.
+func TestExpiredConversationsAreDeleted(t *testing.T) {
+	_, opts := fakeFor(t, AuthBasic)
+	opts.Index = newIndexName("prune")
+	s := open(t, opts)
+	clock := storetest.NewClock()
+	s.conv.now = clock.Now
+	ctx := context.Background()
+	if err := s.AppendExchange(ctx, "kbs_old", "k", genai.Exchange{Question: "q", Answer: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutResponse(ctx, storetest.StoredExample("resp_old", "k", clock.Now())); err != nil {
+		t.Fatal(err)
+	}
+	refresh := func() { // as a cluster does every second by itself
+		for _, index := range []string{s.sessionsIndex(), s.responsesIndex()} {
+			if _, err := s.client.Indices.Refresh(ctx, &opensearchapi.IndicesRefreshReq{Index: []string{index}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	refresh()
+	clock.Advance(genai.ResponseRetention + pruneEvery)
+	if err := s.AppendExchange(ctx, "kbs_new", "k", genai.Exchange{Question: "q", Answer: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	refresh()
+	for index, want := range map[string][]string{s.sessionsIndex(): {"kbs_new"}, s.responsesIndex(): nil} {
+		hits, err := s.searchIndex(ctx, index, "count", map[string]any{"size": 100, "query": map[string]any{"match_all": map[string]any{}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, h := range hits {
+			got = append(got, h.ID)
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s holds %v after the prune, want %v", index, got, want)
+		}
 	}
 }

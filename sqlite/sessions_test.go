@@ -42,3 +42,21 @@ func TestSessionsSharedByTwoOpenings(t *testing.T) {
 		t.Errorf("history through the first store: %v %v", h, err)
 	}
 }
+
+// A session idle past genai.SessionTTL is deleted by a later write, not only hidden.
+func TestExpiredSessionsAreDeleted(t *testing.T) {
+	ctx := t.Context()
+	clock := storetest.NewClock()
+	r := openConversations(t, clock)
+	if err := r.AppendExchange(ctx, "kbs_old", "k", genai.Exchange{Question: "q", Answer: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(genai.SessionTTL + pruneEvery)
+	if err := r.AppendExchange(ctx, "kbs_new", "k", genai.Exchange{Question: "q", Answer: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	var ids string
+	if err := r.db.QueryRow(`SELECT group_concat(id) FROM sessions`).Scan(&ids); err != nil || ids != "kbs_new" {
+		t.Errorf("sessions after the prune: %q %v, want kbs_new", ids, err)
+	}
+}
