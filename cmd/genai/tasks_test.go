@@ -232,3 +232,38 @@ func TestMCPStatelessAcrossTwoProcesses(t *testing.T) {
 		}
 	}
 }
+
+// Stateless, /mcp issues no session and still checks the key of every request: a
+// tools/list needs no initialize before it, GET (the session's event stream) is 405, and
+// a request without a key is 401.
+func TestMCPStatelessChecksEveryRequest(t *testing.T) {
+	isolateAWS(t)
+	_, base := start(t, map[string]string{"GENAI_PROVIDER": "none", "GENAI_API_KEYS": mcpKeyA, "GENAI_MCP_STATELESS": "true"})
+	send := func(method, key, body string) (int, http.Header, string) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), method, base+"/mcp", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, string(b)
+	}
+	list := `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}`
+	code, h, body := send("POST", mcpKeyA, list)
+	if code != 200 || !strings.Contains(body, "search_notes") || h.Get("Mcp-Session-Id") != "" {
+		t.Errorf("tools/list on its own: %d (session %q) %s", code, h.Get("Mcp-Session-Id"), body)
+	}
+	if code, _, body := send("GET", mcpKeyA, ""); code != http.StatusMethodNotAllowed {
+		t.Errorf("GET /mcp: %d %s, want 405", code, body)
+	}
+	if code, _, body := send("POST", "", list); code != http.StatusUnauthorized {
+		t.Errorf("without a key: %d %s, want 401", code, body)
+	}
+}
