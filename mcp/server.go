@@ -32,6 +32,15 @@ type ServerOptions struct {
 	// Logger receives the detail of internal errors, which clients see as "internal
 	// error" only (default slog.Default()).
 	Logger *slog.Logger
+	// Stateless serves Handler without sessions: every POST stands alone, no
+	// Mcp-Session-Id is issued or read, and GET and DELETE answer 405. The tools and
+	// resources keep no state between requests (each call runs a fresh tool; the
+	// server sends no notifications of its own), so any of several servers behind a
+	// load balancer answers any request, with no stickiness. What is lost: a client's
+	// notifications/cancelled cannot reach a call in flight (it arrives on another
+	// request), so a call runs to its end or ToolTimeout unless the client's
+	// connection closes. Serve (stdio) is one session either way.
+	Stateless bool
 }
 
 // Documents lists and reads the documents of a knowledge base; a genai.DocumentService is one.
@@ -165,12 +174,14 @@ const sessionIdleTimeout = 30 * time.Minute
 // Handler returns the Streamable HTTP endpoint (POST, GET and DELETE on one path). It
 // does not check keys, hosts or origins: mount it behind the server's protections.
 // caller names who made a request (server.Caller); a session is bound to the caller that
-// opened it, and another caller's requests on it are refused with 403. maxBody bounds a
+// opened it, and another caller's requests on it are refused with 403 (stateless, each
+// request is authenticated alone and there is no session to bind). maxBody bounds a
 // request's body (the SDK's default when 0).
 func (s *Server) Handler(caller func(context.Context) string, maxBody int64) http.Handler {
 	h := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return s.srv }, &sdk.StreamableHTTPOptions{
 		Logger:         s.log,
 		SessionTimeout: sessionIdleTimeout,
+		Stateless:      s.opts.Stateless,
 		// The server's own Host check (GENAI_ALLOWED_HOSTS) guards against DNS rebinding
 		// already; the SDK's fixed one would refuse the names a user configured.
 		DisableLocalhostProtection: true,

@@ -109,7 +109,8 @@ type Store struct {
 	space      genai.EmbeddingSpace
 	serverless bool // AOSS: no refresh, eventual visibility of writes in searches
 	engine     string
-	kb         chunkIndexes // the indexes of documents and chunks, made on first use
+	kb         chunkIndexes        // the indexes of documents and chunks, made on first use
+	conv       conversationIndexes // the indexes of sessions and responses (conversations.go)
 }
 
 var _ genai.NoteStore = (*Store)(nil)

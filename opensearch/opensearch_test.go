@@ -122,7 +122,7 @@ func realCluster(t *testing.T) func(t *testing.T, space genai.EmbeddingSpace) in
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			indexes := []string{s.index, s.documentsIndex(), s.chunksIndex()}
+			indexes := []string{s.index, s.documentsIndex(), s.chunksIndex(), s.sessionsIndex(), s.responsesIndex()}
 			if _, err := s.client.Indices.Delete(ctx, opensearchapi.IndicesDeleteReq{Indices: indexes}); err != nil {
 				t.Logf("delete test indexes %v: %v", indexes, err)
 			}

@@ -48,7 +48,7 @@ func sourcesPrompt(question string, hits []genai.ChunkHit, cache bool) genai.Mes
 	var b strings.Builder
 	b.WriteString("Sources:\n\n")
 	for i, h := range hits {
-		fmt.Fprintf(&b, "[%d] %s — %s\n\n", i+1, h.SourceName(), strings.TrimSpace(clipUTF8(h.Text, maxSourceBytes)))
+		fmt.Fprintf(&b, "[%d] %s — %s\n\n", i+1, h.SourceName(), strings.TrimSpace(genai.ClipUTF8(h.Text, maxSourceBytes)))
 	}
 	sources := genai.ContentBlock{Type: genai.BlockText, Text: strings.TrimSpace(b.String())}
 	if cache {
@@ -115,7 +115,7 @@ func (l *Local) standaloneQuery(ctx context.Context, history []genai.Message, qu
 		if m.Role == genai.RoleAssistant {
 			who = "Assistant"
 		}
-		fmt.Fprintf(&b, "%s: %s\n", who, strings.Join(strings.Fields(clipUTF8(m.Text(), rewriteTurnBytes)), " "))
+		fmt.Fprintf(&b, "%s: %s\n", who, strings.Join(strings.Fields(genai.ClipUTF8(m.Text(), rewriteTurnBytes)), " "))
 	}
 	fmt.Fprintf(&b, "\nLast question: %s\n\nStandalone query:", question)
 	zero := 0.0

@@ -218,7 +218,7 @@ func TestRewriteFailureFallsBackToTerms(t *testing.T) {
 	t.Cleanup(srv.Close)
 	ret := &fixedRetriever{hits: metforminHits}
 	kb := &rag.Local{Retriever: ret, Chat: newModel(t, srv), Sessions: &rag.Sessions{}}
-	kb.Sessions.Append("s1", "", "What is metformin used for?", "Diabetes [1].")
+	kb.Sessions.AppendExchange(context.Background(), "s1", "", genai.Exchange{Question: "What is metformin used for?", Answer: "Diabetes [1]."})
 	a, err := kb.Answer(context.Background(), &genai.AnswerRequest{Query: "What are its side effects?", SessionID: "s1"})
 	if err != nil {
 		t.Fatal(err)
@@ -331,8 +331,9 @@ func TestAnswerWithoutRetriever(t *testing.T) {
 
 var _ genai.KnowledgeBase = (*rag.Local)(nil)
 
-// sessionHistory is Sessions.History for the owner of a server without keys.
-func sessionHistory(s *rag.Sessions, id string) []genai.Message {
-	h, _ := s.History(id, "")
-	return h
+// sessionHistory is the conversation of session id for the owner of a server without
+// keys.
+func sessionHistory(s genai.SessionStore, id string) []genai.Message {
+	h, _ := s.SessionHistory(context.Background(), id, "")
+	return genai.SessionMessages(h)
 }

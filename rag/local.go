@@ -3,12 +3,17 @@ package rag
 import (
 	"context"
 	"iter"
+	"log/slog"
+	"time"
 
 	"genai"
 )
 
 // DefaultAnswerTokens bounds a generated answer when Local.MaxTokens is zero.
 const DefaultAnswerTokens = 1024
+
+// sessionWriteTimeout bounds the write of an exchange to the session store.
+const sessionWriteTimeout = 10 * time.Second
 
 // Local is the knowledge base of this server: it retrieves chunks from its own store
 // and answers from them, with a model when it has one and extractively when it has
@@ -24,7 +29,7 @@ type Local struct {
 	MaxTokens int
 	// Sessions remembers conversations by session id; nil remembers none, and a
 	// follow-up must then carry its conversation as messages.
-	Sessions *Sessions
+	Sessions genai.SessionStore
 	// CacheContext puts a cache point after the sources of a generated answer, so a
 	// provider with prompt caching keeps them for the next question that has the same.
 	CacheContext bool
@@ -54,14 +59,14 @@ func (l *Local) Answer(ctx context.Context, req *genai.AnswerRequest) (*genai.An
 	sessionID := req.SessionID
 	if l.Sessions != nil {
 		if sessionID == "" {
-			sessionID = NewSessionID()
-		} else if known, err := l.Sessions.History(sessionID, req.Owner); err != nil {
+			sessionID = genai.NewSessionID()
+		} else if known, err := l.Sessions.SessionHistory(ctx, sessionID, req.Owner); err != nil {
 			return nil, err
 		} else if len(history) == 0 {
-			history = known
+			history = genai.SessionMessages(known)
 		}
 	}
-	history = recentTurns(history, 2*DefaultSessionTurns)
+	history = recentTurns(history, 2*genai.SessionTurns)
 
 	query := question
 	if len(history) > 0 {
@@ -71,7 +76,7 @@ func (l *Local) Answer(ctx context.Context, req *genai.AnswerRequest) (*genai.An
 		}
 	}
 	// A rewritten query is clipped to a query's limit; the question was checked as asked.
-	q := genai.RetrieveQuery{Query: clipUTF8(query, genai.MaxQueryBytes), K: req.K, DocumentID: req.DocumentID}
+	q := genai.RetrieveQuery{Query: genai.ClipUTF8(query, genai.MaxQueryBytes), K: req.K, DocumentID: req.DocumentID}
 	hits, err := l.Retriever.Retrieve(ctx, q)
 	if err != nil {
 		return nil, err
@@ -79,8 +84,16 @@ func (l *Local) Answer(ctx context.Context, req *genai.AnswerRequest) (*genai.An
 
 	ans := &genai.Answer{SessionID: sessionID, Citations: []genai.Citation{}, Extractive: l.Chat == nil}
 	remember := func(text string) {
-		if l.Sessions != nil {
-			l.Sessions.Append(sessionID, req.Owner, question, text)
+		if l.Sessions == nil {
+			return
+		}
+		// The answer has reached the client already: a session that cannot be written is
+		// logged, and its next follow-up is answered without this exchange. The write
+		// runs to its end even if the client has just gone, within sessionWriteTimeout.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sessionWriteTimeout)
+		defer cancel()
+		if err := l.Sessions.AppendExchange(wctx, sessionID, req.Owner, genai.Exchange{Question: question, Answer: text}); err != nil {
+			slog.Warn("knowledge base: session not remembered", "session_id", sessionID, "err", err)
 		}
 	}
 	switch {

@@ -2,40 +2,25 @@ package rag
 
 import (
 	"container/list"
-	"crypto/rand"
-	"encoding/hex"
-	"strings"
+	"context"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"genai"
 )
 
-// Defaults of Sessions.
-const (
-	DefaultSessionTurns = 8
-	DefaultMaxSessions  = 1000
-	DefaultSessionTTL   = time.Hour
-	// maxStoredAnswerBytes bounds the memory one remembered answer takes; the start of
-	// an answer is what a follow-up question refers to.
-	maxStoredAnswerBytes = 4000
-)
+// DefaultMaxSessions bounds the sessions a Sessions keeps when MaxSessions is zero.
+const DefaultMaxSessions = 1000
 
-// Sessions remembers the recent exchanges of conversations with the knowledge base, so
-// that a follow-up question sent with only a session_id can be understood.
-//
-// Sessions live in the memory of one server process: they do not survive a restart, and
-// when several server tasks run behind a load balancer each task knows only the sessions
-// it served. A client that must not lose context sends the whole conversation as
-// messages instead. Memory is bounded: at most MaxTurns exchanges per session and
-// MaxSessions sessions, the least recently used evicted first, and sessions idle longer
-// than TTL forgotten. The zero value is ready to use with the defaults above; it is safe
-// for concurrent use.
+// Sessions is a genai.SessionStore in the memory of one process, for tests and for
+// programs that embed the knowledge base in one process: its sessions do not survive a
+// restart and another process does not see them. The server keeps its sessions in its
+// store instead (sqlite.Responses, opensearch.Store), so that several server tasks
+// answer each other's follow-ups. Besides the bounds of every store (genai.SessionTurns,
+// genai.SessionTTL), memory is bounded by MaxSessions, the least recently used session
+// evicted first. The zero value is ready to use; it is safe for concurrent use.
 type Sessions struct {
-	MaxTurns    int           // exchanges kept per session (default DefaultSessionTurns)
-	MaxSessions int           // sessions kept (default DefaultMaxSessions)
-	TTL         time.Duration // idle time after which a session is forgotten (default DefaultSessionTTL)
+	MaxSessions int // sessions kept (default DefaultMaxSessions)
 
 	mu   sync.Mutex
 	byID map[string]*list.Element // of *session
@@ -43,24 +28,19 @@ type Sessions struct {
 	now  func() time.Time         // for tests
 }
 
+var _ genai.SessionStore = (*Sessions)(nil)
+
 type session struct {
-	id    string
-	owner string          // who started it; see genai.AnswerRequest.Owner
-	turns []genai.Message // user, assistant, user, assistant…
-	used  time.Time
+	id        string
+	owner     string // who started it; see genai.AnswerRequest.Owner
+	exchanges []genai.Exchange
+	used      time.Time
 }
 
 // errNotYours answers a session id that belongs to another owner as if it did not
 // exist, so that a key learns nothing of another's sessions.
 func errNotYours(id string) error {
 	return genai.Errorf(genai.ENOTFOUND, "session_id: no session %q for this API key", id)
-}
-
-// NewSessionID returns a new random session id.
-func NewSessionID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return "kbs_" + hex.EncodeToString(b[:])
 }
 
 func (s *Sessions) clock() time.Time {
@@ -70,24 +50,9 @@ func (s *Sessions) clock() time.Time {
 	return time.Now()
 }
 
-func (s *Sessions) limits() (turns, sessions int, ttl time.Duration) {
-	turns, sessions, ttl = s.MaxTurns, s.MaxSessions, s.TTL
-	if turns <= 0 {
-		turns = DefaultSessionTurns
-	}
-	if sessions <= 0 {
-		sessions = DefaultMaxSessions
-	}
-	if ttl <= 0 {
-		ttl = DefaultSessionTTL
-	}
-	return turns, sessions, ttl
-}
-
-// History returns a copy of the remembered exchanges of session id, oldest first, as
-// alternating user and assistant messages; none for an unknown or expired session. A
-// session of another owner is ENOTFOUND.
-func (s *Sessions) History(id, owner string) ([]genai.Message, error) {
+// SessionHistory returns a copy of the exchanges of session id, oldest first; none for
+// an unknown or expired session. A session of another owner is ENOTFOUND.
+func (s *Sessions) SessionHistory(_ context.Context, id, owner string) ([]genai.Exchange, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	el := s.byID[id]
@@ -95,24 +60,24 @@ func (s *Sessions) History(id, owner string) ([]genai.Message, error) {
 		return nil, nil
 	}
 	ss := el.Value.(*session)
-	if _, _, ttl := s.limits(); s.clock().Sub(ss.used) > ttl {
+	if s.clock().Sub(ss.used) > genai.SessionTTL {
 		s.remove(el)
 		return nil, nil
 	}
 	if ss.owner != owner {
 		return nil, errNotYours(id)
 	}
-	return append([]genai.Message(nil), ss.turns...), nil
+	return append([]genai.Exchange(nil), ss.exchanges...), nil
 }
 
-// Append remembers one exchange of session id for owner, creating the session if
-// needed and dropping its oldest exchanges and the least recently used sessions over
-// the limits. A session of another owner is left as it is: ENOTFOUND.
-func (s *Sessions) Append(id, owner, question, answer string) error {
-	if id == "" {
-		return nil
+// AppendExchange adds e to session id of owner, creating the session if needed and
+// evicting the least recently used sessions over MaxSessions. A session of another
+// owner is left as it is: ENOTFOUND.
+func (s *Sessions) AppendExchange(_ context.Context, id, owner string, e genai.Exchange) error {
+	maxSessions := s.MaxSessions
+	if maxSessions <= 0 {
+		maxSessions = DefaultMaxSessions
 	}
-	maxTurns, maxSessions, ttl := s.limits()
 	now := s.clock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -120,7 +85,7 @@ func (s *Sessions) Append(id, owner, question, answer string) error {
 		s.byID = map[string]*list.Element{}
 	}
 	el := s.byID[id]
-	if el != nil && now.Sub(el.Value.(*session).used) > ttl {
+	if el != nil && now.Sub(el.Value.(*session).used) > genai.SessionTTL {
 		s.remove(el)
 		el = nil
 	}
@@ -132,19 +97,11 @@ func (s *Sessions) Append(id, owner, question, answer string) error {
 	} else {
 		s.lru.MoveToFront(el)
 	}
-	if strings.TrimSpace(answer) == "" {
-		answer = "(no answer)" // an empty turn would make the history an invalid conversation
-	}
 	ss := el.Value.(*session)
 	ss.used = now
-	ss.turns = append(ss.turns,
-		genai.TextMessage(genai.RoleUser, question),
-		genai.TextMessage(genai.RoleAssistant, clipUTF8(answer, maxStoredAnswerBytes)))
-	if over := len(ss.turns) - 2*maxTurns; over > 0 {
-		ss.turns = append([]genai.Message(nil), ss.turns[over:]...)
-	}
+	ss.exchanges = genai.AddExchange(ss.exchanges, e)
 	// Evict from the back: the least recently used, which are also the first to expire.
-	for back := s.lru.Back(); back != nil && (s.lru.Len() > maxSessions || now.Sub(back.Value.(*session).used) > ttl); back = s.lru.Back() {
+	for back := s.lru.Back(); back != nil && (s.lru.Len() > maxSessions || now.Sub(back.Value.(*session).used) > genai.SessionTTL); back = s.lru.Back() {
 		s.remove(back)
 	}
 	return nil
@@ -160,15 +117,4 @@ func (s *Sessions) Len() int {
 func (s *Sessions) remove(el *list.Element) {
 	delete(s.byID, el.Value.(*session).id)
 	s.lru.Remove(el)
-}
-
-// clipUTF8 returns at most n bytes of s, cut at a character boundary.
-func clipUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

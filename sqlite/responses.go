@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -16,25 +15,30 @@ import (
 )
 
 // Responses is the embedded store of the Responses API's stored responses
-// (genai.ResponseStore): a SQLite file of its own, in WAL mode with synchronous=FULL like
+// (genai.ResponseStore) and of the knowledge base's sessions (genai.SessionStore, see
+// sessions.go): the conversations a follow-up request continues. It is a SQLite file of
+// its own, in WAL mode with synchronous=FULL like
 // the notes' store, so a response that PutResponse stored survives kill -9. It is a file
 // apart from the notes' because it holds no vectors: it opens whatever the embedder and
 // whichever store (sqlite or OpenSearch) holds the notes. Like the notes' store, its
 // connections keep the -wal and -shm files, so that a cleanly closed store opens again
 // on a full disk; one that cannot open for want of space (a new one, say) opens at its
 // first use once there is space, its methods answering EFULL until then. It is safe for
-// concurrent use.
+// concurrent use, also by several processes on one file (SQLite locks it; the file has
+// no in-memory index to fall behind another process's writes).
 type Responses struct {
 	path string
 	mu   sync.Mutex // guards db while it opens
 	db   *sql.DB    // nil until open
-	// pruned is when responses past genai.ResponseRetention were last deleted, in Unix
-	// milliseconds; a put deletes them at most once per pruneEvery.
+	// pruned is when responses past genai.ResponseRetention and sessions idle past
+	// genai.SessionTTL were last deleted, in Unix milliseconds; a write deletes them at
+	// most once per pruneEvery.
 	pruned atomic.Int64
 	now    func() time.Time // for tests
 }
 
-// pruneEvery is how often a put deletes the responses past their retention.
+// pruneEvery is how often a write deletes the responses past their retention and the
+// expired sessions.
 const pruneEvery = time.Minute
 
 var _ genai.ResponseStore = (*Responses)(nil)
@@ -53,6 +57,14 @@ var responseMigrations = []string{
 		body         BLOB NOT NULL
 	);
 	CREATE INDEX responses_created ON responses (created_at);`,
+	// 2: knowledge-base sessions (see sessions.go), each with its exchanges as JSON.
+	`CREATE TABLE sessions (
+		id        TEXT PRIMARY KEY,
+		owner     TEXT NOT NULL,
+		used_at   INTEGER NOT NULL, -- Unix milliseconds of the last exchange
+		exchanges BLOB NOT NULL
+	);
+	CREATE INDEX sessions_used ON sessions (used_at);`,
 }
 
 // OpenResponses opens the responses' store at path, creating the file and its schema if
@@ -106,7 +118,7 @@ func (r *Responses) PutResponse(ctx context.Context, resp *genai.StoredResponse)
 	if err := resp.Validate(); err != nil {
 		return err
 	}
-	conv, err := json.Marshal(storedConversation{System: resp.System, Messages: toStored(resp.Messages)})
+	conv, err := genai.MarshalConversation(resp.System, resp.Messages)
 	if err != nil {
 		return fmt.Errorf("sqlite: put response %s: %w", resp.ID, err)
 	}
@@ -140,8 +152,9 @@ func (r *Responses) clock() time.Time {
 // expiry is the creation time before which a response is past its retention.
 func (r *Responses) expiry() int64 { return r.clock().Add(-genai.ResponseRetention).UnixMilli() }
 
-// prune deletes the responses past their retention, at most once per pruneEvery; the
-// stored response is safe already, so a failure is left to the next put.
+// prune deletes the responses past their retention and the sessions idle past their
+// TTL, at most once per pruneEvery; what was written is safe already, so a failure is
+// left to the next write.
 func (r *Responses) prune(ctx context.Context, db *sql.DB) {
 	now := r.clock().UnixMilli()
 	last := r.pruned.Load()
@@ -149,6 +162,7 @@ func (r *Responses) prune(ctx context.Context, db *sql.DB) {
 		return
 	}
 	db.ExecContext(ctx, `DELETE FROM responses WHERE created_at < ?`, r.expiry())
+	db.ExecContext(ctx, `DELETE FROM sessions WHERE used_at < ?`, r.sessionExpiry())
 }
 
 // GetResponse returns the response id of owner, or ENOTFOUND (also for one past its
@@ -169,12 +183,11 @@ func (r *Responses) GetResponse(ctx context.Context, id, owner string) (*genai.S
 	case err != nil:
 		return nil, fmt.Errorf("sqlite: get response %s: %w", id, err)
 	}
-	var c storedConversation
-	if err := json.Unmarshal(conv, &c); err != nil {
-		return nil, fmt.Errorf("sqlite: get response %s: conversation: %w", id, err)
+	if resp.System, resp.Messages, err = genai.UnmarshalConversation(conv); err != nil {
+		return nil, fmt.Errorf("sqlite: get response %s: %w", id, err)
 	}
 	resp.CreatedAt = time.UnixMilli(created).UTC()
-	resp.System, resp.Messages, resp.Body = c.System, fromStored(c.Messages), body
+	resp.Body = body
 	return resp, nil
 }
 
@@ -201,103 +214,3 @@ func notFound(id string) error {
 
 // fullErr applies the notes' store's rule for a full disk to the responses' file.
 func (r *Responses) fullErr(err error) error { return (&DB{path: r.path}).fullErr(err) }
-
-// The stored form of a conversation: the domain's values with JSON names of their own,
-// so that renaming a Go field does not make stored responses unreadable.
-type (
-	storedConversation struct {
-		System   string          `json:"system,omitempty"`
-		Messages []storedMessage `json:"messages"`
-	}
-	storedMessage struct {
-		Role    string        `json:"role"`
-		Content []storedBlock `json:"content"`
-	}
-	storedBlock struct {
-		Type       string            `json:"type"`
-		Text       string            `json:"text,omitempty"`
-		Image      *storedImage      `json:"image,omitempty"`
-		ToolUse    *storedToolUse    `json:"tool_use,omitempty"`
-		ToolResult *storedToolResult `json:"tool_result,omitempty"`
-		Thinking   *storedThinking   `json:"thinking,omitempty"`
-	}
-	// storedThinking keeps a thinking block exactly, signature or redacted bytes: the
-	// provider refuses a continuation whose tool turn lost them.
-	storedThinking struct {
-		Text      string `json:"text,omitempty"`
-		Signature string `json:"signature,omitempty"`
-		Redacted  []byte `json:"redacted,omitempty"`
-	}
-	storedImage struct {
-		Format string `json:"format"`
-		Data   []byte `json:"data"`
-	}
-	storedToolUse struct {
-		ID    string          `json:"id"`
-		Name  string          `json:"name"`
-		Input json.RawMessage `json:"input"`
-	}
-	storedToolResult struct {
-		ToolUseID string        `json:"tool_use_id"`
-		Content   []storedBlock `json:"content"`
-		IsError   bool          `json:"is_error,omitempty"`
-	}
-)
-
-func toStored(msgs []genai.Message) []storedMessage {
-	out := make([]storedMessage, len(msgs))
-	for i, m := range msgs {
-		out[i] = storedMessage{Role: string(m.Role), Content: toStoredBlocks(m.Content)}
-	}
-	return out
-}
-
-func toStoredBlocks(blocks []genai.ContentBlock) []storedBlock {
-	out := make([]storedBlock, len(blocks))
-	for i, b := range blocks {
-		s := storedBlock{Type: string(b.Type), Text: b.Text}
-		if b.Image != nil {
-			s.Image = &storedImage{b.Image.Format, b.Image.Data}
-		}
-		if u := b.ToolUse; u != nil {
-			s.ToolUse = &storedToolUse{u.ID, u.Name, u.Input}
-		}
-		if res := b.ToolResult; res != nil {
-			s.ToolResult = &storedToolResult{res.ToolUseID, toStoredBlocks(res.Content), res.IsError}
-		}
-		if t := b.Thinking; t != nil {
-			s.Thinking = &storedThinking{t.Text, t.Signature, t.Redacted}
-		}
-		out[i] = s
-	}
-	return out
-}
-
-func fromStored(msgs []storedMessage) []genai.Message {
-	out := make([]genai.Message, len(msgs))
-	for i, m := range msgs {
-		out[i] = genai.Message{Role: genai.Role(m.Role), Content: fromStoredBlocks(m.Content)}
-	}
-	return out
-}
-
-func fromStoredBlocks(blocks []storedBlock) []genai.ContentBlock {
-	out := make([]genai.ContentBlock, len(blocks))
-	for i, s := range blocks {
-		b := genai.ContentBlock{Type: genai.BlockType(s.Type), Text: s.Text}
-		if s.Image != nil {
-			b.Image = &genai.Image{Format: s.Image.Format, Data: s.Image.Data}
-		}
-		if u := s.ToolUse; u != nil {
-			b.ToolUse = &genai.ToolUse{ID: u.ID, Name: u.Name, Input: u.Input}
-		}
-		if res := s.ToolResult; res != nil {
-			b.ToolResult = &genai.ToolResult{ToolUseID: res.ToolUseID, Content: fromStoredBlocks(res.Content), IsError: res.IsError}
-		}
-		if t := s.Thinking; t != nil {
-			b.Thinking = &genai.Thinking{Text: t.Text, Signature: t.Signature, Redacted: t.Redacted}
-		}
-		out[i] = b
-	}
-	return out
-}

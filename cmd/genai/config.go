@@ -69,6 +69,9 @@ type Config struct {
 	MCPCallTimeout  time.Duration
 	Parses          int // files ingested at once; 0 = one per CPU
 	ParseQueue      int // files that may wait for a turn
+
+	// MCPStateless serves /mcp without sessions, so that any task answers any request.
+	MCPStateless bool
 }
 
 // DefaultBedrockModel is the chat model used on Bedrock when none is configured.
@@ -206,6 +209,14 @@ func settings() []setting {
 		{"mcp-servers", "GENAI_MCP_SERVERS", "", "path of a JSON file of MCP servers whose tools the agent may use (server_tools \"mcp:NAME\"), in Claude Desktop's format: {\"mcpServers\":{\"NAME\":{\"command\",\"args\",\"env\"} or {\"url\",\"headers\"}}}", str(func(c *Config) *string { return &c.MCPServers })},
 		{"mcp-start-timeout", "GENAI_MCP_START_TIMEOUT", mcp.DefaultStartTimeout.String(), "longest start of an MCP server (process or connection, initialize, listing its tools); then it is failing and restarted with backoff", duration(func(c *Config) *time.Duration { return &c.MCPStartTimeout }, "")},
 		{"mcp-call-timeout", "GENAI_MCP_CALL_TIMEOUT", mcp.DefaultCallTimeout.String(), "longest call of an MCP server's tool; then the model gets an error result, and a server that does not answer a ping is restarted", duration(func(c *Config) *time.Duration { return &c.MCPCallTimeout }, "")},
+		{"mcp-stateless", "GENAI_MCP_STATELESS", "false", "serve /mcp without sessions (no Mcp-Session-Id; GET and DELETE answer 405), so that several tasks behind a load balancer answer any MCP request with no stickiness; the tools keep no session state, but a client's notifications/cancelled cannot stop a call in flight", func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("must be true or false, got %q", v)
+			}
+			c.MCPStateless = b
+			return nil
+		}},
 		{"parses", "GENAI_PARSES", "0", "files ingested at once, uploads and \"genai ingest\" alike (read into memory, parsed, embedded, stored); 0 = one per CPU", func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {

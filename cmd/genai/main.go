@@ -27,7 +27,6 @@ import (
 	"genai/mcp"
 	"genai/openai"
 	"genai/server"
-	"genai/sqlite"
 	"genai/structured"
 	"genai/web"
 )
@@ -96,8 +95,9 @@ type Main struct {
 	server   *server.Server
 	mcp      *mcp.Server
 	notes    *genai.NoteService
-	// responses keeps the Responses API's stored responses.
-	responses *sqlite.Responses
+	// responses keeps the Responses API's stored responses and the knowledge base's
+	// sessions.
+	responses conversations
 	// providerReady reports whether the chat provider answers; nil without one. It is
 	// called in the background by readiness, never per request.
 	providerReady func(ctx context.Context) error
@@ -146,12 +146,14 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.notes, err = m.openNotes(ctx); err != nil {
 		return err
 	}
-	kb, docs, err := m.knowledgeBase(ctx, m.notes, chat, model)
-	if err == nil {
-		m.responses, err = m.openResponses(ctx)
+	if m.responses, err = m.openConversations(ctx); err != nil {
+		m.notes.Store.Close()
+		return err
 	}
+	kb, docs, err := m.knowledgeBase(ctx, m.notes, chat, model)
 	if err != nil {
 		m.notes.Store.Close()
+		m.responses.Close()
 		return err
 	}
 	m.mcp = m.mcpServer(kb, docs)

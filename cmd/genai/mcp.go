@@ -14,7 +14,7 @@ import (
 // documents when the knowledge base is local, the notes' tools, and the documents as
 // resources. The same server runs at /mcp and on stdio ("genai mcp").
 func (m *Main) mcpServer(kb genai.KnowledgeBase, docs genai.DocumentService) *mcp.Server {
-	opts := mcp.ServerOptions{Version: version, Logger: m.Logger}
+	opts := mcp.ServerOptions{Version: version, Logger: m.Logger, Stateless: m.Config.MCPStateless}
 	if docs != nil {
 		opts.Documents = docs
 	}

@@ -21,14 +21,34 @@ import (
 // sqliteFile is the embedded store's file in GENAI_DATA_DIR.
 const sqliteFile = "genai.db"
 
-// responsesFile is the file of the Responses API's stored responses in GENAI_DATA_DIR,
-// whichever store holds the notes.
+// responsesFile is the file in GENAI_DATA_DIR of the Responses API's stored responses and
+// the knowledge base's sessions when the embedded store holds the notes.
 const responsesFile = "responses.db"
 
-// openResponses opens the store of the Responses API's stored responses.
-func (m *Main) openResponses(ctx context.Context) (*sqlite.Responses, error) {
+// conversations is what a follow-up request needs: the Responses API's stored responses
+// and the knowledge base's sessions. It lives in the configured store, so that every
+// server task on one store answers the follow-ups of the others.
+type conversations interface {
+	genai.ResponseStore
+	genai.SessionStore
+	Close() error
+}
+
+// openConversations opens the store of conversations: the indexes beside the notes' on
+// OpenSearch (through the store already open for the notes, so nothing of them is on the
+// task's disk), else responses.db in GENAI_DATA_DIR.
+func (m *Main) openConversations(ctx context.Context) (conversations, error) {
+	if st, ok := m.notes.Store.(*opensearch.Store); ok {
+		return sharedStore{st}, nil
+	}
 	return sqlite.OpenResponses(ctx, filepath.Join(m.Config.DataDir, responsesFile))
 }
+
+// sharedStore is the notes' OpenSearch store as the store of conversations: closing it
+// is left to the notes' service, which owns it.
+type sharedStore struct{ *opensearch.Store }
+
+func (sharedStore) Close() error { return nil }
 
 // embedder builds the configured embedder. An OpenAI-compatible endpoint is asked for
 // one embedding when no dimension is configured, so the store knows its space.
@@ -151,6 +171,15 @@ func (m *Main) reranker(ctx context.Context) (genai.Reranker, error) {
 	return genai.RerankerWithDeadline(r, c.deadlines()), nil
 }
 
+// sessions returns the store of the knowledge base's sessions: that of conversations,
+// or none when it is not open ("genai mcp", whose tools keep no sessions).
+func (m *Main) sessions() genai.SessionStore {
+	if m.responses == nil {
+		return nil
+	}
+	return m.responses
+}
+
 // knowledgeBase builds the configured knowledge base: Amazon Bedrock's, whose documents
 // are managed in Bedrock, or the local one on the store of notes, answering with chat
 // (extractively when chat is nil).
@@ -190,7 +219,7 @@ func (m *Main) knowledgeBase(ctx context.Context, notes *genai.NoteService, chat
 		Retriever: &rag.Retriever{Store: chunks, Embedder: notes.Embedder, Reranker: rr},
 		Chat:      chat,
 		Model:     model,
-		Sessions:  &rag.Sessions{},
+		Sessions:  m.sessions(),
 
 		CacheContext: c.KBCacheContext,
 	}

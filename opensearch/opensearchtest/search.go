@@ -378,6 +378,8 @@ func (ix *index) score(q map[string]any, docs []*document) (map[*document]float6
 			return ix.boolQuery(args, docs)
 		case "term", "terms":
 			return ix.terms(kind, args, docs)
+		case "range":
+			return ix.rangeQuery(args, docs)
 		case "match":
 			if len(args) != 1 {
 				return nil, parsingError("[match] query doesn't support multiple fields, found [%d]", len(args))
@@ -781,6 +783,64 @@ func filterSource(src map[string]any, f *sourceFilter) (map[string]any, *osError
 			continue
 		}
 		out[k] = v
+	}
+	return out, nil
+}
+
+// rangeQuery matches numeric fields within bounds (gt, gte, lt, lte), with the constant
+// score 1 of a filter.
+func (ix *index) rangeQuery(args map[string]any, docs []*document) (map[*document]float64, *osError) {
+	if len(args) != 1 {
+		return nil, parsingError("[range] query doesn't support multiple fields")
+	}
+	out := map[*document]float64{}
+	for name, v := range args {
+		f := ix.fields[name]
+		if f == nil {
+			return out, nil // an unmapped field matches nothing
+		}
+		switch f.typ {
+		case "long", "integer", "float", "double":
+		default:
+			return nil, parsingError("the fake supports [range] only on numeric fields, not [%s] of type [%s]", name, f.typ)
+		}
+		bounds, ok := v.(map[string]any)
+		if !ok || len(bounds) == 0 {
+			return nil, parsingError("[range] query malformed, no start_object after field name")
+		}
+		limits := map[string]float64{}
+		for op, b := range bounds {
+			num, ok := b.(json.Number)
+			n, err := num.Float64()
+			if !ok || err != nil {
+				return nil, parsingError("[range] bound [%s] of [%s] must be a number", op, name)
+			}
+			switch op {
+			case "gt", "gte", "lt", "lte":
+				limits[op] = n
+			default:
+				return nil, parsingError("[range] query does not support [%s]", op)
+			}
+		}
+		for _, d := range docs {
+			x, ok := d.values[name].(float64)
+			if !ok {
+				continue
+			}
+			if g, ok := limits["gt"]; ok && !(x > g) {
+				continue
+			}
+			if g, ok := limits["gte"]; ok && !(x >= g) {
+				continue
+			}
+			if l, ok := limits["lt"]; ok && !(x < l) {
+				continue
+			}
+			if l, ok := limits["lte"]; ok && !(x <= l) {
+				continue
+			}
+			out[d] = 1
+		}
 	}
 	return out, nil
 }

@@ -11,8 +11,8 @@
 //
 // What it implements: GET / (cluster info); HEAD, PUT and GET /{index}, GET and PUT
 // /{index}/_mapping (PUT adds fields, refusing to change a mapped one); POST /_bulk and /{index}/_bulk (index, create and delete actions);
-// GET and DELETE /{index}/_doc/{id}; POST /{index}/_search with the match_all, term
-// and terms (on keyword fields), knn (exact, brute-force cosine), match and
+// GET, PUT, POST and DELETE /{index}/_doc/{id} (with op_type, if_seq_no and if_primary_term); POST /{index}/_search with the match_all, term
+// and terms (on keyword fields), range (on numeric fields), knn (exact, brute-force cosine), match and
 // multi_match (BM25 over lowercased word tokens) queries, sort, search_after, size and _source filtering; POST /{index}/_refresh.
 //
 // It is written by hand because no embeddable OpenSearch exists for Go and the real one
@@ -313,6 +313,8 @@ func (s *Server) route(r *http.Request, body []byte) *response {
 			return s.getDoc(parts[0], parts[2], q)
 		case http.MethodDelete:
 			return s.deleteDoc(parts[0], parts[2], q)
+		case http.MethodPut, http.MethodPost:
+			return s.indexDoc(parts[0], parts[2], q, body)
 		}
 	}
 	return noHandler()
@@ -519,6 +521,9 @@ func (s *Server) deleteDoc(name, id string, q url.Values) *response {
 	ix := s.indices[name]
 	if ix == nil {
 		return fail(indexNotFound(name))
+	}
+	if e := checkSeqNo(ix, id, q); e != nil {
+		return fail(e)
 	}
 	item := s.deleteLocked(ix, id)
 	if refresh {
