@@ -315,7 +315,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.Error("panic in handler", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "panic", v)
+			s.log.ErrorContext(r.Context(), "panic in handler", "method", r.Method, "path", r.URL.Path, "panic", v)
 			s.writeError(w, r, genai.Errorf(genai.EINTERNAL, "internal error"))
 		}()
 		next.ServeHTTP(w, r)
