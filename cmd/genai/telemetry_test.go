@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -299,8 +301,8 @@ func TestTracesCaptureContentWhenEnabled(t *testing.T) {
 	recv := otlptest.NewServer()
 	defer recv.Close()
 	m, base := startLogged(t, map[string]string{
-		"GENAI_PROVIDER":              "bedrock",
-		"OTEL_EXPORTER_OTLP_ENDPOINT": recv.Endpoint(),
+		"GENAI_PROVIDER":                                     "bedrock",
+		"OTEL_EXPORTER_OTLP_ENDPOINT":                        recv.Endpoint(),
 		"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true",
 	}, io.Discard)
 	postOK(t, base+"/v1/chat/completions", `{"model":"`+DefaultBedrockModel+`","stream":true,"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"tell me about the aurora borealis"}]}`)
@@ -313,4 +315,50 @@ func TestTracesCaptureContentWhenEnabled(t *testing.T) {
 		"gen_ai.system_instructions": `[{"type":"text","content":"be brief"}]`,
 		"gen_ai.output.messages":     `[{"role":"assistant","parts":[{"type":"text","content":"You said: tell me about the aurora borealis"}],"finish_reason":"end_turn"}]`,
 	})
+}
+
+// A model call that fails is a span in error, with the API's error code as error.type.
+func TestTracesRecordModelErrors(t *testing.T) {
+	bedrockUpstream(t, bedrocktest.Options{ThrottleFirst: math.MaxInt})
+	recv := otlptest.NewServer()
+	defer recv.Close()
+	m, base := startLogged(t, map[string]string{"GENAI_PROVIDER": "bedrock", "OTEL_EXPORTER_OTLP_ENDPOINT": recv.Endpoint()}, io.Discard)
+	resp, err := http.Post(base+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"`+DefaultBedrockModel+`","messages":[{"role":"user","content":"hi"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	spans := recv.Spans()
+	chat := one(t, spans, "chat "+DefaultBedrockModel, nil)
+	if chat.StatusCode != tracepb.Status_STATUS_CODE_ERROR || chat.Attributes["error.type"] != "throttled" {
+		t.Errorf("failed call: status %v %q, error.type %v", chat.StatusCode, chat.StatusMessage, chat.Attributes["error.type"])
+	}
+	h := one(t, spans, "POST /v1/chat/completions", nil)
+	wantAttrs(t, h, map[string]any{"http.response.status_code": resp.StatusCode})
+}
+
+// GENAI_LOG_FORMAT=auto logs JSON into a pipe (a collector's stdin, a file) and text
+// only when asked; either way a line is one record.
+func TestLogFormat(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	newLogger(w, "auto", "info").Info("hello", "n", 1)
+	newLogger(w, "text", "info").Info("hello", "n", 2)
+	newLogger(w, "json", "info").Debug("below the level")
+	w.Close()
+	b, _ := io.ReadAll(r)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	var rec map[string]any
+	if len(lines) != 2 || json.Unmarshal([]byte(lines[0]), &rec) != nil || rec["msg"] != "hello" || rec["n"] != 1.0 {
+		t.Fatalf("auto into a pipe: %q", lines)
+	}
+	if !strings.Contains(lines[1], "msg=hello n=2") {
+		t.Errorf("text: %q", lines[1])
+	}
 }

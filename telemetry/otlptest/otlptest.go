@@ -29,7 +29,7 @@ type Span struct {
 	StatusCode                    tracepb.Status_StatusCode
 	StatusMessage                 string
 	// Resource holds the attributes of the span's resource (service.name…).
-	Resource map[string]any
+	Resource   map[string]any
 	Start, End uint64 // Unix nanoseconds
 }
 
