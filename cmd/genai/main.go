@@ -163,13 +163,19 @@ func (m *Main) Run(ctx context.Context) error {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	var err error
-	if m.tel, err = telemetry.Setup(ctx, getenv, version); err != nil {
+	tel, err := telemetry.Setup(ctx, getenv, version)
+	if err != nil {
 		return err
 	}
+	m.tel = tel
+	started := false
+	defer func() {
+		if !started {
+			tel.Shutdown(context.Background()) // its exporter's goroutine ends with the start
+		}
+	}()
 	chat, provider, model, err := m.chatModel(ctx)
 	if err != nil {
-		m.tel.Shutdown(ctx)
 		return err
 	}
 	// The provider's own token counter, taken before the wrapping below hides it.
@@ -259,6 +265,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if chat == nil {
 		m.Logger.Warn("chat is off: " + noProviderHint)
 	}
+	started = true
 	return nil
 }
 
