@@ -70,3 +70,17 @@ func validGroupName(name string) bool {
 	rest, _ := strings.CutPrefix(name, "mcp:")
 	return ValidToolName(rest)
 }
+
+type toolCallKey struct{}
+
+// WithToolCallID returns ctx carrying the id of the tool call a ToolRunner's Run serves
+// (the model's ToolUse.ID), for what observes the call, such as a trace.
+func WithToolCallID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, toolCallKey{}, id)
+}
+
+// ToolCallID returns the id of the tool call ctx was made for by WithToolCallID, or "".
+func ToolCallID(ctx context.Context) string {
+	id, _ := ctx.Value(toolCallKey{}).(string)
+	return id
+}

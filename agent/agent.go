@@ -214,7 +214,7 @@ func (a *Agent) run(ctx context.Context, calls []genai.ToolUse, byName map[strin
 // runOne runs one call; a failure, a panic or a timeout is an error result.
 func runOne(ctx context.Context, t genai.ToolRunner, c genai.ToolUse, timeout time.Duration) (r ran) {
 	r.result.ToolUseID = c.ID
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(genai.WithToolCallID(ctx, c.ID), timeout)
 	defer cancel()
 	fail := func(msg string) {
 		r.result.IsError = true

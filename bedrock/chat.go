@@ -132,7 +132,7 @@ func (m *ChatModel) Stream(ctx context.Context, req *genai.ChatRequest) iter.Seq
 				stopped = true
 			case "metadata":
 				if done.StopReason == genai.StopGuardrail && len(ev.Trace) > 0 {
-					logIntervention(model, ev.Trace)
+					logIntervention(ctx, model, ev.Trace)
 				}
 				done.Usage = genai.Usage{InputTokens: ev.Usage.InputTokens, OutputTokens: ev.Usage.OutputTokens,
 					CacheReadTokens: ev.Usage.CacheReadInputTokens, CacheWriteTokens: ev.Usage.CacheWriteInputTokens}
@@ -187,7 +187,7 @@ func (m *ChatModel) Chat(ctx context.Context, req *genai.ChatRequest) (*genai.Ch
 		}
 	}
 	if resp.StopReason == genai.StopGuardrail && out.Trace != nil {
-		logIntervention(*c.ModelId, out.Trace)
+		logIntervention(ctx, *c.ModelId, out.Trace)
 	}
 	if name := formatTool(req, *c.ModelId); name != "" {
 		if err := formatAnswer(resp, name); err != nil {

@@ -1,6 +1,7 @@
 package bedrock
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 
@@ -31,12 +32,12 @@ func (g *Guardrail) trace() types.GuardrailTrace {
 }
 
 // logIntervention logs the trace of an answer a guardrail intervened in.
-func logIntervention(model string, trace any) {
+func logIntervention(ctx context.Context, model string, trace any) {
 	data, err := json.Marshal(trace)
 	if err != nil || string(data) == "null" {
 		return
 	}
-	slog.Info("guardrail intervened", "model", model, "trace", string(data))
+	slog.InfoContext(ctx, "guardrail intervened", "model", model, "trace", string(data))
 }
 
 func (g *Guardrail) config() *types.GuardrailConfiguration {

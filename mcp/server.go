@@ -148,7 +148,7 @@ type logFailures struct {
 func (t logFailures) Run(ctx context.Context, input json.RawMessage) (*genai.ToolOutput, error) {
 	out, err := t.ToolRunner.Run(ctx, input)
 	if err != nil && genai.ErrorCode(err) == genai.EINTERNAL {
-		t.log.Error("mcp: tool failed", "tool", t.Tool().Name, "err", err)
+		t.log.ErrorContext(ctx, "mcp: tool failed", "tool", t.Tool().Name, "err", err)
 	}
 	return out, err
 }
@@ -159,7 +159,7 @@ func (s *Server) recoverPanics(next sdk.MethodHandler) sdk.MethodHandler {
 	return func(ctx context.Context, method string, req sdk.Request) (res sdk.Result, err error) {
 		defer func() {
 			if v := recover(); v != nil {
-				s.log.Error("mcp: panic in handler", "method", method, "panic", v)
+				s.log.ErrorContext(ctx, "mcp: panic in handler", "method", method, "panic", v)
 				res, err = nil, protocolError(genai.Errorf(genai.EINTERNAL, "internal error"))
 			}
 		}()

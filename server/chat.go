@@ -393,7 +393,7 @@ func (s *Server) chatText(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.log.Warn("stream failed after it started; cutting the response", "path", r.URL.Path, "err", err)
+	s.log.WarnContext(r.Context(), "stream failed after it started; cutting the response", "path", r.URL.Path, "err", err)
 	panic(http.ErrAbortHandler)
 }
 

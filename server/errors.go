@@ -75,7 +75,7 @@ func (s *Server) errorDetailOf(r *http.Request, err error) errorDetail {
 		if code == genai.EINTERNAL {
 			level = slog.LevelError
 		}
-		s.log.Log(r.Context(), level, "request failed", "request_id", d.RequestID, "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
+		s.log.Log(r.Context(), level, "request failed", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
 		d.Message = fixed + " (request id " + d.RequestID + ")"
 	}
 	return d

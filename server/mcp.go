@@ -37,7 +37,7 @@ func (s *Server) mcp(w http.ResponseWriter, r *http.Request) {
 		code = genai.EMEDIATYPE
 	}
 	if ew.status >= 500 {
-		s.log.Error("mcp: the handler failed", "request_id", RequestID(r.Context()), "status", ew.status, "err", msg)
+		s.log.ErrorContext(r.Context(), "mcp: the handler failed", "status", ew.status, "err", msg)
 		code, msg = genai.EINTERNAL, "internal error"
 	}
 	writeJSON(w, ew.status, s.errorPayload(r, errorDetail{Code: code, Message: msg, RequestID: RequestID(r.Context())}))

@@ -200,7 +200,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			d := time.Since(start)
 			s.metrics.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 			s.metrics.duration.WithLabelValues(route).Observe(d.Seconds())
-			s.log.Debug("request", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "status", status, "duration", d)
+			s.log.DebugContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", status, "duration", d)
 		}()
 		next.ServeHTTP(sw, r)
 	})

@@ -49,6 +49,10 @@ func infoOf(ctx context.Context) *requestInfo {
 // RequestID returns the id of the request ctx belongs to, or "".
 func RequestID(ctx context.Context) string { return infoOf(ctx).id }
 
+// Route returns the pattern of the route the request ctx belongs to matched, such as
+// "POST /v1/chat/completions", once it has been routed; "" before, or when none matched.
+func Route(ctx context.Context) string { return infoOf(ctx).pattern }
+
 // Caller returns who made the request ctx belongs to: "key:" and the first 16 hex digits
 // of the SHA-256 of the API key it carried, or "" when the server has no keys. It binds
 // state such as knowledge-base sessions to the key that made it.

@@ -44,7 +44,7 @@ func (s *Server) notReadyBody(r *http.Request, err error) readyBody {
 	if errors.As(err, &nr) && len(nr.Failing) > 0 {
 		failing = nr.Failing
 	}
-	s.log.Debug("not ready", "path", r.URL.Path, "failing", failing, "err", err)
+	s.log.DebugContext(r.Context(), "not ready", "path", r.URL.Path, "failing", failing, "err", err)
 	return readyBody{Status: "not_ready", Failing: failing,
 		Error: &errorDetail{Code: genai.EUNAVAILABLE, Message: "not ready: " + strings.Join(failing, ", ")}}
 }

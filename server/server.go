@@ -89,6 +89,10 @@ type Options struct {
 	UI http.Handler
 	// Logger receives access and error logs (default slog.Default()).
 	Logger *slog.Logger
+	// Trace wraps the handling of every request inside its request id, before any
+	// other check, so refusals are traced too (package telemetry's Handler, which names
+	// a span by Route); nil traces nothing.
+	Trace func(http.Handler) http.Handler
 }
 
 // DefaultMaxBodyBytes is the default cap on a JSON request body: room for the largest
@@ -151,6 +155,9 @@ func New(opts Options) *Server {
 	h = s.secureHeaders(h)
 	h = s.observe(h)
 	h = s.recoverPanics(h)
+	if opts.Trace != nil {
+		h = opts.Trace(h)
+	}
 	s.handler = s.requestID(h)
 	return s
 }
@@ -308,7 +315,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.Error("panic in handler", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "panic", v)
+			s.log.ErrorContext(r.Context(), "panic in handler", "method", r.Method, "path", r.URL.Path, "panic", v)
 			s.writeError(w, r, genai.Errorf(genai.EINTERNAL, "internal error"))
 		}()
 		next.ServeHTTP(w, r)

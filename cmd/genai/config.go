@@ -34,6 +34,7 @@ type Config struct {
 	// KBCacheContext puts a prompt-cache point after a knowledge-base answer's sources.
 	KBCacheContext bool
 	LogLevel       string
+	LogFormat      string // auto, json or text
 
 	Embedder           string
 	EmbedModel         string
@@ -241,6 +242,7 @@ func settings() []setting {
 			}
 			return fmt.Errorf("must be debug, info, warn or error, got %q", v)
 		}},
+		{"log-format", "GENAI_LOG_FORMAT", "auto", "log format: json, text, or auto (JSON unless stderr is a terminal)", oneOf(func(c *Config) *string { return &c.LogFormat }, "auto", "json", "text")},
 	}
 }
 

@@ -10,8 +10,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"golang.org/x/term"
 
 	"genai"
 	"genai/agent"
@@ -28,6 +29,7 @@ import (
 	"genai/openai"
 	"genai/server"
 	"genai/structured"
+	"genai/telemetry"
 	"genai/web"
 )
 
@@ -58,6 +60,9 @@ func run(ctx context.Context, args []string) error {
 		if err := m.ParseFlags(args, os.Getenv); err != nil {
 			return err
 		}
+		// Packages that log with slog's default (bedrock's guardrail traces) log as Main
+		// does, with the request id.
+		slog.SetDefault(m.Logger)
 		if err := m.Run(ctx); err != nil {
 			return err
 		}
@@ -91,10 +96,14 @@ type Main struct {
 	Config   *Config
 	Logger   *slog.Logger
 	Listener net.Listener // set by Run; its Addr is the address served
-	httpSrv  *http.Server
-	server   *server.Server
-	mcp      *mcp.Server
-	notes    *genai.NoteService
+	// LogOutput receives the logs (default os.Stderr); set it before ParseFlags.
+	LogOutput io.Writer
+	getenv    func(string) string
+	tel       *telemetry.Telemetry // the traces of OTEL_EXPORTER_OTLP_*; off without an endpoint
+	httpSrv   *http.Server
+	server    *server.Server
+	mcp       *mcp.Server
+	notes     *genai.NoteService
 	// responses keeps the Responses API's stored responses and the knowledge base's
 	// sessions.
 	responses conversations
@@ -107,7 +116,7 @@ type Main struct {
 
 // NewMain returns a Main that logs to stderr.
 func NewMain() *Main {
-	return &Main{Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}
+	return &Main{Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)), LogOutput: os.Stderr}
 }
 
 // ParseFlags reads the configuration from getenv and args.
@@ -117,10 +126,32 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		return err
 	}
 	m.Config = c
-	var level slog.Level
-	level.UnmarshalText([]byte(c.LogLevel))
-	m.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	m.getenv = getenv
+	if m.LogOutput == nil {
+		m.LogOutput = os.Stderr
+	}
+	m.Logger = newLogger(m.LogOutput, c.LogFormat, c.LogLevel)
 	return nil
+}
+
+// newLogger logs to w at level, as JSON or text by format: with "auto", JSON unless w is
+// a terminal, for a log collector reads a pipe or a file and a person a terminal. Each
+// line logged while serving a request carries its request id and trace id.
+func newLogger(w io.Writer, format, level string) *slog.Logger {
+	var l slog.Level
+	l.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "auto" || format == "" {
+		format = "json"
+		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			format = "text"
+		}
+	}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if format == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(telemetry.LogHandler(h, server.RequestID))
 }
 
 // Run wires the services, starts listening and serves in the background. It returns
@@ -130,6 +161,21 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
 		return fmt.Errorf("GENAI_DATA_DIR: %w", err)
 	}
+	getenv := m.getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	tel, err := telemetry.Setup(ctx, getenv, version)
+	if err != nil {
+		return err
+	}
+	m.tel = tel
+	started := false
+	defer func() {
+		if !started {
+			tel.Shutdown(context.Background()) // its exporter's goroutine ends with the start
+		}
+	}()
 	chat, provider, model, err := m.chatModel(ctx)
 	if err != nil {
 		return err
@@ -140,6 +186,8 @@ func (m *Main) Run(ctx context.Context) error {
 		counter = callBound{tc, c.UpstreamCall}
 	}
 	if chat != nil {
+		// Each call to the provider is one span, the retries of the checks below too.
+		chat = m.tel.Chat(chat, telemetry.Provider(provider), model)
 		// Structured answers are checked against their schemas whatever the provider.
 		chat = structured.Check(genai.WithDeadlines(chat, c.deadlines()))
 	}
@@ -187,6 +235,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Ready:         m.ready,
 		UI:            web.Handler(),
 		Logger:        m.Logger,
+		Trace:         func(h http.Handler) http.Handler { return m.tel.Handler(h, server.Route) },
 
 		MCPServers: m.mcpClient.Status,
 		// The MCP call timeout gives the precise error; the agent's own must not cut first.
@@ -220,6 +269,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if chat == nil {
 		m.Logger.Warn("chat is off: " + noProviderHint)
 	}
+	started = true
 	return nil
 }
 
@@ -247,6 +297,12 @@ func (m *Main) Close() error {
 	}
 	if m.responses != nil {
 		err = errors.Join(err, m.responses.Close())
+	}
+	// The spans of the last requests, streams included, are sent before the process ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if terr := m.tel.Shutdown(ctx); terr != nil {
+		m.Logger.Warn("traces: the last spans were not exported", "err", terr)
 	}
 	return err
 }
@@ -381,9 +437,14 @@ func (m *Main) startMCPClient() (*mcp.Client, error) {
 // notes, and each MCP server's tools ("mcp:NAME").
 func (m *Main) serverTools(kb genai.KnowledgeBase, docs genai.DocumentService) map[string]func() []genai.ToolRunner {
 	groups := map[string]func() []genai.ToolRunner{
-		"knowledge_base": func() []genai.ToolRunner { return agent.KnowledgeBaseTools(kb, docs) },
-		"notes":          func() []genai.ToolRunner { return agent.NoteTools(m.notes) },
+		"knowledge_base": func() []genai.ToolRunner { return m.tel.Tools(agent.KnowledgeBaseTools(kb, docs)) },
+		"notes":          func() []genai.ToolRunner { return m.tel.Tools(agent.NoteTools(m.notes)) },
 	}
-	maps.Copy(groups, m.mcpClient.Groups())
+	mcpGroups := m.mcpClient.Groups()
+	for _, st := range m.mcpClient.Status() {
+		if tools, ok := mcpGroups[st.Group]; ok {
+			groups[st.Group] = func() []genai.ToolRunner { return m.tel.MCPTools(tools(), st.Transport) }
+		}
+	}
 	return groups
 }

@@ -16,6 +16,7 @@ import (
 	"genai/opensearch"
 	"genai/rag"
 	"genai/sqlite"
+	"genai/telemetry"
 )
 
 // sqliteFile is the embedded store's file in GENAI_DATA_DIR.
@@ -122,7 +123,11 @@ func (m *Main) openNotes(ctx context.Context) (*genai.NoteService, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &genai.NoteService{Store: st, Embedder: e}, nil
+	provider := "" // the local embedder runs in process
+	if m.Config.Embedder != "local" {
+		provider = telemetry.Provider(m.Config.Embedder)
+	}
+	return &genai.NoteService{Store: st, Embedder: m.tel.Embedder(e, provider)}, nil
 }
 
 // reembed re-embeds every note of the embedded store with the configured embedder.
@@ -205,7 +210,7 @@ func (m *Main) knowledgeBase(ctx context.Context, notes *genai.NoteService, chat
 		if err != nil {
 			return nil, nil, fmt.Errorf("GENAI_KB=bedrock: %w", err)
 		}
-		return kb, nil, nil
+		return m.tel.KnowledgeBase(kb, c.BedrockKBID), nil, nil
 	}
 	chunks, ok := notes.Store.(genai.ChunkStore)
 	if !ok {
@@ -216,7 +221,7 @@ func (m *Main) knowledgeBase(ctx context.Context, notes *genai.NoteService, chat
 		return nil, nil, err
 	}
 	local := &rag.Local{
-		Retriever: &rag.Retriever{Store: chunks, Embedder: notes.Embedder, Reranker: rr},
+		Retriever: m.tel.Retriever(&rag.Retriever{Store: chunks, Embedder: notes.Embedder, Reranker: rr}, "local"),
 		Chat:      chat,
 		Model:     model,
 		Sessions:  m.sessions(),
