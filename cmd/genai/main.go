@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"genai/bedrock"
 	"genai/mcp"
 	"genai/openai"
+	"genai/redis"
 	"genai/server"
 	"genai/sqlite"
 	"genai/structured"
@@ -100,7 +102,10 @@ type Main struct {
 	// called in the background by readiness, never per request.
 	providerReady func(ctx context.Context) error
 	readiness     *readiness
-	mcpClient     *mcp.Client // the MCP servers of GENAI_MCP_SERVERS, whose tools the agent may use
+	// usage meters every model call by key; redis is its shared counter, when set.
+	usage     *server.Usage
+	redis     *redis.Counter
+	mcpClient *mcp.Client // the MCP servers of GENAI_MCP_SERVERS, whose tools the agent may use
 }
 
 // NewMain returns a Main that logs to stderr.
@@ -137,11 +142,17 @@ func (m *Main) Run(ctx context.Context) error {
 	if tc, ok := chat.(genai.TokenCounter); ok {
 		counter = callBound{tc, c.UpstreamCall}
 	}
+	if m.usage, err = m.newUsage(model); err != nil {
+		return err
+	}
 	if chat != nil {
 		// Structured answers are checked against their schemas whatever the provider.
-		chat = structured.Check(genai.WithDeadlines(chat, c.deadlines()))
+		// Metering wraps it all, once, so that every surface's calls (the knowledge
+		// base's and the agent's too) count against the caller's key.
+		chat = m.usage.Chat(structured.Check(genai.WithDeadlines(chat, c.deadlines())))
 	}
 	if m.notes, err = m.openNotes(ctx); err != nil {
+		m.closeRedis()
 		return err
 	}
 	kb, docs, err := m.knowledgeBase(ctx, m.notes, chat, model)
@@ -150,6 +161,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	if err != nil {
 		m.notes.Store.Close()
+		m.closeRedis()
 		return err
 	}
 	m.mcp = m.mcpServer(kb, docs)
@@ -157,6 +169,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.mcpClient, err = m.startMCPClient(); err != nil {
 		m.readiness.close()
 		m.notes.Store.Close()
+		m.closeRedis()
 		return err
 	}
 	m.server = server.New(server.Options{
@@ -168,6 +181,8 @@ func (m *Main) Run(ctx context.Context) error {
 		MaxTokens:     c.MaxTokens,
 		Vision:        chat != nil,
 		APIKeys:       c.APIKeys,
+		Keys:          c.Keys,
+		Usage:         m.usage,
 		MetricsPublic: c.MetricsPublic,
 		CORSOrigins:   c.CORSOrigins,
 		AllowedHosts:  c.allowedHosts(),
@@ -194,6 +209,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.mcpClient.Close()
 		m.notes.Store.Close()
 		m.responses.Close()
+		m.closeRedis()
 		return fmt.Errorf("GENAI_ADDR: %w", err)
 	}
 	m.Listener = ln
@@ -244,7 +260,33 @@ func (m *Main) Close() error {
 	if m.responses != nil {
 		err = errors.Join(err, m.responses.Close())
 	}
+	m.closeRedis()
 	return err
+}
+
+// newUsage returns the metering of model calls by key: counted in Redis when
+// GENAI_REDIS_URL is set, else in this process.
+func (m *Main) newUsage(model string) (*server.Usage, error) {
+	c := m.Config
+	opts := server.UsageOptions{FailClosed: c.RedisFail == "closed", DefaultModel: model,
+		Models: slices.Clone(c.ChatModels), Logger: m.Logger}
+	for _, k := range c.Keys {
+		opts.Models = append(opts.Models, k.Models...)
+	}
+	if c.RedisURL != "" {
+		rc, err := redis.New(c.RedisURL, redis.Options{Timeout: c.RedisTimeout})
+		if err != nil {
+			return nil, fmt.Errorf("GENAI_REDIS_URL: %w", err)
+		}
+		m.redis, opts.Counter = rc, rc
+	}
+	return server.NewUsage(opts), nil
+}
+
+func (m *Main) closeRedis() {
+	if m.redis != nil {
+		m.redis.Close()
+	}
 }
 
 // ready reports whether the dependencies passed their last background check: a
@@ -257,6 +299,9 @@ func (m *Main) dependencies() []dependency {
 	var deps []dependency
 	if m.providerReady != nil {
 		deps = append(deps, dependency{"provider", m.providerReady})
+	}
+	if m.redis != nil {
+		deps = append(deps, dependency{"redis", m.redis.Ping})
 	}
 	c := m.Config
 	deps = append(deps, dependency{"store", func(ctx context.Context) error {
