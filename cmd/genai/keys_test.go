@@ -189,7 +189,9 @@ func rawCall(t *testing.T, url, key, body string) *refusal {
 		}
 		return nil
 	}
-	var e struct{ Error struct{ Code, Message string } }
+	var e struct {
+		Error struct{ Code, Message string }
+	}
 	json.Unmarshal(b, &e)
 	ra, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
 	return &refusal{status: resp.StatusCode, code: e.Error.Code, retryAfter: ra, message: e.Error.Message}
