@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -56,11 +57,22 @@ func New(url string, opts Options) (*Counter, error) {
 	// A retry would double the wait on a Redis that is down; the caller decides what a
 	// failure means (fail open or closed).
 	o.MaxRetries = -1
+	o.DialerRetries = 1
 	o.ContextTimeoutEnabled = true
 	o.DisableIdentity = true
 	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	// go-redis's only logger is global and logs every failed dial: while Redis is down
+	// that is a line per call. Every failure is returned to the caller instead, which
+	// counts it and logs it at a bounded rate.
+	quietOnce.Do(func() { goredis.SetLogger(quiet{}) })
 	return &Counter{rdb: goredis.NewClient(o), timeout: opts.Timeout, prefix: opts.Prefix}, nil
 }
+
+var quietOnce sync.Once
+
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
 
 // Close closes the connections to Redis.
 func (c *Counter) Close() error { return c.rdb.Close() }
@@ -75,10 +87,10 @@ func (c *Counter) Ping(ctx context.Context) error {
 	return nil
 }
 
-// bound limits an operation of a few round trips to a few timeouts, whatever the
-// caller's context allows.
+// bound limits a whole operation (connecting included) to the timeout, whatever the
+// caller's context allows: a call waits at most that long on a Redis that hangs.
 func (c *Counter) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, 3*c.timeout)
+	return context.WithTimeout(ctx, c.timeout)
 }
 
 // windowKeys are the Redis keys of key's request and token counts in the windows of now.

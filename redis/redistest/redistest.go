@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -77,10 +78,18 @@ func (s *Server) wait() bool {
 // Kill ends the server at once (SIGKILL), as a crash or a lost host would.
 func (s *Server) Kill() {
 	if s.cmd.ProcessState == nil {
+		s.cmd.Process.Signal(syscall.SIGCONT)
 		s.cmd.Process.Kill()
 		s.cmd.Wait()
 	}
 }
+
+// Stop freezes the server (SIGSTOP): the kernel still accepts connections to it, and
+// nothing answers on them, as with a Redis that hangs or a network that drops packets.
+func (s *Server) Stop() error { return s.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Continue resumes a stopped server.
+func (s *Server) Continue() error { return s.cmd.Process.Signal(syscall.SIGCONT) }
 
 func freePort(t testing.TB) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
