@@ -202,7 +202,7 @@ func TestRedisDownMidRun(t *testing.T) {
 	}
 
 	for _, phase := range []struct {
-		name  string
+		name   string
 		break_ func() error
 	}{{"stopped", rds.Stop}, {"killed", func() error { rds.Kill(); return nil }}} {
 		if err := phase.break_(); err != nil {
