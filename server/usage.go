@@ -201,14 +201,23 @@ func (c meteredChat) Stream(ctx context.Context, req *genai.ChatRequest) iter.Se
 			yield(genai.Event{}, err)
 			return
 		}
+		// The charge is made before the last event is passed on, so that a client that
+		// has seen the end of its answer finds its tokens spent; a call that fails or is
+		// left early is charged when it ends.
+		charged := false
 		var usage genai.Usage
 		var callErr error
-		defer func() { c.u.charge(ctx, name, model, usage, callErr) }()
+		defer func() {
+			if !charged {
+				c.u.charge(ctx, name, model, usage, callErr)
+			}
+		}()
 		for ev, err := range c.ChatModel.Stream(ctx, req) {
 			if err != nil {
 				callErr = err
 			} else if ev.Done {
-				usage = ev.Usage
+				usage, charged = ev.Usage, true
+				c.u.charge(ctx, name, model, usage, nil)
 			}
 			if !yield(ev, err) {
 				return

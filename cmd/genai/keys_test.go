@@ -107,6 +107,12 @@ var surfaces = map[string]surface{
 	"api/kb/answer": func(t *testing.T, base, key string) *refusal {
 		return rawCall(t, base+"/api/kb/answer", key, `{"query":"what causes the highest tides?","stream":false}`)
 	},
+	"bedrock-haiku": func(t *testing.T, base, key string) *refusal {
+		return rawCall(t, base+"/bedrock-haiku", key, `{"messages":[{"role":"user","content":"hello there"}]}`)
+	},
+	"knowledge-base-retrieve-and-generate": func(t *testing.T, base, key string) *refusal {
+		return rawCall(t, base+"/knowledge-base-retrieve-and-generate", key, `{"messages":[{"role":"user","content":"what causes the highest tides?"}]}`)
+	},
 	"v1/chat/completions": func(t *testing.T, base, key string) *refusal {
 		c := oai.NewClient(option.WithBaseURL(base+"/v1"), option.WithAPIKey(key), option.WithMaxRetries(0))
 		_, err := c.Chat.Completions.New(context.Background(), oai.ChatCompletionNewParams{Model: DefaultBedrockModel,
@@ -449,5 +455,28 @@ func TestKeyUsage(t *testing.T) {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// An agent answer whose later step is over the key's limit ends with an error event of
+// code rate_limited, after the steps it was allowed.
+func TestKeyLimitMidAgent(t *testing.T) {
+	bedrockUpstream(t, bedrocktest.Options{})
+	base := limitsServer(t, map[string]string{"GENAI_API_KEYS_FILE": keysFile(t,
+		keyEntry{"name": "admin", "admin": true}, keyEntry{"name": "one", "requests_per_minute": 1})})
+	awayFromMinuteEnd(t, 5*time.Second)
+	req, _ := http.NewRequest("POST", base+"/api/chat", strings.NewReader(`{"messages":[{"role":"user","content":"highest tides"}],"server_tools":["knowledge_base"]}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-API-Key", secretOf("one"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	body := string(b)
+	if resp.StatusCode != 200 || !strings.Contains(body, "event: tool_result") || !strings.Contains(body, "event: error") ||
+		!strings.Contains(body, `"code":"rate_limited"`) || !strings.Contains(body, "requests_per_minute") {
+		t.Errorf("agent over its limit at step 2: %d %s", resp.StatusCode, body)
 	}
 }
