@@ -105,7 +105,8 @@ func TestTwoProcessesShareOneLimit(t *testing.T) {
 	rds := redistest.Start(t)
 	up := bedrockUpstream(t, bedrocktest.Options{})
 	const n = 10
-	env := map[string]string{"GENAI_PROVIDER": "bedrock", "GENAI_REDIS_URL": rds.URL, "GENAI_API_KEYS_FILE": keysFile(t,
+	// A generous Redis timeout: 40 calls at once on a loaded machine must not fail open.
+	env := map[string]string{"GENAI_PROVIDER": "bedrock", "GENAI_REDIS_URL": rds.URL, "GENAI_REDIS_TIMEOUT": "5s", "GENAI_API_KEYS_FILE": keysFile(t,
 		keyEntry{"name": "admin", "admin": true},
 		keyEntry{"name": "hammer", "requests_per_minute": n},
 		keyEntry{"name": "budget", "tokens_per_day": 1})}
@@ -174,9 +175,9 @@ func TestRedisDownMidRun(t *testing.T) {
 	rds := redistest.Start(t)
 	bedrockUpstream(t, bedrocktest.Options{})
 	keys := keysFile(t, keyEntry{"name": "admin", "admin": true}, keyEntry{"name": "team-a", "requests_per_minute": 1000})
-	env := map[string]string{"GENAI_PROVIDER": "bedrock", "GENAI_REDIS_URL": rds.URL, "GENAI_API_KEYS_FILE": keys, "GENAI_READY_INTERVAL": "200ms"}
+	env := map[string]string{"GENAI_PROVIDER": "bedrock", "GENAI_REDIS_URL": rds.URL, "GENAI_API_KEYS_FILE": keys, "GENAI_READY_INTERVAL": "200ms", "GENAI_REDIS_TIMEOUT": "500ms"}
 	a, b := startChild(t, env), startChild(t, env)
-	closedEnv := map[string]string{"GENAI_PROVIDER": "bedrock", "GENAI_REDIS_URL": rds.URL, "GENAI_API_KEYS_FILE": keys, "GENAI_REDIS_FAIL": "closed"}
+	closedEnv := map[string]string{"GENAI_PROVIDER": "bedrock", "GENAI_REDIS_URL": rds.URL, "GENAI_API_KEYS_FILE": keys, "GENAI_REDIS_FAIL": "closed", "GENAI_REDIS_TIMEOUT": "500ms"}
 	closed := startChild(t, closedEnv)
 
 	// A client that gives up long after the documented bound: a hang fails the test
@@ -209,7 +210,7 @@ func TestRedisDownMidRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		var slowest time.Duration
-		for range 5 {
+		for range 3 {
 			for _, base := range []string{a, b} {
 				status, took := call(base)
 				if status != 200 {
@@ -223,7 +224,7 @@ func TestRedisDownMidRun(t *testing.T) {
 			}
 			slowest = max(slowest, took)
 		}
-		t.Logf("Redis %s: slowest call %v (the Redis timeout is 250ms)", phase.name, slowest)
+		t.Logf("Redis %s: slowest call %v (GENAI_REDIS_TIMEOUT=500ms)", phase.name, slowest)
 	}
 	if body := waitReady(t, a, 503); !strings.Contains(body, `"redis"`) {
 		t.Errorf("/readyz with Redis down: %s", body)
@@ -232,7 +233,7 @@ func TestRedisDownMidRun(t *testing.T) {
 	if m == nil {
 		t.Fatal("/metrics has no genai_usage_counter_errors_total{op=\"admit\"}")
 	}
-	if n, _ := strconv.Atoi(m[1]); n < 10 {
-		t.Errorf("%d admission failures counted, want 10", n)
+	if n, _ := strconv.Atoi(m[1]); n < 6 {
+		t.Errorf("%d admission failures counted, want 6", n)
 	}
 }
