@@ -59,3 +59,38 @@ func TestCounterRedisDown(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAdmit measures what admitting a call costs in Redis (one round trip to a
+// local redis-server, the Lua script) against the in-process counter, in the same run,
+// and prints the ratio.
+func BenchmarkAdmit(b *testing.B) {
+	srv := redistest.Start(b)
+	rc, err := redis.New(srv.URL, redis.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rc.Close()
+	ctx := context.Background()
+	key := &genai.Key{Name: "bench", Limits: genai.Limits{RequestsPerMinute: 1 << 40, TokensPerMinute: 1 << 40, TokensPerDay: 1 << 40}}
+	per := func(c genai.UsageCounter, n int) time.Duration {
+		start := time.Now()
+		for range n {
+			if err := c.Admit(ctx, key, time.Now()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(start) / time.Duration(n)
+	}
+	mem := per(&genai.MemoryCounter{}, 20000)
+	per(rc, 100) // loads the script and fills the pool
+	b.ResetTimer()
+	start := time.Now()
+	for b.Loop() {
+		if err := rc.Admit(ctx, key, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	red := time.Since(start) / time.Duration(max(b.N, 1))
+	b.ReportMetric(float64(mem.Nanoseconds()), "memory-ns/op")
+	b.ReportMetric(float64(red)/float64(mem), "x-memory")
+}

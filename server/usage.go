@@ -150,6 +150,8 @@ func (u *Usage) admit(ctx context.Context, req *genai.ChatRequest) (name, model 
 		u.rateLimited.WithLabelValues(name, over.Limit).Inc()
 		u.requests.WithLabelValues(name, label, genai.ERATELIMIT).Inc()
 		return name, label, err
+	case ctx.Err() != nil:
+		return name, label, ctx.Err() // the caller went away: not a failure of the counter
 	default:
 		u.counterFailed(ctx, "admit", err)
 		if u.failClosed {
