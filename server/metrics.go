@@ -88,6 +88,7 @@ var fqName = regexp.MustCompile(`^Desc\{fqName: "([^"]+)"`)
 // could not be read.
 func MetricNames() ([]string, error) {
 	m := newMetrics()
+	m.register(NewUsage(UsageOptions{}).collectors()...) // served when keys are metered, as they always are
 	var names []string
 	for _, c := range m.collectors {
 		ch := make(chan *prometheus.Desc)

@@ -492,7 +492,7 @@ func (s *Server) openAIModels(w http.ResponseWriter, r *http.Request) {
 	}
 	list := []model{}
 	if s.opts.Chat != nil {
-		for _, id := range s.opts.ChatModels {
+		for _, id := range s.modelsOf(r.Context()) {
 			list = append(list, model{id, "model", 0, s.opts.Provider, modelCapabilities{Chat: true, Vision: s.opts.Vision}})
 		}
 	}

@@ -53,9 +53,10 @@ func RequestID(ctx context.Context) string { return infoOf(ctx).id }
 // "POST /v1/chat/completions", once it has been routed; "" before, or when none matched.
 func Route(ctx context.Context) string { return infoOf(ctx).pattern }
 
-// Caller returns who made the request ctx belongs to: "key:" and the first 16 hex digits
-// of the SHA-256 of the API key it carried, or "" when the server has no keys. It binds
-// state such as knowledge-base sessions to the key that made it.
+// Caller returns who made the request ctx belongs to: the name of the key it carried
+// (for a key of APIKeys, "key:" and the first 16 hex digits of its SHA-256), or "" when
+// the server has no keys. It binds state such as knowledge-base sessions to the key
+// that made it.
 func Caller(ctx context.Context) string { return infoOf(ctx).caller }
 
 // maxRequestIDLength bounds an X-Request-Id a caller sends.
@@ -209,16 +210,48 @@ var uiPaths = map[string]bool{
 	"/knowledge": true, "/retrieve": true, "/retrieve-generate": true,
 }
 
-// authenticate requires a configured API key on every route but the open ones, before
-// any of the body is read, and records the caller in the request's context. A refused
-// request's connection is closed rather than drained, so its body is never read.
-func (s *Server) authenticate(next http.Handler) http.Handler {
-	if len(s.opts.APIKeys) == 0 {
-		return next
+// knownKey is a key the server takes, by the SHA-256 of its secret.
+type knownKey struct {
+	sum [sha256.Size]byte
+	key *genai.Key
+}
+
+// knownKeys returns the keys of opts: those of the keys file as they are, and each of
+// APIKeys as an unlimited key named "key:" and the first 16 hex digits of its SHA-256.
+func knownKeys(opts Options) []knownKey {
+	var keys []knownKey
+	for i := range opts.Keys {
+		k := &opts.Keys[i]
+		var kk knownKey
+		hex.Decode(kk.sum[:], []byte(k.SHA256)) // validated by genai.ParseKeys
+		kk.key = k
+		keys = append(keys, kk)
 	}
-	keys := make([][]byte, len(s.opts.APIKeys))
-	for i, k := range s.opts.APIKeys {
-		keys[i] = []byte(k)
+	for _, secret := range opts.APIKeys {
+		sum := sha256.Sum256([]byte(secret))
+		keys = append(keys, knownKey{sum: sum, key: &genai.Key{Name: "key:" + hex.EncodeToString(sum[:8]), SHA256: hex.EncodeToString(sum[:])}})
+	}
+	return keys
+}
+
+// keyNamed returns the key called name, or nil.
+func (s *Server) keyNamed(name string) *genai.Key {
+	for _, k := range s.keys {
+		if k.key.Name == name {
+			return k.key
+		}
+	}
+	return nil
+}
+
+// authenticate requires a configured API key on every route but the open ones, before
+// any of the body is read, and records the caller and its key in the request's context.
+// A refused request's connection is closed rather than drained, so its body is never
+// read. Keys are compared by their SHA-256, in constant time and against every key, so
+// that neither a key nor its position shows in the time an answer takes.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	if len(s.keys) == 0 {
+		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodOptions || s.open(r) {
@@ -239,17 +272,19 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.refuse(w, r, genai.Errorf(genai.EUNAUTH, "an API key is required: send Authorization: Bearer <key> or X-API-Key"))
 			return
 		}
-		ok := 0
-		for _, k := range keys {
-			ok |= subtle.ConstantTimeCompare([]byte(got), k)
+		sum := sha256.Sum256([]byte(got))
+		var key *genai.Key
+		for _, k := range s.keys {
+			if subtle.ConstantTimeCompare(sum[:], k.sum[:]) == 1 {
+				key = k.key
+			}
 		}
-		if ok != 1 {
+		if key == nil {
 			s.refuse(w, r, genai.Errorf(genai.EUNAUTH, "the API key is not valid"))
 			return
 		}
-		sum := sha256.Sum256([]byte(got))
-		infoOf(r.Context()).caller = "key:" + hex.EncodeToString(sum[:8])
-		next.ServeHTTP(w, r)
+		infoOf(r.Context()).caller = key.Name
+		next.ServeHTTP(w, r.WithContext(genai.WithKey(r.Context(), key)))
 	})
 }
 

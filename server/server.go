@@ -36,6 +36,13 @@ type Options struct {
 	// APIKeys, when non-empty, are the bearer keys that /api/*, /v1/* and the workshop
 	// backends require.
 	APIKeys []string
+	// Keys are named keys, each with the models it may call and its limits (validated
+	// by genai.ParseKeys); they are required like APIKeys, and both may be set.
+	Keys []genai.Key
+	// Usage meters model calls by key, and serves GET /api/usage; nil meters none. Its
+	// Chat must wrap Chat (and whatever else calls the model, such as KB), so that a
+	// key's calls are counted wherever they are made.
+	Usage *Usage
 	// MetricsPublic leaves /metrics open when APIKeys are set.
 	MetricsPublic bool
 	// CORSOrigins are the origins allowed to call the API from a browser, by CORS and by
@@ -107,6 +114,7 @@ type Server struct {
 	metrics  *metrics
 	handler  http.Handler
 	patterns []string
+	keys     []knownKey
 }
 
 // New returns a Server serving opts.
@@ -132,7 +140,10 @@ func New(opts Options) *Server {
 	if opts.ChatModel != "" && !slices.Contains(opts.ChatModels, opts.ChatModel) {
 		opts.ChatModels = append([]string{opts.ChatModel}, opts.ChatModels...)
 	}
-	s := &Server{opts: opts, log: opts.Logger, mux: http.NewServeMux(), metrics: newMetrics()}
+	s := &Server{opts: opts, log: opts.Logger, mux: http.NewServeMux(), metrics: newMetrics(), keys: knownKeys(opts)}
+	if opts.Usage != nil {
+		s.metrics.register(opts.Usage.collectors()...)
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -167,6 +178,7 @@ func (s *Server) routes() {
 	s.handle("GET /readyz", s.readyz)
 	s.handle("GET /api/config", s.config)
 	s.handle("GET /metrics", s.metrics.handler().ServeHTTP)
+	s.handle("GET /api/usage", s.usage)
 
 	s.handle("POST /api/chat", s.chat)
 	s.handle("POST /bedrock-haiku", s.chatText)
@@ -369,17 +381,35 @@ type configLimits struct {
 	MaxUploadBytes int64 `json:"max_upload_bytes"`
 }
 
+// modelsOf returns the chat models the key of ctx may call.
+func (s *Server) modelsOf(ctx context.Context) []string {
+	key := genai.KeyFrom(ctx)
+	if key == nil {
+		return s.opts.ChatModels
+	}
+	var list []string
+	for _, m := range s.opts.ChatModels {
+		if key.Allows(m) {
+			list = append(list, m)
+		}
+	}
+	return list
+}
+
 func (s *Server) config(w http.ResponseWriter, r *http.Request) {
 	chat := s.opts.Chat != nil
 	body := configBody{
 		Provider:   s.opts.Provider,
 		ChatModel:  s.opts.ChatModel,
-		ChatModels: s.opts.ChatModels,
 		MaxTokens:  s.opts.MaxTokens,
-		Auth:       len(s.opts.APIKeys) > 0,
+		ChatModels: s.modelsOf(r.Context()),
+		Auth:       len(s.keys) > 0,
 		Features: map[string]bool{"chat": chat, "vision": chat && s.opts.Vision, "notes": s.opts.Notes != nil,
 			"kb": s.opts.KB != nil, "kb_upload": s.opts.Ingest != nil},
 		Limits: configLimits{genai.MaxImageBytes, genai.MaxImages, s.opts.MaxBodyBytes, s.opts.MaxFileBytes, s.opts.MaxUploadBytes},
+	}
+	if len(body.ChatModels) > 0 && !slices.Contains(body.ChatModels, body.ChatModel) {
+		body.ChatModel = body.ChatModels[0] // the key may not use the default
 	}
 	if s.opts.KB != nil {
 		body.KnowledgeBase = s.opts.KBName

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,6 +31,16 @@ type Config struct {
 	OpenAIBaseURL string
 	OpenAIAPIKey  string
 	APIKeys       []string
+	// KeysFile is the path of the named keys file; Keys are its keys, read and
+	// validated with the configuration.
+	KeysFile string
+	Keys     []genai.Key
+	// RedisURL, when set, keeps the keys' counters in Redis, shared by every task;
+	// RedisFail says what a call does while Redis fails (open: unlimited; closed: 503);
+	// RedisTimeout bounds each exchange with it.
+	RedisURL      string
+	RedisFail     string
+	RedisTimeout  time.Duration
 	CORSOrigins   []string
 	AllowedHosts  []string
 	MetricsPublic bool
@@ -138,6 +151,10 @@ func settings() []setting {
 		{"openai-base-url", "GENAI_OPENAI_BASE_URL", "", "OpenAI-compatible endpoint, such as http://localhost:11434/v1 for Ollama", str(func(c *Config) *string { return &c.OpenAIBaseURL })},
 		{"openai-api-key", "GENAI_OPENAI_API_KEY", "", "API key of the OpenAI-compatible endpoint, if it needs one", str(func(c *Config) *string { return &c.OpenAIAPIKey })},
 		{"api-keys", "GENAI_API_KEYS", "", "comma-separated API keys clients must send as a bearer token", list(func(c *Config) *[]string { return &c.APIKeys })},
+		{"api-keys-file", "GENAI_API_KEYS_FILE", "", "JSON file of named keys with their models and limits: {\"keys\": [{\"name\", \"sha256\", \"models\", \"admin\", \"requests_per_minute\", \"tokens_per_minute\", \"tokens_per_day\"}]}; with GENAI_API_KEYS or instead", str(func(c *Config) *string { return &c.KeysFile })},
+		{"redis-url", "GENAI_REDIS_URL", "", "Redis (redis://host:6379/0, rediss:// for TLS) holding the keys' limit counters and usage, shared by every task; without it, each process counts alone", str(func(c *Config) *string { return &c.RedisURL })},
+		{"redis-fail", "GENAI_REDIS_FAIL", "open", "while Redis fails: open (calls go ahead without limits, counted in genai_usage_counter_errors_total and logged) or closed (calls are refused with 503 unavailable)", oneOf(func(c *Config) *string { return &c.RedisFail }, "open", "closed")},
+		{"redis-timeout", "GENAI_REDIS_TIMEOUT", "250ms", "longest connect or command to Redis; then it counts as failing", duration(func(c *Config) *time.Duration { return &c.RedisTimeout }, "")},
 		{"cors-origins", "GENAI_CORS_ORIGINS", "", "comma-separated origins (https://app.example.com) whose pages may call the API from a browser, writes included; * for any (needs GENAI_API_KEYS)", list(func(c *Config) *[]string { return &c.CORSOrigins })},
 		{"allowed-hosts", "GENAI_ALLOWED_HOSTS", "", "comma-separated host names the server answers to besides localhost, 127.0.0.1 and ::1 (on loopback, all others are refused against DNS rebinding); * for any", list(func(c *Config) *[]string { return &c.AllowedHosts })},
 		{"metrics-public", "GENAI_METRICS_PUBLIC", "false", "serve /metrics without an API key", func(c *Config, v string) error {
@@ -291,8 +308,19 @@ func (c *Config) validate() error {
 	if err != nil {
 		return fmt.Errorf("GENAI_ADDR: %q is not host:port: %w", c.Addr, err)
 	}
-	if !isLoopback(host) && len(c.APIKeys) == 0 {
-		return fmt.Errorf("GENAI_ADDR: listening on %q, beyond loopback, needs GENAI_API_KEYS so that the API is not open to the network", c.Addr)
+	if c.KeysFile != "" {
+		f, err := os.Open(c.KeysFile)
+		if err != nil {
+			return fmt.Errorf("GENAI_API_KEYS_FILE: %w", err)
+		}
+		c.Keys, err = genai.ParseKeys(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("GENAI_API_KEYS_FILE: %s: %s", c.KeysFile, genai.ErrorMessage(err))
+		}
+	}
+	if !isLoopback(host) && len(c.APIKeys) == 0 && len(c.Keys) == 0 {
+		return fmt.Errorf("GENAI_ADDR: listening on %q, beyond loopback, needs GENAI_API_KEYS or GENAI_API_KEYS_FILE so that the API is not open to the network", c.Addr)
 	}
 	if c.Provider == "openai" && c.OpenAIBaseURL == "" {
 		return fmt.Errorf("GENAI_PROVIDER=openai needs GENAI_OPENAI_BASE_URL (for Ollama: http://localhost:11434/v1)")
@@ -318,12 +346,18 @@ func (c *Config) validate() error {
 	if err := server.CheckOrigins(c.CORSOrigins); err != nil {
 		return fmt.Errorf("GENAI_CORS_ORIGINS: %w", err)
 	}
-	if slices.Contains(c.CORSOrigins, "*") && len(c.APIKeys) == 0 {
+	if slices.Contains(c.CORSOrigins, "*") && len(c.APIKeys) == 0 && len(c.Keys) == 0 {
 		return fmt.Errorf("GENAI_CORS_ORIGINS=*: would let every site's pages call the API; set GENAI_API_KEYS too, or name the origins")
 	}
 	for _, k := range c.APIKeys {
 		if len(k) < 16 {
 			return fmt.Errorf("GENAI_API_KEYS: each key must be at least 16 characters")
+		}
+		sum := sha256.Sum256([]byte(k))
+		for _, fk := range c.Keys {
+			if fk.SHA256 == hex.EncodeToString(sum[:]) {
+				return fmt.Errorf("GENAI_API_KEYS: a key is also in GENAI_API_KEYS_FILE, as %q; give it once", fk.Name)
+			}
 		}
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"genai/bedrock"
 	"genai/mcp"
 	"genai/openai"
+	"genai/redis"
 	"genai/server"
 	"genai/structured"
 	"genai/telemetry"
@@ -111,7 +113,10 @@ type Main struct {
 	// called in the background by readiness, never per request.
 	providerReady func(ctx context.Context) error
 	readiness     *readiness
-	mcpClient     *mcp.Client // the MCP servers of GENAI_MCP_SERVERS, whose tools the agent may use
+	// usage meters every model call by key; redis is its shared counter, when set.
+	usage     *server.Usage
+	redis     *redis.Counter
+	mcpClient *mcp.Client // the MCP servers of GENAI_MCP_SERVERS, whose tools the agent may use
 }
 
 // NewMain returns a Main that logs to stderr.
@@ -173,7 +178,7 @@ func (m *Main) Run(ctx context.Context) error {
 	started := false
 	defer func() {
 		if !started {
-			tel.Shutdown(context.Background()) // its exporter's goroutine ends with the start
+			m.release() // what opened before the failure, the exporter's goroutine too
 		}
 	}()
 	chat, provider, model, err := m.chatModel(ctx)
@@ -185,30 +190,30 @@ func (m *Main) Run(ctx context.Context) error {
 	if tc, ok := chat.(genai.TokenCounter); ok {
 		counter = callBound{tc, c.UpstreamCall}
 	}
+	if m.usage, err = m.newUsage(model); err != nil {
+		return err
+	}
 	if chat != nil {
 		// Each call to the provider is one span, the retries of the checks below too.
 		chat = m.tel.Chat(chat, telemetry.Provider(provider), model)
 		// Structured answers are checked against their schemas whatever the provider.
-		chat = structured.Check(genai.WithDeadlines(chat, c.deadlines()))
+		// Metering wraps it all, once, so that every surface's calls (the knowledge
+		// base's and the agent's too) count against the caller's key.
+		chat = m.usage.Chat(structured.Check(genai.WithDeadlines(chat, c.deadlines())))
 	}
 	if m.notes, err = m.openNotes(ctx); err != nil {
 		return err
 	}
 	if m.responses, err = m.openConversations(ctx); err != nil {
-		m.notes.Store.Close()
 		return err
 	}
 	kb, docs, err := m.knowledgeBase(ctx, m.notes, chat, model)
 	if err != nil {
-		m.notes.Store.Close()
-		m.responses.Close()
 		return err
 	}
 	m.mcp = m.mcpServer(kb, docs)
 	m.readiness = startReadiness(m.Logger, c.ReadyInterval, m.dependencies())
 	if m.mcpClient, err = m.startMCPClient(); err != nil {
-		m.readiness.close()
-		m.notes.Store.Close()
 		return err
 	}
 	m.server = server.New(server.Options{
@@ -220,6 +225,8 @@ func (m *Main) Run(ctx context.Context) error {
 		MaxTokens:     c.MaxTokens,
 		Vision:        chat != nil,
 		APIKeys:       c.APIKeys,
+		Keys:          c.Keys,
+		Usage:         m.usage,
 		MetricsPublic: c.MetricsPublic,
 		CORSOrigins:   c.CORSOrigins,
 		AllowedHosts:  c.allowedHosts(),
@@ -243,10 +250,6 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
-		m.readiness.close()
-		m.mcpClient.Close()
-		m.notes.Store.Close()
-		m.responses.Close()
 		return fmt.Errorf("GENAI_ADDR: %w", err)
 	}
 	m.Listener = ln
@@ -286,25 +289,62 @@ func (m *Main) Close() error {
 		defer cancel()
 		err = m.httpSrv.Shutdown(ctx)
 	}
+	return errors.Join(err, m.release())
+}
+
+// release closes what Run opened, whatever of it did open, once: the background checks, the MCP
+// servers' processes, the stores, the traces' exporter (sending the last spans, streams'
+// included) and the Redis client.
+func (m *Main) release() error {
+	var err error
 	if m.readiness != nil {
 		m.readiness.close()
+		m.readiness = nil
 	}
 	if m.mcpClient != nil {
 		m.mcpClient.Close() // ends every stdio server's process
+		m.mcpClient = nil
 	}
 	if m.notes != nil {
 		err = errors.Join(err, m.notes.Store.Close())
+		m.notes = nil
 	}
 	if m.responses != nil {
 		err = errors.Join(err, m.responses.Close())
+		m.responses = nil
 	}
-	// The spans of the last requests, streams included, are sent before the process ends.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if terr := m.tel.Shutdown(ctx); terr != nil {
-		m.Logger.Warn("traces: the last spans were not exported", "err", terr)
+	if m.tel != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if terr := m.tel.Shutdown(ctx); terr != nil {
+			m.Logger.Warn("traces: the last spans were not exported", "err", terr)
+		}
+		m.tel = nil
+	}
+	if m.redis != nil {
+		m.redis.Close()
+		m.redis = nil
 	}
 	return err
+}
+
+// newUsage returns the metering of model calls by key: counted in Redis when
+// GENAI_REDIS_URL is set, else in this process.
+func (m *Main) newUsage(model string) (*server.Usage, error) {
+	c := m.Config
+	opts := server.UsageOptions{FailClosed: c.RedisFail == "closed", DefaultModel: model,
+		Models: slices.Clone(c.ChatModels), Logger: m.Logger}
+	for _, k := range c.Keys {
+		opts.Models = append(opts.Models, k.Models...)
+	}
+	if c.RedisURL != "" {
+		rc, err := redis.New(c.RedisURL, redis.Options{Timeout: c.RedisTimeout})
+		if err != nil {
+			return nil, fmt.Errorf("GENAI_REDIS_URL: %w", err)
+		}
+		m.redis, opts.Counter = rc, rc
+	}
+	return server.NewUsage(opts), nil
 }
 
 // ready reports whether the dependencies passed their last background check: a
@@ -317,6 +357,9 @@ func (m *Main) dependencies() []dependency {
 	var deps []dependency
 	if m.providerReady != nil {
 		deps = append(deps, dependency{"provider", m.providerReady})
+	}
+	if m.redis != nil {
+		deps = append(deps, dependency{"redis", m.redis.Ping})
 	}
 	c := m.Config
 	deps = append(deps, dependency{"store", func(ctx context.Context) error {
