@@ -357,3 +357,26 @@ func TestNginxHeartbeatKeepsASilentStreamOpen(t *testing.T) {
 		}
 	})
 }
+
+// The figure of the README, run by hand (not in CI: it takes the silence and more):
+// GENAI_TEST_NGINX_SILENCE=90s go test -run TestNginxLongSilence -v ./cmd/genai
+// A silent step of that length through nginx with its default proxy_read_timeout (60 s)
+// and the default heartbeat (15 s) completes; with no heartbeat it is cut.
+func TestNginxLongSilence(t *testing.T) {
+	silence, err := time.ParseDuration(os.Getenv("GENAI_TEST_NGINX_SILENCE"))
+	if err != nil {
+		t.Skip("set GENAI_TEST_NGINX_SILENCE (such as 90s) to run it")
+	}
+	silentUpstream(t, silence)
+	_, base := start(t, map[string]string{"GENAI_PROVIDER": "bedrock"})
+	_, quiet := start(t, map[string]string{"GENAI_PROVIDER": "bedrock", "GENAI_SSE_HEARTBEAT": "0"})
+	for _, c := range []struct{ name, url string }{{"heartbeat 15s", startNginx(t, base, siteConfig)}, {"no heartbeat", startNginx(t, quiet, siteConfig)}} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			t0 := time.Now()
+			status, body, err := postStream(t, c.url+"/api/chat", hello)
+			t.Logf("%s: %d after %v, complete %v, %d heartbeats, read error %v",
+				c.name, status, time.Since(t0).Round(time.Millisecond), strings.Contains(body, "event: done"), strings.Count(body, ": ping\n\n"), err)
+		})
+	}
+}
