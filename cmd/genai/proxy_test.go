@@ -368,8 +368,11 @@ func TestNginxLongSilence(t *testing.T) {
 		t.Skip("set GENAI_TEST_NGINX_SILENCE (such as 90s) to run it")
 	}
 	silentUpstream(t, silence)
-	_, base := start(t, map[string]string{"GENAI_PROVIDER": "bedrock"})
-	_, quiet := start(t, map[string]string{"GENAI_PROVIDER": "bedrock", "GENAI_SSE_HEARTBEAT": "0"})
+	// The server's own deadline on a silent model (60 s) is raised past the silence: a
+	// user with a model that thinks this long raises it too.
+	between := (silence + time.Minute).String()
+	_, base := start(t, map[string]string{"GENAI_PROVIDER": "bedrock", "GENAI_UPSTREAM_BETWEEN_EVENTS_TIMEOUT": between})
+	_, quiet := start(t, map[string]string{"GENAI_PROVIDER": "bedrock", "GENAI_UPSTREAM_BETWEEN_EVENTS_TIMEOUT": between, "GENAI_SSE_HEARTBEAT": "0"})
 	for _, c := range []struct{ name, url string }{{"heartbeat 15s", startNginx(t, base, siteConfig)}, {"no heartbeat", startNginx(t, quiet, siteConfig)}} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
