@@ -383,3 +383,40 @@ func TestNginxLongSilence(t *testing.T) {
 		})
 	}
 }
+
+// The official JavaScript SDKs of OpenAI and Anthropic read streams full of heartbeats
+// (one every 5 ms, between tokens 40 ms apart) as they read any other: each script of
+// TestJavaScriptSDKs passes unchanged.
+func TestJavaScriptSDKsReadHeartbeats(t *testing.T) {
+	dir := javaScriptSDKs(t)
+	bedrockUpstream(t, bedrocktest.Options{TokenDelay: 40 * time.Millisecond})
+	const key = "sk-genai-sdk-test-0123456789"
+	_, base := start(t, map[string]string{"GENAI_PROVIDER": "bedrock", "GENAI_API_KEYS": key, "GENAI_SSE_HEARTBEAT": "5ms"})
+	// The streams do carry heartbeats.
+	for _, s := range streamSurfaces[1:4] {
+		req, _ := http.NewRequest("POST", base+s.path, strings.NewReader(s.body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), "ping") || !strings.Contains(string(b), s.end) {
+			t.Fatalf("%s: no heartbeat in %q", s.path, b)
+		}
+	}
+	for _, script := range []string{"openai.mjs", "anthropic.mjs", "responses.mjs"} {
+		t.Run(strings.TrimSuffix(script, ".mjs"), func(t *testing.T) {
+			cmd := exec.CommandContext(t.Context(), "node", script)
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "GENAI_URL="+base, "GENAI_KEY="+key, "GENAI_MODEL="+DefaultBedrockModel,
+				"GENAI_STRUCTURED_MODEL=us.anthropic.claude-haiku-4-5-20251001-v1:0")
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), " passed, 0 failed") {
+				t.Errorf("node %s: %v\n%s", script, err, out)
+			}
+		})
+	}
+}
