@@ -60,8 +60,11 @@ func (s *Server) newSSEWriter(w http.ResponseWriter, r *http.Request) *sseWriter
 		sw.ping = anthropicPing
 	}
 	if s.opts.SSEHeartbeat > 0 {
+		// Under the lock, which the first heartbeat takes before it reads the timer.
+		sw.mu.Lock()
 		sw.interval, sw.last = s.opts.SSEHeartbeat, time.Now()
 		sw.timer = time.AfterFunc(sw.interval, sw.heartbeat)
+		sw.mu.Unlock()
 	}
 	return sw
 }
