@@ -153,7 +153,8 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if sse == nil {
-			sse = newSSEWriter(w)
+			sse = s.newSSEWriter(w, r)
+			defer sse.close()
 			blocks.sse = sse
 			start := struct {
 				Type    string           `json:"type"`

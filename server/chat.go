@@ -284,7 +284,8 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		if sse == nil {
 			// Headers wait for the first event, so an error before it is an ordinary
 			// HTTP error with its status (a 429 with Retry-After, say).
-			sse = newSSEWriter(w)
+			sse = s.newSSEWriter(w, r)
+			defer sse.close()
 			if err = sse.eventHeld("start", startEvent{ID: id, Model: req.Model}); err != nil {
 				return
 			}
@@ -373,9 +374,7 @@ func (s *Server) chatText(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if !started {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.Header().Set("Cache-Control", "no-store")
-			w.Header().Set("X-Accel-Buffering", "no")
+			streamHeaders(w.Header(), "text/plain; charset=utf-8")
 			started = true
 		}
 		call.firstToken()

@@ -44,6 +44,12 @@ type errorDetail struct {
 	RequestID string `json:"request_id,omitempty"`
 }
 
+// ErrShuttingDown is the cause with which a server that is shutting down ends the
+// requests still open at its deadline (see http.Server.BaseContext and
+// context.WithCancelCause): a stream then ends with an error event of this code and
+// message, in its surface's shape.
+var ErrShuttingDown = genai.Errorf(genai.EUNAVAILABLE, "the server is shutting down")
+
 // fixedMessages are what a client is told of errors that come from beyond this server:
 // an upstream's own text can hold account ids, internal URLs or policy names, so it is
 // logged with the request id and the client gets this message and the id.
@@ -67,6 +73,11 @@ func normalize(err error) error {
 // errorDetailOf returns the client-facing code, message and request id of err. The
 // detail of an internal or upstream error is logged with the request id and never shown.
 func (s *Server) errorDetailOf(r *http.Request, err error) errorDetail {
+	// A request ended on purpose (ErrShuttingDown) says why, not that it was cancelled.
+	var cause *genai.Error
+	if r.Context().Err() != nil && errors.As(context.Cause(r.Context()), &cause) {
+		err = cause
+	}
 	err = normalize(err)
 	code := genai.ErrorCode(err)
 	d := errorDetail{Code: code, Message: genai.ErrorMessage(err), RequestID: RequestID(r.Context())}

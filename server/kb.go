@@ -471,7 +471,8 @@ func (s *Server) kbAnswer(w http.ResponseWriter, r *http.Request) {
 		if sse == nil {
 			// Headers wait for the first event, so that an error before it (a throttled
 			// model, say) is an ordinary HTTP error with its status.
-			sse = newSSEWriter(w)
+			sse = s.newSSEWriter(w, r)
+			defer sse.close()
 			cs := ans.Citations
 			if cs == nil {
 				cs = []genai.Citation{}

@@ -18,6 +18,9 @@ func (s *Server) mcp(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// The SDK sets the other stream headers of its SSE answers; not this one, without
+	// which nginx would buffer them.
+	w.Header().Set("X-Accel-Buffering", "no")
 	ew := &mcpErrors{ResponseWriter: w}
 	s.opts.MCP.ServeHTTP(ew, r)
 	if ew.status == 0 {

@@ -394,7 +394,8 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if sse == nil {
-			sse = newSSEWriter(w)
+			sse = s.newSSEWriter(w, r)
+			defer sse.close()
 			// The role chunk leaves with the first text, in one write.
 			sse.hold = true
 			err = chunk(map[string]any{"role": "assistant", "content": ""}, nil)

@@ -52,7 +52,7 @@ func TestTextEventAllocatesNothing(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocations are counted without -race")
 	}
-	sse := newSSEWriter(discardWriter{})
+	sse := (&Server{}).newSSEWriter(discardWriter{}, httptest.NewRequest(http.MethodPost, "/api/chat", nil))
 	text := strings.Repeat("token ", 20)
 	if n := testing.AllocsPerRun(100, func() { sse.textEvent(deltaHead, text, deltaTail) }); n != 0 {
 		t.Errorf("%v allocations per text event, want none", n)
@@ -67,7 +67,7 @@ var eventTexts = []string{"", "Hello", `a "quoted" \ back`, "<b>&amp;</b>", "lin
 func writeTextEvent(t *testing.T, head []byte, text string, tail []byte) []byte {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	sse := newSSEWriter(rec)
+	sse := (&Server{}).newSSEWriter(rec, httptest.NewRequest(http.MethodPost, "/api/chat", nil))
 	rec.Body.Reset()
 	if err := sse.textEvent(head, text, tail); err != nil {
 		t.Fatal(err)

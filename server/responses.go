@@ -472,7 +472,8 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) {
 		if p.stream && b.sse == nil {
 			// Headers wait for the first event, so an error before it is an ordinary
 			// HTTP error with its status.
-			b.sse = newSSEWriter(w)
+			b.sse = s.newSSEWriter(w, r)
+			defer b.sse.close()
 			if err = b.start(); err != nil {
 				return
 			}

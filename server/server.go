@@ -65,6 +65,10 @@ type Options struct {
 	// AgentToolTimeout one tool call (defaults in package agent).
 	AgentMaxSteps    int
 	AgentToolTimeout time.Duration
+	// SSEHeartbeat is the silence after which an event stream carries a heartbeat, so
+	// that proxies and load balancers do not cut it (default DefaultSSEHeartbeat;
+	// negative: none).
+	SSEHeartbeat time.Duration
 	// MaxBodyBytes caps a JSON request body (default DefaultMaxBodyBytes).
 	MaxBodyBytes int64
 	// Responses keeps the responses of POST /v1/responses for previous_response_id and
@@ -136,6 +140,9 @@ func New(opts Options) *Server {
 	}
 	if opts.Provider == "" {
 		opts.Provider = "none"
+	}
+	if opts.SSEHeartbeat == 0 {
+		opts.SSEHeartbeat = DefaultSSEHeartbeat
 	}
 	if opts.ChatModel != "" && !slices.Contains(opts.ChatModels, opts.ChatModel) {
 		opts.ChatModels = append([]string{opts.ChatModel}, opts.ChatModels...)

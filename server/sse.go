@@ -3,27 +3,106 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 )
 
+// DefaultSSEHeartbeat is how long a stream may stay silent before it carries a
+// heartbeat: well inside the 60 s idle timeouts of nginx (proxy_read_timeout) and AWS
+// load balancers, which cut a connection that carries nothing for that long.
+const DefaultSSEHeartbeat = 15 * time.Second
+
+// streamHeaders sets the headers of every streamed answer, SSE or plain chunked text:
+// no cache may keep it, and nginx (and proxies that follow its header) must pass each
+// write on at once instead of buffering the answer, which would hold the first token
+// until the buffer fills or the answer ends.
+func streamHeaders(h http.Header, contentType string) {
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+}
+
+// Heartbeats: an SSE comment, which every SSE parser skips (the official OpenAI and MCP
+// clients included); on /v1/messages Anthropic's own documented ping event, which its
+// SDKs skip by name.
+var (
+	commentPing   = []byte(": ping\n\n")
+	anthropicPing = []byte("event: ping\ndata: {\"type\":\"ping\"}\n\n")
+)
+
 // sseWriter writes Server-Sent Events, one JSON object per data line, flushing each
-// event at once so tokens reach the client as they are made.
+// event at once so tokens reach the client as they are made. While the stream is silent
+// it writes a heartbeat every interval, so that proxies do not take it for dead; one
+// lock makes the handler's events and the heartbeats whole writes that never
+// interleave.
 type sseWriter struct {
 	w    http.ResponseWriter
 	rc   *http.ResponseController
-	buf  []byte
-	hold bool // write without flushing
+	buf  []byte // the event being assembled; the handler's goroutine only
+	hold bool   // write without flushing; the handler's goroutine only
+
+	mu       sync.Mutex
+	last     time.Time // of the last write
+	closed   bool
+	ping     []byte
+	interval time.Duration
+	timer    *time.Timer
 }
 
-func newSSEWriter(w http.ResponseWriter) *sseWriter {
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no") // tell proxies such as nginx not to buffer the stream
+// newSSEWriter starts r's event stream on w: the headers, then heartbeats every
+// Options.SSEHeartbeat of silence until close, which the handler must call (deferred)
+// before it returns.
+func (s *Server) newSSEWriter(w http.ResponseWriter, r *http.Request) *sseWriter {
+	streamHeaders(w.Header(), "text/event-stream")
 	w.WriteHeader(http.StatusOK)
-	return &sseWriter{w: w, rc: http.NewResponseController(w)}
+	sw := &sseWriter{w: w, rc: http.NewResponseController(w), ping: commentPing}
+	if isAnthropicPath(r.URL.Path) {
+		sw.ping = anthropicPing
+	}
+	if s.opts.SSEHeartbeat > 0 {
+		// Under the lock, which the first heartbeat takes before it reads the timer.
+		sw.mu.Lock()
+		sw.interval, sw.last = s.opts.SSEHeartbeat, time.Now()
+		sw.timer = time.AfterFunc(sw.interval, sw.heartbeat)
+		sw.mu.Unlock()
+	}
+	return sw
+}
+
+// heartbeat writes a ping when nothing was written for an interval, and sets itself to
+// run again an interval after the last write.
+func (s *sseWriter) heartbeat() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	if idle := time.Since(s.last); idle < s.interval {
+		s.timer.Reset(s.interval - idle)
+		return
+	}
+	if _, err := s.w.Write(s.ping); err != nil || s.rc.Flush() != nil {
+		return // the client is gone: the handler learns it from its next write
+	}
+	s.last = time.Now()
+	s.timer.Reset(s.interval)
+}
+
+// close stops the heartbeats; after it returns nothing more is written. A nil s is a
+// stream that never started.
+func (s *sseWriter) close() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	if s.timer != nil {
+		s.timer.Stop()
+	}
 }
 
 // event writes one event and flushes it; an error means the client is gone.
@@ -92,6 +171,11 @@ func (s *sseWriter) write(data []byte) error {
 // send ends the event in s.buf, writes it and flushes it unless held.
 func (s *sseWriter) send() error {
 	s.buf = append(s.buf, "\n\n"...)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.interval > 0 {
+		s.last = time.Now()
+	}
 	if _, err := s.w.Write(s.buf); err != nil || s.hold {
 		return err
 	}

@@ -81,12 +81,21 @@ type Config struct {
 	MCPServers      string
 	MCPStartTimeout time.Duration
 	MCPCallTimeout  time.Duration
+	// SSEHeartbeat is the silence after which a stream carries a heartbeat (0: none);
+	// ShutdownTimeout how long open requests may finish after SIGTERM.
+	SSEHeartbeat    time.Duration
+	ShutdownTimeout time.Duration
 	Parses          int // files ingested at once; 0 = one per CPU
 	ParseQueue      int // files that may wait for a turn
 
 	// MCPStateless serves /mcp without sessions, so that any task answers any request.
 	MCPStateless bool
 }
+
+// DefaultShutdownTimeout leaves open streams 25 s to finish after SIGTERM, and the
+// server a few more to end the rest and close the store, inside the 30 s that ECS (and
+// Kubernetes) wait before SIGKILL.
+const DefaultShutdownTimeout = 25 * time.Second
 
 // DefaultBedrockModel is the chat model used on Bedrock when none is configured.
 const DefaultBedrockModel = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -215,6 +224,8 @@ func settings() []setting {
 		{"upstream-first-event-timeout", "GENAI_UPSTREAM_FIRST_EVENT_TIMEOUT", genai.DefaultFirstEventTimeout.String(), "longest wait for the first event of a model's stream (a long prompt or a thinking model takes a while); then 504 timeout", duration(func(c *Config) *time.Duration { return &c.UpstreamFirstEvent }, "for none")},
 		{"upstream-between-events-timeout", "GENAI_UPSTREAM_BETWEEN_EVENTS_TIMEOUT", genai.DefaultBetweenEventsTimeout.String(), "longest silence of a model's stream once it has begun; then an error event", duration(func(c *Config) *time.Duration { return &c.UpstreamBetweenEvents }, "for none")},
 		{"upstream-call-timeout", "GENAI_UPSTREAM_CALL_TIMEOUT", genai.DefaultCallTimeout.String(), "longest whole call to the model provider or a remote embedder, streamed or not", duration(func(c *Config) *time.Duration { return &c.UpstreamCall }, "for none")},
+		{"sse-heartbeat", "GENAI_SSE_HEARTBEAT", server.DefaultSSEHeartbeat.String(), "silence after which an event stream carries a heartbeat (an SSE comment; Anthropic's ping event on /v1/messages), so that proxies and load balancers with idle timeouts (nginx, ALB: 60 s) do not cut a stream while the model thinks or a tool runs", duration(func(c *Config) *time.Duration { return &c.SSEHeartbeat }, "for none")},
+		{"shutdown-timeout", "GENAI_SHUTDOWN_TIMEOUT", DefaultShutdownTimeout.String(), "after SIGTERM, how long open requests and streams may finish; then each open stream ends with an error event (code unavailable) and its model call is cancelled", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, "ends open streams at once")},
 		{"ready-interval", "GENAI_READY_INTERVAL", "10s", "how often /readyz's dependencies (provider, store) are checked in the background", duration(func(c *Config) *time.Duration { return &c.ReadyInterval }, "")},
 		{"agent-max-steps", "GENAI_AGENT_MAX_STEPS", "8", "model calls of one answer that uses the server's own tools (server_tools), each tool call bounded by a minute", func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)

@@ -166,7 +166,8 @@ func TestECSTemplate(t *testing.T) {
 				Name  string
 				Value any
 			}
-			Secrets []struct{ Name string }
+			Secrets     []struct{ Name string }
+			StopTimeout int
 		}
 	}
 	json.Unmarshal(tmpl.Resources["TaskDefinition"].Properties, &task)
@@ -191,6 +192,19 @@ func TestECSTemplate(t *testing.T) {
 	}
 	if env["GENAI_ADDR"] != "0.0.0.0:3000" || !secretKeys {
 		t.Errorf("GENAI_ADDR %v beyond loopback needs GENAI_API_KEYS from a secret (found: %v)", env["GENAI_ADDR"], secretKeys)
+	}
+	// ECS sends SIGKILL StopTimeout seconds after SIGTERM: the drain and the grace after
+	// it must fit (ECS's default is 30 s).
+	drain := DefaultShutdownTimeout
+	if v, ok := env["GENAI_SHUTDOWN_TIMEOUT"].(string); ok {
+		drain, _ = time.ParseDuration(v)
+	}
+	stop := 30 * time.Second
+	if c.StopTimeout > 0 {
+		stop = time.Duration(c.StopTimeout) * time.Second
+	}
+	if drain+shutdownGrace >= stop {
+		t.Errorf("StopTimeout %v does not leave the drain (%v) and its grace (%v) room before SIGKILL", stop, drain, shutdownGrace)
 	}
 	if len(c.PortMappings) != 1 || c.PortMappings[0].ContainerPort != 3000 {
 		t.Errorf("port mappings %+v, want 3000", c.PortMappings)

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -115,8 +116,14 @@ type Main struct {
 	readiness     *readiness
 	// usage meters every model call by key; redis is its shared counter, when set.
 	usage     *server.Usage
+	released  bool // release has run
 	redis     *redis.Counter
 	mcpClient *mcp.Client // the MCP servers of GENAI_MCP_SERVERS, whose tools the agent may use
+	// draining is set when Close begins: /readyz is not ready from then on. endRequests
+	// cancels every request's context (each derives from the one it cancels), with
+	// server.ErrShuttingDown as the cause.
+	draining    atomic.Bool
+	endRequests context.CancelCauseFunc
 }
 
 // NewMain returns a Main that logs to stderr.
@@ -244,6 +251,8 @@ func (m *Main) Run(ctx context.Context) error {
 		Logger:        m.Logger,
 		Trace:         func(h http.Handler) http.Handler { return m.tel.Handler(h, server.Route) },
 
+		SSEHeartbeat: heartbeat(c.SSEHeartbeat),
+
 		MCPServers: m.mcpClient.Status,
 		// The MCP call timeout gives the precise error; the agent's own must not cut first.
 		AgentToolTimeout: max(agent.DefaultToolTimeout, c.MCPCallTimeout+time.Second),
@@ -255,8 +264,11 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Listener = ln
 	// No WriteTimeout: it would cut long streamed answers. Slow clients are bounded by
 	// ReadHeaderTimeout, the per-request body deadline and IdleTimeout instead.
+	base, endRequests := context.WithCancelCause(context.Background())
+	m.endRequests = endRequests
 	m.httpSrv = &http.Server{
 		Handler:           m.server,
+		BaseContext:       func(net.Listener) context.Context { return base },
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
@@ -278,40 +290,65 @@ func (m *Main) Run(ctx context.Context) error {
 
 const noProviderHint = "no model provider found; set GENAI_PROVIDER=bedrock with AWS credentials, or GENAI_OPENAI_BASE_URL for an OpenAI-compatible endpoint such as Ollama"
 
-// Close stops the server, giving streams in flight up to 30 seconds to finish, then
-// closes the store.
+// shutdownGrace is how long requests ended at the shutdown deadline have to write
+// their error event and return before their connections are closed.
+const shutdownGrace = 3 * time.Second
+
+// heartbeat is the server's SSEHeartbeat for the setting's d, where 0 means none.
+func heartbeat(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+// Close stops the server: /readyz says not ready and the listener closes at once, open
+// requests and streams have GENAI_SHUTDOWN_TIMEOUT to finish, then those still open are
+// ended (a stream with an error event, code unavailable, and its model call cancelled);
+// last it closes the store.
 func (m *Main) Close() error {
 	var err error
 	if m.httpSrv != nil {
+		m.draining.Store(true)
 		// An MCP client's event stream (GET /mcp) stays open until its session ends.
-		m.httpSrv.RegisterOnShutdown(m.mcp.Close)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
+		go m.mcp.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
 		err = m.httpSrv.Shutdown(ctx)
+		cancel()
+		if err != nil {
+			m.Logger.Warn("requests still open at the shutdown deadline; ending them", "timeout", m.Config.ShutdownTimeout)
+			m.endRequests(server.ErrShuttingDown)
+			ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+			if err = m.httpSrv.Shutdown(ctx); err != nil {
+				err = m.httpSrv.Close()
+			}
+			cancel()
+		}
+		m.endRequests(nil)
 	}
 	return errors.Join(err, m.release())
 }
 
-// release closes what Run opened, whatever of it did open, once: the background checks, the MCP
-// servers' processes, the stores, the traces' exporter (sending the last spans, streams'
-// included) and the Redis client.
+// release closes what Run opened, whatever of it did open, once: the background checks,
+// the MCP servers' processes, the stores, the traces' exporter (sending the last spans,
+// streams' included) and the Redis client.
 func (m *Main) release() error {
+	if m.released {
+		return nil
+	}
+	m.released = true
 	var err error
 	if m.readiness != nil {
 		m.readiness.close()
-		m.readiness = nil
 	}
 	if m.mcpClient != nil {
 		m.mcpClient.Close() // ends every stdio server's process
-		m.mcpClient = nil
 	}
 	if m.notes != nil {
 		err = errors.Join(err, m.notes.Store.Close())
-		m.notes = nil
 	}
 	if m.responses != nil {
 		err = errors.Join(err, m.responses.Close())
-		m.responses = nil
 	}
 	if m.tel != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -319,11 +356,9 @@ func (m *Main) release() error {
 		if terr := m.tel.Shutdown(ctx); terr != nil {
 			m.Logger.Warn("traces: the last spans were not exported", "err", terr)
 		}
-		m.tel = nil
 	}
 	if m.redis != nil {
 		m.redis.Close()
-		m.redis = nil
 	}
 	return err
 }
@@ -349,7 +384,12 @@ func (m *Main) newUsage(model string) (*server.Usage, error) {
 
 // ready reports whether the dependencies passed their last background check: a
 // *server.NotReady naming those that did not.
-func (m *Main) ready(ctx context.Context) error { return m.readiness.ready(ctx) }
+func (m *Main) ready(ctx context.Context) error {
+	if m.draining.Load() {
+		return &server.NotReady{Failing: []string{"draining"}, Err: errors.New("the server is shutting down")}
+	}
+	return m.readiness.ready(ctx)
+}
 
 // dependencies are what /readyz checks: the chat provider, when there is one, and the
 // store, which must answer and, when embedded, be able to write to its disk.

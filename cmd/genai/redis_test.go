@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -48,12 +49,16 @@ func TestGenaiChildProcess(t *testing.T) {
 	m.Close()
 }
 
-// startChild starts genai in a process of its own with env over this environment, and
-// returns its base URL; it ends with the test.
+// startChild starts genai in a process of its own with env over this environment (a
+// data dir of its own unless env names one), and returns its base URL; it ends with the
+// test.
 func startChild(t *testing.T, env map[string]string) string {
 	t.Helper()
+	env = maps.Clone(env)
 	env["GENAI_ADDR"] = "127.0.0.1:0"
-	env["GENAI_DATA_DIR"] = t.TempDir()
+	if env["GENAI_DATA_DIR"] == "" {
+		env["GENAI_DATA_DIR"] = t.TempDir()
+	}
 	raw, _ := json.Marshal(env)
 	child := exec.Command(os.Args[0], "-test.run=^TestGenaiChildProcess$")
 	child.Env = append(os.Environ(), "GENAI_TEST_CHILD_ENV="+string(raw))

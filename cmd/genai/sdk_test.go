@@ -16,15 +16,7 @@ import (
 // packages are pinned in sdktest/package.json and installed there by .ci/run
 // (npm ci); the scripts print "N passed, M failed".
 func TestJavaScriptSDKs(t *testing.T) {
-	dir, _ := filepath.Abs("../../sdktest")
-	for _, pkg := range []string{"openai", "@anthropic-ai/sdk", "@modelcontextprotocol/sdk"} {
-		if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg)); err != nil {
-			if os.Getenv("GENAI_SKIP_NODE") != "" {
-				t.Skip("GENAI_SKIP_NODE is set")
-			}
-			t.Fatalf("the SDKs are not installed: run (cd sdktest && npm ci), or set GENAI_SKIP_NODE=1 (%v)", err)
-		}
-	}
+	dir := javaScriptSDKs(t)
 	bedrockUpstream(t, bedrocktest.Options{})
 	const key, otherKey = "sk-genai-sdk-test-0123456789", "sk-genai-sdk-test-other-key"
 	_, base := start(t, map[string]string{"GENAI_PROVIDER": "bedrock", "GENAI_API_KEYS": key + "," + otherKey})
@@ -47,6 +39,22 @@ func TestJavaScriptSDKs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// javaScriptSDKs returns the directory of the SDK scripts, failing the test when the
+// SDKs are not installed unless GENAI_SKIP_NODE is set.
+func javaScriptSDKs(t *testing.T) string {
+	t.Helper()
+	dir, _ := filepath.Abs("../../sdktest")
+	for _, pkg := range []string{"openai", "@anthropic-ai/sdk", "@modelcontextprotocol/sdk"} {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg)); err != nil {
+			if os.Getenv("GENAI_SKIP_NODE") != "" {
+				t.Skip("GENAI_SKIP_NODE is set")
+			}
+			t.Fatalf("the SDKs are not installed: run (cd sdktest && npm ci), or set GENAI_SKIP_NODE=1 (%v)", err)
+		}
+	}
+	return dir
 }
 
 // buildGenai builds the genai binary into a temporary directory and returns its path.

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,58 +15,6 @@ import (
 	"genai/bedrock/bedrocktest"
 	"genai/opensearch/opensearchtest"
 )
-
-// TestServeChildProcess is not a test: run by startTask as a child, it is one genai
-// server task configured by its environment, printing its URL and serving until its
-// standard input closes.
-func TestServeChildProcess(t *testing.T) {
-	if os.Getenv("GENAI_TEST_SERVE_CHILD") != "1" {
-		t.Skip("the child process of startTask")
-	}
-	m := NewMain()
-	if err := m.ParseFlags(nil, os.Getenv); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	fmt.Println("http://" + m.Listener.Addr().String())
-	io.Copy(io.Discard, os.Stdin)
-}
-
-// startTask starts a genai server as a process of its own, with the test's environment
-// and env, and returns its base URL; the process ends with the test.
-func startTask(t *testing.T, env map[string]string) string {
-	t.Helper()
-	child := exec.Command(os.Args[0], "-test.run=^TestServeChildProcess$")
-	child.Env = append(os.Environ(), "GENAI_TEST_SERVE_CHILD=1", "GENAI_ADDR=127.0.0.1:0")
-	for k, v := range env {
-		child.Env = append(child.Env, k+"="+v)
-	}
-	stdin, err := child.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := child.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	child.Stderr = os.Stderr
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close() // the child closes its stores and exits
-		child.Wait()
-	})
-	url, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(url, "http://") {
-		t.Fatalf("the child printed %q: %v", url, err)
-	}
-	go io.Copy(io.Discard, stdout)
-	return strings.TrimSpace(url)
-}
 
 func del(t *testing.T, url string) int {
 	t.Helper()
@@ -99,8 +43,8 @@ func getStatus(t *testing.T, url string) int {
 func TestTwoProcessesOnOneDataDir(t *testing.T) {
 	up := bedrockUpstream(t, bedrocktest.Options{})
 	env := map[string]string{"GENAI_PROVIDER": "bedrock", "GENAI_DATA_DIR": t.TempDir()}
-	a := startTask(t, env)
-	b := startTask(t, env)
+	a := startChild(t, env)
+	b := startChild(t, env)
 	testFollowUpsAcrossTasks(t, up, a, b)
 }
 
@@ -115,8 +59,8 @@ func TestTwoProcessesOnOneOpenSearch(t *testing.T) {
 		return map[string]string{"GENAI_PROVIDER": "bedrock", "GENAI_DATA_DIR": dir,
 			"GENAI_STORE": "opensearch", "GENAI_OPENSEARCH_URL": search.URL, "GENAI_OPENSEARCH_AUTH": "none"}
 	}
-	a := startTask(t, env(dirA))
-	b := startTask(t, env(dirB))
+	a := startChild(t, env(dirA))
+	b := startChild(t, env(dirB))
 	testFollowUpsAcrossTasks(t, up, a, b)
 	for _, dir := range []string{dirA, dirB} {
 		if _, err := os.Stat(filepath.Join(dir, responsesFile)); err == nil {
@@ -222,7 +166,7 @@ func (rr *roundRobin) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestMCPStatelessAcrossTwoProcesses(t *testing.T) {
 	isolateAWS(t)
 	env := map[string]string{"GENAI_PROVIDER": "none", "GENAI_DATA_DIR": t.TempDir(), "GENAI_MCP_STATELESS": "true"}
-	a, b := startTask(t, env), startTask(t, env)
+	a, b := startChild(t, env), startChild(t, env)
 	rr := &roundRobin{hosts: []string{strings.TrimPrefix(a, "http://"), strings.TrimPrefix(b, "http://")}, got: map[string]int{}}
 	cs := mcpConnect(t, &sdk.StreamableClientTransport{Endpoint: a + "/mcp", HTTPClient: &http.Client{Transport: rr}})
 	exerciseMCP(t, cs)
