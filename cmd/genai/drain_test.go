@@ -63,7 +63,7 @@ func TestSIGTERMDrainsStreams(t *testing.T) {
 	logDone := make(chan struct{})
 	go func() {
 		defer close(logDone)
-		url := regexp.MustCompile(`url=(http://\S+)`)
+		url := regexp.MustCompile(`"url":"(http://[^"]+)"`) // the log is JSON into a pipe
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			log.WriteString(sc.Text() + "\n")
