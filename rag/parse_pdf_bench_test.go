@@ -8,39 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strings"
 	"testing"
 	"time"
-	"unicode"
 
 	"genai/pdfium"
 )
-
-// pdfWords counts the words of 4 letters or more in text, lower-cased: the measure by
-// which extracted text is compared with Poppler's. A word glued to its neighbour or
-// split in two does not match.
-func pdfWords(text string) map[string]int {
-	words := map[string]int{}
-	for _, w := range strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) }) {
-		if len([]rune(w)) >= 4 {
-			words[strings.ToLower(w)]++
-		}
-	}
-	return words
-}
-
-// pdfWordMatch returns how many words (with multiplicity) ours and ref share, and
-// their totals.
-func pdfWordMatch(ours, ref map[string]int) (match, nOurs, nRef int) {
-	for w, n := range ref {
-		nRef += n
-		match += min(n, ours[w])
-	}
-	for _, n := range ours {
-		nOurs += n
-	}
-	return match, nOurs, nRef
-}
 
 // BenchmarkPDFText compares Parse's text of each PDF in $GENAI_PDF_CORPUS with
 // Poppler's pdftotext on the same file, in the same run: word recall and precision per
@@ -66,7 +38,8 @@ func BenchmarkPDFText(b *testing.B) {
 	}
 	ctx := context.Background()
 	for b.Loop() {
-		var match, nOurs, nRef, pages int
+		var score wordScore
+		var pages int
 		var oursTime, refTime time.Duration
 		for _, f := range files {
 			data, err := os.ReadFile(f)
@@ -85,17 +58,11 @@ func BenchmarkPDFText(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			var text strings.Builder
-			for _, s := range p.Sections {
-				text.WriteString(s.Text)
-				text.WriteString("\n")
-			}
 			n := bytes.Count(ref, []byte("\f"))
-			m, o, r := pdfWordMatch(pdfWords(text.String()), pdfWords(string(ref)))
-			fmt.Printf("%-28s %4d pages  words %6d  recall %.3f  precision %.3f\n", filepath.Base(f), n, r, float64(m)/float64(max(r, 1)), float64(m)/float64(max(o, 1)))
-			match, nOurs, nRef, pages = match+m, nOurs+o, nRef+r, pages+n
+			score.add(fmt.Sprintf("%-28s %4d pages", filepath.Base(f), n), parsedText(p), string(ref))
+			pages += n
 		}
-		recall, precision := float64(match)/float64(max(nRef, 1)), float64(match)/float64(max(nOurs, 1))
+		recall, precision := score.total()
 		oursRate, refRate := float64(pages)/oursTime.Seconds(), float64(pages)/refTime.Seconds()
 		fmt.Printf("ALL %d files, %d pages: recall %.3f precision %.3f; genai %.0f pages/s, pdftotext %.0f pages/s, ratio %.2f\n",
 			len(files), pages, recall, precision, oursRate, refRate, oursRate/refRate)

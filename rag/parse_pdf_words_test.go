@@ -48,7 +48,7 @@ func TestParsePDFWordsIntact(t *testing.T) {
 					t.Errorf("section on page %d, want 1 to %d", s.Page, tt.pages)
 				}
 			}
-			got, want := pdfWords(text.String()), pdfWords(tt.source)
+			got, want := textWords(text.String()), textWords(tt.source)
 			var missing, extra []string
 			for w, n := range want {
 				if got[w] < n {
