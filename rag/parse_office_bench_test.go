@@ -127,7 +127,7 @@ func BenchmarkOfficeText(b *testing.B) {
 				if err != nil {
 					b.Fatalf("the reference text of %s: %v", f, err)
 				}
-				score.add(fmt.Sprintf("%-40s", filepath.Base(f)), parsedText(p), string(refText))
+				score.add(fmt.Sprintf("%-40s", filepath.Base(f)), parsedTextHeadings(p), string(refText))
 			}
 			fmt.Printf("  %-5s %d files: genai %.3fs, soffice %.3fs, speed ratio %.0f\n", ref.ext, len(of), oursTime.Seconds(), refTime.Seconds(), refTime.Seconds()/oursTime.Seconds())
 			oursAll, refAll = oursAll+oursTime, refAll+refTime

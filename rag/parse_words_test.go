@@ -45,6 +45,27 @@ func parsedText(p *Parsed) string {
 	return text.String()
 }
 
+// parsedTextHeadings is parsedText with each heading where its section starts: an
+// Office file's headings are kept in the heading paths, not in the text (a PDF's
+// heading lines stay in its pages' text, so parsedText is its measure).
+func parsedTextHeadings(p *Parsed) string {
+	var text strings.Builder
+	var prev []string
+	for _, s := range p.Sections {
+		same := 0
+		for same < min(len(prev), len(s.Headings)) && prev[same] == s.Headings[same] {
+			same++
+		}
+		for _, h := range s.Headings[same:] {
+			text.WriteString(h + "\n")
+		}
+		prev = s.Headings
+		text.WriteString(s.Text)
+		text.WriteString("\n")
+	}
+	return text.String()
+}
+
 // wordScore adds up the word match of the files of a benchmark run.
 type wordScore struct{ match, ours, ref int }
 
