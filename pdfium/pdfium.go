@@ -25,6 +25,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"unicode"
 
 	gopdfium "github.com/klippa-app/go-pdfium"
 	"github.com/klippa-app/go-pdfium/enums"
@@ -162,6 +163,10 @@ type Page struct {
 	// Scanned is set for a page without text that shows an image: a scan, which OCR
 	// can read. A blank page is not one.
 	Scanned bool
+	// LineSizes is the font size in points of each line of Text (split at "\n"), 0
+	// where it is not known. It is set only for documents without an outline, whose
+	// headings can then be told by their size.
+	LineSizes []float64
 }
 
 // OutlineItem is an entry of the PDF's outline (bookmarks): a heading.
@@ -288,52 +293,122 @@ func (e *Engine) Text(ctx context.Context, data []byte, limits Limits) (*Documen
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		text, scanned, err := s.pageText(i)
+		page, err := s.pageText(i, len(d.Outline) == 0)
 		if err != nil {
 			return nil, s.fail(ctx, fmt.Errorf("page %d: %w", i+1, err))
 		}
-		if total += len(text); limits.MaxTextBytes > 0 && total > limits.MaxTextBytes {
+		if total += len(page.Text); limits.MaxTextBytes > 0 && total > limits.MaxTextBytes {
 			return nil, fmt.Errorf("%w: over %d bytes by page %d", ErrTooMuchText, limits.MaxTextBytes, i+1)
 		}
-		d.Pages = append(d.Pages, Page{Number: i + 1, Text: text, Scanned: scanned})
+		d.Pages = append(d.Pages, page)
 	}
 	reuse = true
 	return d, nil
 }
 
 // pageText returns the text of page i (from 0) inside its media box: text placed off
-// the page is not read, as a reader (and pdftotext) would not see it.
-func (s *session) pageText(i int) (text string, scanned bool, err error) {
+// the page is not read, as a reader (and pdftotext) would not see it. With sizes, it
+// gives the font size of its lines too.
+func (s *session) pageText(i int, sizes bool) (Page, error) {
+	text, scanned, lineSizes, err := s.pageTextSizes(i, sizes)
+	return Page{Number: i + 1, Text: text, Scanned: scanned, LineSizes: lineSizes}, err
+}
+
+func (s *session) pageTextSizes(i int, sizes bool) (text string, scanned bool, lineSizes []float64, err error) {
 	page, err := s.inst.FPDF_LoadPage(&requests.FPDF_LoadPage{Document: s.doc, Index: i})
 	if err != nil {
-		return "", false, err
+		return "", false, nil, err
 	}
 	defer s.inst.FPDF_ClosePage(&requests.FPDF_ClosePage{Page: page.Page})
 	ref := requests.Page{ByReference: &page.Page}
 	w, err := s.inst.FPDF_GetPageWidthF(&requests.FPDF_GetPageWidthF{Page: ref})
 	if err != nil {
-		return "", false, err
+		return "", false, nil, err
 	}
 	h, err := s.inst.FPDF_GetPageHeightF(&requests.FPDF_GetPageHeightF{Page: ref})
 	if err != nil {
-		return "", false, err
+		return "", false, nil, err
 	}
 	tp, err := s.inst.FPDFText_LoadPage(&requests.FPDFText_LoadPage{Page: ref})
 	if err != nil {
-		return "", false, err
+		return "", false, nil, err
 	}
 	defer s.inst.FPDFText_ClosePage(&requests.FPDFText_ClosePage{TextPage: tp.TextPage})
 	t, err := s.inst.FPDFText_GetBoundedText(&requests.FPDFText_GetBoundedText{
 		TextPage: tp.TextPage, Left: 0, Top: float64(h.PageHeight), Right: float64(w.PageWidth), Bottom: 0,
 	})
 	if err != nil {
-		return "", false, err
+		return "", false, nil, err
 	}
 	text = CleanText(t.Text)
 	if strings.TrimSpace(text) == "" {
-		scanned = s.hasImage(ref)
+		return text, s.hasImage(ref), nil, nil
 	}
-	return text, scanned, nil
+	if sizes {
+		lineSizes = s.lineSizes(tp.TextPage, text)
+	}
+	return text, false, lineSizes, nil
+}
+
+// lineSizes returns the font size of each line of text, the page's text bounded by
+// its media box, as the smaller of the sizes of the line's first and last
+// characters (so a line is large only when all of it is), 0 where it is not known.
+// The page's whole text (FPDFText_GetText) is the one whose characters have indices;
+// its lines, cleaned as text was, are matched with text's by their content. It costs
+// two or three calls into the module per line, not one per character.
+func (s *session) lineSizes(tp references.FPDF_TEXTPAGE, text string) []float64 {
+	n, err := s.inst.FPDFText_CountChars(&requests.FPDFText_CountChars{TextPage: tp})
+	if err != nil || n.Count <= 0 {
+		return nil
+	}
+	all, err := s.inst.FPDFText_GetText(&requests.FPDFText_GetText{TextPage: tp, StartIndex: 0, Count: n.Count})
+	if err != nil {
+		return nil
+	}
+	// The index of a character is its place among the runes of the whole text.
+	runes := []rune(all.Text)
+	size := func(i int) float64 {
+		if i < 0 || i >= n.Count {
+			return 0
+		}
+		// A character whose code is not the rune at i means the indices and the
+		// runes do not line up here: no size rather than a wrong one.
+		if u, err := s.inst.FPDFText_GetUnicode(&requests.FPDFText_GetUnicode{TextPage: tp, Index: i}); err != nil || rune(u.Unicode) != runes[i] {
+			return 0
+		}
+		fs, err := s.inst.FPDFText_GetFontSize(&requests.FPDFText_GetFontSize{TextPage: tp, Index: i})
+		if err != nil {
+			return 0
+		}
+		return fs.FontSize
+	}
+	bySize := map[string]float64{}
+	start := 0
+	for i := 0; i <= len(runes); i++ {
+		if i < len(runes) && runes[i] != '\n' && runes[i] != '\r' {
+			continue
+		}
+		first, last := start, i-1
+		for first <= last && unicode.IsSpace(runes[first]) {
+			first++
+		}
+		for last >= first && unicode.IsSpace(runes[last]) {
+			last--
+		}
+		if first <= last {
+			key := strings.Join(strings.Fields(CleanText(string(runes[start:i]))), " ")
+			if _, seen := bySize[key]; !seen && key != "" {
+				bySize[key] = min(size(first), size(last))
+			}
+		}
+		start = i + 1
+	}
+	lines := strings.Split(text, "\n")
+	out := make([]float64, len(lines))
+	for i, l := range lines {
+		out[i] = bySize[strings.Join(strings.Fields(l), " ")]
+	}
+	return out
 }
 
 // hasImage reports whether a page draws an image object (looking at its first
