@@ -23,8 +23,10 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 
 	gopdfium "github.com/klippa-app/go-pdfium"
@@ -35,6 +37,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
+	"golang.org/x/sync/errgroup"
 )
 
 // DefaultMaxMemoryBytes is the default cap on one document's WebAssembly memory.
@@ -65,14 +68,26 @@ type Config struct {
 	// start-up of seconds into milliseconds. Default: genai/wazero under
 	// os.UserCacheDir; "-" for none.
 	CacheDir string
-	// MaxInstances bounds the documents read at once (default 4).
+	// MaxInstances bounds the module instances running at once (default 4): the
+	// documents read at once, and the pages of one read in parallel. Each has its own
+	// memory, capped at MaxMemoryBytes, so the engine's memory is bounded by their
+	// product.
 	MaxInstances int
 }
+
+// pagesPerInstance is how many pages a document needs for each instance reading it in
+// parallel: opening it in another instance costs about what reading a few pages does.
+const pagesPerInstance = 8
 
 // Engine reads PDFs. It is safe for concurrent use.
 type Engine struct {
 	pool      gopdfium.Pool
 	maxMemory int64
+	// slots holds a token per instance in use, so that taking an extra one for a
+	// document's pages never waits on the pool (two documents each holding one and
+	// waiting for a second would wait for ever).
+	slots  chan struct{}
+	opened atomic.Int64 // sessions opened, for tests
 }
 
 // ErrMemory is returned (wrapped) when a document needs more memory than the cap.
@@ -111,7 +126,7 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pdfium: start the engine: %w", err)
 	}
-	return &Engine{pool: pool, maxMemory: cfg.MaxMemoryBytes}, nil
+	return &Engine{pool: pool, maxMemory: cfg.MaxMemoryBytes, slots: make(chan struct{}, cfg.MaxInstances)}, nil
 }
 
 func cacheDir(dir string) string {
@@ -182,17 +197,47 @@ type session struct {
 	doc       references.FPDF_DOCUMENT
 	stop      func() bool
 	maxMemory int64
+	release   func() // gives back the engine's slot
 }
 
-// open starts an instance, kills it when ctx ends, and opens data in it.
+// open waits for a free slot, then opens data in an instance (see openInSlot).
 func (e *Engine) open(ctx context.Context, data []byte) (*session, error) {
+	select {
+	case e.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return e.openInSlot(ctx, data)
+}
+
+// tryOpen opens data in another instance if a slot is free at once, else returns
+// nil.
+func (e *Engine) tryOpen(ctx context.Context, data []byte) *session {
+	select {
+	case e.slots <- struct{}{}:
+	default:
+		return nil
+	}
+	s, err := e.openInSlot(ctx, data)
+	if err != nil {
+		return nil
+	}
+	return s
+}
+
+// openInSlot starts an instance in the slot taken, kills it when ctx ends, and opens
+// data in it.
+func (e *Engine) openInSlot(ctx context.Context, data []byte) (*session, error) {
+	release := sync.OnceFunc(func() { <-e.slots })
 	inst, err := e.pool.GetInstanceWithContext(ctx)
 	if err != nil {
+		release()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, fmt.Errorf("pdfium: start an instance: %w", err)
 	}
+	e.opened.Add(1)
 	// Killing the instance cancels its context, which wazero turns into an exit of
 	// the running call (WithCloseOnContextDone).
 	stop := context.AfterFunc(ctx, func() { inst.Kill() })
@@ -200,11 +245,12 @@ func (e *Engine) open(ctx context.Context, data []byte) (*session, error) {
 	// second copy of the file in its memory.
 	doc, err := inst.OpenDocument(&requests.OpenDocument{FileReader: bytes.NewReader(data), FileReaderSize: int64(len(data))})
 	if err != nil {
-		s := &session{inst: inst, stop: stop, maxMemory: e.maxMemory}
+		s := &session{inst: inst, stop: stop, maxMemory: e.maxMemory, release: release}
+		err = s.fail(ctx, err) // before close, which may drop the instance's memory
 		s.close(false)
-		return nil, s.fail(ctx, err)
+		return nil, err
 	}
-	return &session{inst: inst, doc: doc.Document, stop: stop, maxMemory: e.maxMemory}, nil
+	return &session{inst: inst, doc: doc.Document, stop: stop, maxMemory: e.maxMemory, release: release}, nil
 }
 
 // close frees the instance for the next document, or discards it when it holds much
@@ -212,6 +258,7 @@ func (e *Engine) open(ctx context.Context, data []byte) (*session, error) {
 // its peak for as long as it lives. Reusing the others saves the instantiation (about
 // 0.1 s), most of the time of a small file.
 func (s *session) close(reuse bool) {
+	defer s.release()
 	if !s.stop() {
 		return // killed: the pool has already dropped it
 	}
@@ -288,22 +335,69 @@ func (e *Engine) Text(ctx context.Context, data []byte, limits Limits) (*Documen
 	if d.Outline, err = s.outline(ctx); err != nil {
 		return nil, err
 	}
-	total := 0
-	for i := range count.PageCount {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		page, err := s.pageText(i, len(d.Outline) == 0)
-		if err != nil {
-			return nil, s.fail(ctx, fmt.Errorf("page %d: %w", i+1, err))
-		}
-		if total += len(page.Text); limits.MaxTextBytes > 0 && total > limits.MaxTextBytes {
-			return nil, fmt.Errorf("%w: over %d bytes by page %d", ErrTooMuchText, limits.MaxTextBytes, i+1)
-		}
-		d.Pages = append(d.Pages, page)
+	if d.Pages, err = e.pages(ctx, data, s, count.PageCount, len(d.Outline) == 0, limits); err != nil {
+		return nil, err
 	}
 	reuse = true
 	return d, nil
+}
+
+// pages reads the text of the document's n pages: in s, and in as many more
+// instances as are free at once (up to one per CPU and one per pagesPerInstance
+// pages), each opening the document and taking the next page not yet taken. A
+// failure stops the others. Their texts together are bounded by limits.MaxTextBytes.
+func (e *Engine) pages(parent context.Context, data []byte, s *session, n int, sizes bool, limits Limits) ([]Page, error) {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel() // after the extra sessions are closed, so they can be reused
+	// The first failure is the one to report: the others' may be of being stopped.
+	var first error
+	var once sync.Once
+	stop := func(err error) error {
+		once.Do(func() { first = err })
+		cancel()
+		return err
+	}
+	sessions := []*session{s}
+	for len(sessions) < min(runtime.GOMAXPROCS(0), n/pagesPerInstance) {
+		extra := e.tryOpen(ctx, data)
+		if extra == nil {
+			break
+		}
+		sessions = append(sessions, extra)
+	}
+	pages := make([]Page, n)
+	var next, total atomic.Int64
+	var g errgroup.Group
+	for k, w := range sessions {
+		reuse := false
+		if k > 0 {
+			defer func() { w.close(reuse) }()
+		}
+		g.Go(func() error {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					reuse = true
+					return nil
+				}
+				if ctx.Err() != nil {
+					return stop(parent.Err())
+				}
+				page, err := w.pageText(i, sizes)
+				if err != nil {
+					return stop(w.fail(parent, fmt.Errorf("page %d: %w", i+1, err)))
+				}
+				if t := total.Add(int64(len(page.Text))); limits.MaxTextBytes > 0 && t > int64(limits.MaxTextBytes) {
+					return stop(fmt.Errorf("%w: over %d bytes by page %d", ErrTooMuchText, limits.MaxTextBytes, i+1))
+				}
+				pages[i] = page
+			}
+		})
+	}
+	if g.Wait() != nil {
+		return nil, first
+	}
+	return pages, nil
 }
 
 // pageText returns the text of page i (from 0) inside its media box: text placed off
