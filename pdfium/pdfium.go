@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"image/png"
 	"io"
 	"os"
@@ -28,6 +29,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"unicode"
+	"unicode/utf8"
 
 	gopdfium "github.com/klippa-app/go-pdfium"
 	"github.com/klippa-app/go-pdfium/enums"
@@ -78,6 +80,11 @@ type Config struct {
 // pagesPerInstance is how many pages a document needs for each instance reading it in
 // parallel: opening it in another instance costs about what reading a few pages does.
 const pagesPerInstance = 8
+
+// parallelMaxBytes: larger files are read by one instance. Another instance has
+// memory of its own (its linear memory and the document's objects again), and a
+// large file's memory is what its reader must be kept within.
+const parallelMaxBytes = 8 << 20
 
 // Engine reads PDFs. It is safe for concurrent use.
 type Engine struct {
@@ -344,7 +351,7 @@ func (e *Engine) Text(ctx context.Context, data []byte, limits Limits) (*Documen
 
 // pages reads the text of the document's n pages: in s, and in as many more
 // instances as are free at once (up to one per CPU and one per pagesPerInstance
-// pages), each opening the document and taking the next page not yet taken. A
+// pages, for files up to parallelMaxBytes), each opening the document and taking the next page not yet taken. A
 // failure stops the others. Their texts together are bounded by limits.MaxTextBytes.
 func (e *Engine) pages(parent context.Context, data []byte, s *session, n int, sizes bool, limits Limits) ([]Page, error) {
 	ctx, cancel := context.WithCancel(parent)
@@ -358,7 +365,7 @@ func (e *Engine) pages(parent context.Context, data []byte, s *session, n int, s
 		return err
 	}
 	sessions := []*session{s}
-	for len(sessions) < min(runtime.GOMAXPROCS(0), n/pagesPerInstance) {
+	for len(data) <= parallelMaxBytes && len(sessions) < min(runtime.GOMAXPROCS(0), n/pagesPerInstance) {
 		extra := e.tryOpen(ctx, data)
 		if extra == nil {
 			break
@@ -448,62 +455,83 @@ func (s *session) pageTextSizes(i int, sizes bool) (text string, scanned bool, l
 // its media box, as the smaller of the sizes of the line's first and last
 // characters (so a line is large only when all of it is), 0 where it is not known.
 // The page's whole text (FPDFText_GetText) is the one whose characters have indices;
-// its lines, cleaned as text was, are matched with text's by their content. It costs
-// two or three calls into the module per line, not one per character.
+// its lines are matched with text's by a hash of their content, normalised as
+// CleanText does. It costs two calls into the module per line, not one per
+// character, and allocates little, since it runs for every line of a long document.
 func (s *session) lineSizes(tp references.FPDF_TEXTPAGE, text string) []float64 {
 	n, err := s.inst.FPDFText_CountChars(&requests.FPDFText_CountChars{TextPage: tp})
 	if err != nil || n.Count <= 0 {
 		return nil
 	}
 	all, err := s.inst.FPDFText_GetText(&requests.FPDFText_GetText{TextPage: tp, StartIndex: 0, Count: n.Count})
-	if err != nil {
-		return nil
+	if err != nil || utf8.RuneCountInString(all.Text) != n.Count {
+		return nil // the indices are the runes of the text only when there are as many
 	}
-	// The index of a character is its place among the runes of the whole text.
-	runes := []rune(all.Text)
 	size := func(i int) float64 {
-		if i < 0 || i >= n.Count {
-			return 0
-		}
-		// A character whose code is not the rune at i means the indices and the
-		// runes do not line up here: no size rather than a wrong one.
-		if u, err := s.inst.FPDFText_GetUnicode(&requests.FPDFText_GetUnicode{TextPage: tp, Index: i}); err != nil || rune(u.Unicode) != runes[i] {
-			return 0
-		}
 		fs, err := s.inst.FPDFText_GetFontSize(&requests.FPDFText_GetFontSize{TextPage: tp, Index: i})
 		if err != nil {
 			return 0
 		}
 		return fs.FontSize
 	}
-	bySize := map[string]float64{}
-	start := 0
-	for i := 0; i <= len(runes); i++ {
-		if i < len(runes) && runes[i] != '\n' && runes[i] != '\r' {
+	bySize := map[uint64]float64{}
+	start := 0 // the index of the line's first rune
+	for line := range strings.Lines(all.Text) {
+		first, last := -1, -1
+		j := start
+		for _, r := range line {
+			if !unicode.IsSpace(r) && r >= 0x20 {
+				if first < 0 {
+					first = j
+				}
+				last = j
+			}
+			j++
+		}
+		start = j
+		if first < 0 {
 			continue
 		}
-		first, last := start, i-1
-		for first <= last && unicode.IsSpace(runes[first]) {
-			first++
+		if key := lineHash(line); bySize[key] == 0 {
+			bySize[key] = min(size(first), size(last))
 		}
-		for last >= first && unicode.IsSpace(runes[last]) {
-			last--
-		}
-		if first <= last {
-			key := strings.Join(strings.Fields(CleanText(string(runes[start:i]))), " ")
-			if _, seen := bySize[key]; !seen && key != "" {
-				bySize[key] = min(size(first), size(last))
-			}
-		}
-		start = i + 1
 	}
-	lines := strings.Split(text, "\n")
-	out := make([]float64, len(lines))
-	for i, l := range lines {
-		out[i] = bySize[strings.Join(strings.Fields(l), " ")]
+	out := make([]float64, 0, strings.Count(text, "\n")+1)
+	for line := range strings.SplitSeq(text, "\n") {
+		out = append(out, bySize[lineHash(line)])
 	}
 	return out
 }
+
+// lineHash hashes a line of text as CleanText leaves it, white space collapsed: the
+// same for a line of PDFium's raw text and of the cleaned one.
+func lineHash(line string) uint64 {
+	h := fnv.New64a()
+	var buf [utf8.UTFMax]byte
+	space := false
+	for _, r := range line {
+		switch {
+		case r == 0x02 || r == 0xFFFE || r == 0xFFFF:
+			continue
+		case unicode.IsSpace(r) || r < 0x20 || r == 0x7f:
+			space = true
+			continue
+		}
+		if space {
+			h.Write([]byte{' '})
+			space = false
+		}
+		if l, ok := ligatureLetters[r]; ok {
+			h.Write([]byte(l))
+			continue
+		}
+		h.Write(buf[:utf8.EncodeRune(buf[:], r)])
+	}
+	return h.Sum64()
+}
+
+// ligatureLetters are the ligatures CleanText spells out.
+var ligatureLetters = map[rune]string{0xFB00: "ff", 0xFB01: "fi", 0xFB02: "fl", 0xFB03: "ffi", 0xFB04: "ffl", 0xFB05: "st", 0xFB06: "st"}
 
 // hasImage reports whether a page draws an image object (looking at its first
 // maxPageObjects objects).
@@ -531,7 +559,7 @@ var lineEndHyphen = regexp.MustCompile(`(\pL)(?:\x02|-|\x{00AD})[ \t]*\n[ \t]*(\
 
 // ligatures spells out the Latin ligature characters that fonts' ToUnicode maps
 // sometimes give (as pdftotext does), so "ﬁnd" is found by "find".
-var ligatures = strings.NewReplacer("\uFB00", "ff", "\uFB01", "fi", "\uFB02", "fl", "\uFB03", "ffi", "\uFB04", "ffl", "\uFB05", "st", "\uFB06", "st")
+var ligatures = strings.NewReplacer("\uFB00", "ff", "\uFB01", "fi", "\uFB02", "fl", "\uFB03", "ffi", "\uFB04", "ffl", "\uFB05", "st", "\uFB06", "st") // as ligatureLetters
 
 // CleanText normalises PDFium's text: "\r\n" line ends become "\n", ligatures are
 // spelt out, words broken by a hyphen at a line end are joined, and control characters other than "\n" and
