@@ -17,14 +17,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"image/png"
 	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"unicode"
+	"unicode/utf8"
 
 	gopdfium "github.com/klippa-app/go-pdfium"
 	"github.com/klippa-app/go-pdfium/enums"
@@ -34,6 +39,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
+	"golang.org/x/sync/errgroup"
 )
 
 // DefaultMaxMemoryBytes is the default cap on one document's WebAssembly memory.
@@ -64,14 +70,31 @@ type Config struct {
 	// start-up of seconds into milliseconds. Default: genai/wazero under
 	// os.UserCacheDir; "-" for none.
 	CacheDir string
-	// MaxInstances bounds the documents read at once (default 4).
+	// MaxInstances bounds the module instances running at once (default 4): the
+	// documents read at once, and the pages of one read in parallel. Each has its own
+	// memory, capped at MaxMemoryBytes, so the engine's memory is bounded by their
+	// product.
 	MaxInstances int
 }
+
+// pagesPerInstance is how many pages a document needs for each instance reading it in
+// parallel: opening it in another instance costs about what reading a few pages does.
+const pagesPerInstance = 8
+
+// parallelMaxBytes: larger files are read by one instance. Another instance has
+// memory of its own (its linear memory and the document's objects again), and a
+// large file's memory is what its reader must be kept within.
+const parallelMaxBytes = 8 << 20
 
 // Engine reads PDFs. It is safe for concurrent use.
 type Engine struct {
 	pool      gopdfium.Pool
 	maxMemory int64
+	// slots holds a token per instance in use, so that taking an extra one for a
+	// document's pages never waits on the pool (two documents each holding one and
+	// waiting for a second would wait for ever).
+	slots  chan struct{}
+	opened atomic.Int64 // sessions opened, for tests
 }
 
 // ErrMemory is returned (wrapped) when a document needs more memory than the cap.
@@ -110,7 +133,7 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pdfium: start the engine: %w", err)
 	}
-	return &Engine{pool: pool, maxMemory: cfg.MaxMemoryBytes}, nil
+	return &Engine{pool: pool, maxMemory: cfg.MaxMemoryBytes, slots: make(chan struct{}, cfg.MaxInstances)}, nil
 }
 
 func cacheDir(dir string) string {
@@ -162,6 +185,10 @@ type Page struct {
 	// Scanned is set for a page without text that shows an image: a scan, which OCR
 	// can read. A blank page is not one.
 	Scanned bool
+	// LineSizes is the font size in points of each line of Text (split at "\n"), 0
+	// where it is not known. It is set only for documents without an outline, whose
+	// headings can then be told by their size.
+	LineSizes []float64
 }
 
 // OutlineItem is an entry of the PDF's outline (bookmarks): a heading.
@@ -177,17 +204,47 @@ type session struct {
 	doc       references.FPDF_DOCUMENT
 	stop      func() bool
 	maxMemory int64
+	release   func() // gives back the engine's slot
 }
 
-// open starts an instance, kills it when ctx ends, and opens data in it.
+// open waits for a free slot, then opens data in an instance (see openInSlot).
 func (e *Engine) open(ctx context.Context, data []byte) (*session, error) {
+	select {
+	case e.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return e.openInSlot(ctx, data)
+}
+
+// tryOpen opens data in another instance if a slot is free at once, else returns
+// nil.
+func (e *Engine) tryOpen(ctx context.Context, data []byte) *session {
+	select {
+	case e.slots <- struct{}{}:
+	default:
+		return nil
+	}
+	s, err := e.openInSlot(ctx, data)
+	if err != nil {
+		return nil
+	}
+	return s
+}
+
+// openInSlot starts an instance in the slot taken, kills it when ctx ends, and opens
+// data in it.
+func (e *Engine) openInSlot(ctx context.Context, data []byte) (*session, error) {
+	release := sync.OnceFunc(func() { <-e.slots })
 	inst, err := e.pool.GetInstanceWithContext(ctx)
 	if err != nil {
+		release()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, fmt.Errorf("pdfium: start an instance: %w", err)
 	}
+	e.opened.Add(1)
 	// Killing the instance cancels its context, which wazero turns into an exit of
 	// the running call (WithCloseOnContextDone).
 	stop := context.AfterFunc(ctx, func() { inst.Kill() })
@@ -195,11 +252,12 @@ func (e *Engine) open(ctx context.Context, data []byte) (*session, error) {
 	// second copy of the file in its memory.
 	doc, err := inst.OpenDocument(&requests.OpenDocument{FileReader: bytes.NewReader(data), FileReaderSize: int64(len(data))})
 	if err != nil {
-		s := &session{inst: inst, stop: stop, maxMemory: e.maxMemory}
+		s := &session{inst: inst, stop: stop, maxMemory: e.maxMemory, release: release}
+		err = s.fail(ctx, err) // before close, which may drop the instance's memory
 		s.close(false)
-		return nil, s.fail(ctx, err)
+		return nil, err
 	}
-	return &session{inst: inst, doc: doc.Document, stop: stop, maxMemory: e.maxMemory}, nil
+	return &session{inst: inst, doc: doc.Document, stop: stop, maxMemory: e.maxMemory, release: release}, nil
 }
 
 // close frees the instance for the next document, or discards it when it holds much
@@ -207,6 +265,7 @@ func (e *Engine) open(ctx context.Context, data []byte) (*session, error) {
 // its peak for as long as it lives. Reusing the others saves the instantiation (about
 // 0.1 s), most of the time of a small file.
 func (s *session) close(reuse bool) {
+	defer s.release()
 	if !s.stop() {
 		return // killed: the pool has already dropped it
 	}
@@ -283,58 +342,196 @@ func (e *Engine) Text(ctx context.Context, data []byte, limits Limits) (*Documen
 	if d.Outline, err = s.outline(ctx); err != nil {
 		return nil, err
 	}
-	total := 0
-	for i := range count.PageCount {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		text, scanned, err := s.pageText(i)
-		if err != nil {
-			return nil, s.fail(ctx, fmt.Errorf("page %d: %w", i+1, err))
-		}
-		if total += len(text); limits.MaxTextBytes > 0 && total > limits.MaxTextBytes {
-			return nil, fmt.Errorf("%w: over %d bytes by page %d", ErrTooMuchText, limits.MaxTextBytes, i+1)
-		}
-		d.Pages = append(d.Pages, Page{Number: i + 1, Text: text, Scanned: scanned})
+	if d.Pages, err = e.pages(ctx, data, s, count.PageCount, len(d.Outline) == 0, limits); err != nil {
+		return nil, err
 	}
 	reuse = true
 	return d, nil
 }
 
+// pages reads the text of the document's n pages: in s, and in as many more
+// instances as are free at once (up to one per CPU and one per pagesPerInstance
+// pages, for files up to parallelMaxBytes), each opening the document and taking the next page not yet taken. A
+// failure stops the others. Their texts together are bounded by limits.MaxTextBytes.
+func (e *Engine) pages(parent context.Context, data []byte, s *session, n int, sizes bool, limits Limits) ([]Page, error) {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel() // after the extra sessions are closed, so they can be reused
+	// The first failure is the one to report: the others' may be of being stopped.
+	var first error
+	var once sync.Once
+	stop := func(err error) error {
+		once.Do(func() { first = err })
+		cancel()
+		return err
+	}
+	sessions := []*session{s}
+	for len(data) <= parallelMaxBytes && len(sessions) < min(runtime.GOMAXPROCS(0), n/pagesPerInstance) {
+		extra := e.tryOpen(ctx, data)
+		if extra == nil {
+			break
+		}
+		sessions = append(sessions, extra)
+	}
+	pages := make([]Page, n)
+	var next, total atomic.Int64
+	var g errgroup.Group
+	for k, w := range sessions {
+		reuse := false
+		if k > 0 {
+			defer func() { w.close(reuse) }()
+		}
+		g.Go(func() error {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					reuse = true
+					return nil
+				}
+				if ctx.Err() != nil {
+					return stop(parent.Err())
+				}
+				page, err := w.pageText(i, sizes)
+				if err != nil {
+					return stop(w.fail(parent, fmt.Errorf("page %d: %w", i+1, err)))
+				}
+				if t := total.Add(int64(len(page.Text))); limits.MaxTextBytes > 0 && t > int64(limits.MaxTextBytes) {
+					return stop(fmt.Errorf("%w: over %d bytes by page %d", ErrTooMuchText, limits.MaxTextBytes, i+1))
+				}
+				pages[i] = page
+			}
+		})
+	}
+	if g.Wait() != nil {
+		return nil, first
+	}
+	return pages, nil
+}
+
 // pageText returns the text of page i (from 0) inside its media box: text placed off
-// the page is not read, as a reader (and pdftotext) would not see it.
-func (s *session) pageText(i int) (text string, scanned bool, err error) {
+// the page is not read, as a reader (and pdftotext) would not see it. With sizes, it
+// gives the font size of its lines too.
+func (s *session) pageText(i int, sizes bool) (Page, error) {
+	text, scanned, lineSizes, err := s.pageTextSizes(i, sizes)
+	return Page{Number: i + 1, Text: text, Scanned: scanned, LineSizes: lineSizes}, err
+}
+
+func (s *session) pageTextSizes(i int, sizes bool) (text string, scanned bool, lineSizes []float64, err error) {
 	page, err := s.inst.FPDF_LoadPage(&requests.FPDF_LoadPage{Document: s.doc, Index: i})
 	if err != nil {
-		return "", false, err
+		return "", false, nil, err
 	}
 	defer s.inst.FPDF_ClosePage(&requests.FPDF_ClosePage{Page: page.Page})
 	ref := requests.Page{ByReference: &page.Page}
 	w, err := s.inst.FPDF_GetPageWidthF(&requests.FPDF_GetPageWidthF{Page: ref})
 	if err != nil {
-		return "", false, err
+		return "", false, nil, err
 	}
 	h, err := s.inst.FPDF_GetPageHeightF(&requests.FPDF_GetPageHeightF{Page: ref})
 	if err != nil {
-		return "", false, err
+		return "", false, nil, err
 	}
 	tp, err := s.inst.FPDFText_LoadPage(&requests.FPDFText_LoadPage{Page: ref})
 	if err != nil {
-		return "", false, err
+		return "", false, nil, err
 	}
 	defer s.inst.FPDFText_ClosePage(&requests.FPDFText_ClosePage{TextPage: tp.TextPage})
 	t, err := s.inst.FPDFText_GetBoundedText(&requests.FPDFText_GetBoundedText{
 		TextPage: tp.TextPage, Left: 0, Top: float64(h.PageHeight), Right: float64(w.PageWidth), Bottom: 0,
 	})
 	if err != nil {
-		return "", false, err
+		return "", false, nil, err
 	}
 	text = CleanText(t.Text)
 	if strings.TrimSpace(text) == "" {
-		scanned = s.hasImage(ref)
+		return text, s.hasImage(ref), nil, nil
 	}
-	return text, scanned, nil
+	if sizes {
+		lineSizes = s.lineSizes(tp.TextPage, text)
+	}
+	return text, false, lineSizes, nil
 }
+
+// lineSizes returns the font size of each line of text, the page's text bounded by
+// its media box, as the smaller of the sizes of the line's first and last
+// characters (so a line is large only when all of it is), 0 where it is not known.
+// The page's whole text (FPDFText_GetText) is the one whose characters have indices;
+// its lines are matched with text's by a hash of their content, normalised as
+// CleanText does. It costs two calls into the module per line, not one per
+// character, and allocates little, since it runs for every line of a long document.
+func (s *session) lineSizes(tp references.FPDF_TEXTPAGE, text string) []float64 {
+	n, err := s.inst.FPDFText_CountChars(&requests.FPDFText_CountChars{TextPage: tp})
+	if err != nil || n.Count <= 0 {
+		return nil
+	}
+	all, err := s.inst.FPDFText_GetText(&requests.FPDFText_GetText{TextPage: tp, StartIndex: 0, Count: n.Count})
+	if err != nil || utf8.RuneCountInString(all.Text) != n.Count {
+		return nil // the indices are the runes of the text only when there are as many
+	}
+	size := func(i int) float64 {
+		fs, err := s.inst.FPDFText_GetFontSize(&requests.FPDFText_GetFontSize{TextPage: tp, Index: i})
+		if err != nil {
+			return 0
+		}
+		return fs.FontSize
+	}
+	bySize := map[uint64]float64{}
+	start := 0 // the index of the line's first rune
+	for line := range strings.Lines(all.Text) {
+		first, last := -1, -1
+		j := start
+		for _, r := range line {
+			if !unicode.IsSpace(r) && r >= 0x20 {
+				if first < 0 {
+					first = j
+				}
+				last = j
+			}
+			j++
+		}
+		start = j
+		if first < 0 {
+			continue
+		}
+		if key := lineHash(line); bySize[key] == 0 {
+			bySize[key] = min(size(first), size(last))
+		}
+	}
+	out := make([]float64, 0, strings.Count(text, "\n")+1)
+	for line := range strings.SplitSeq(text, "\n") {
+		out = append(out, bySize[lineHash(line)])
+	}
+	return out
+}
+
+// lineHash hashes a line of text as CleanText leaves it, white space collapsed: the
+// same for a line of PDFium's raw text and of the cleaned one.
+func lineHash(line string) uint64 {
+	h := fnv.New64a()
+	var buf [utf8.UTFMax]byte
+	space := false
+	for _, r := range line {
+		switch {
+		case r == 0x02 || r == 0xFFFE || r == 0xFFFF:
+			continue
+		case unicode.IsSpace(r) || r < 0x20 || r == 0x7f:
+			space = true
+			continue
+		}
+		if space {
+			h.Write([]byte{' '})
+			space = false
+		}
+		if l, ok := ligatureLetters[r]; ok {
+			h.Write([]byte(l))
+			continue
+		}
+		h.Write(buf[:utf8.EncodeRune(buf[:], r)])
+	}
+	return h.Sum64()
+}
+
+// ligatureLetters are the ligatures CleanText spells out.
+var ligatureLetters = map[rune]string{0xFB00: "ff", 0xFB01: "fi", 0xFB02: "fl", 0xFB03: "ffi", 0xFB04: "ffl", 0xFB05: "st", 0xFB06: "st"}
 
 // hasImage reports whether a page draws an image object (looking at its first
 // maxPageObjects objects).
@@ -362,7 +559,7 @@ var lineEndHyphen = regexp.MustCompile(`(\pL)(?:\x02|-|\x{00AD})[ \t]*\n[ \t]*(\
 
 // ligatures spells out the Latin ligature characters that fonts' ToUnicode maps
 // sometimes give (as pdftotext does), so "ﬁnd" is found by "find".
-var ligatures = strings.NewReplacer("\uFB00", "ff", "\uFB01", "fi", "\uFB02", "fl", "\uFB03", "ffi", "\uFB04", "ffl", "\uFB05", "st", "\uFB06", "st")
+var ligatures = strings.NewReplacer("\uFB00", "ff", "\uFB01", "fi", "\uFB02", "fl", "\uFB03", "ffi", "\uFB04", "ffl", "\uFB05", "st", "\uFB06", "st") // as ligatureLetters
 
 // CleanText normalises PDFium's text: "\r\n" line ends become "\n", ligatures are
 // spelt out, words broken by a hyphen at a line end are joined, and control characters other than "\n" and

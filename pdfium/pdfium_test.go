@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -182,4 +183,53 @@ func TestCleanText(t *testing.T) {
 			t.Errorf("CleanText(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// TestTextParallelPages reads a long document with two CPUs: a second instance
+// opens it and the two share its pages, which come back in order with their own
+// text; a limit or a deadline reached in either stops both and frees their slots,
+// so the next long document gets two instances again.
+func TestTextParallelPages(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	e := newEngine(t, Config{MaxInstances: 2})
+	var contents []string
+	for i := range 5 * pagesPerInstance {
+		contents = append(contents, textContent(fmt.Sprintf("Page %d of the long document.", i+1)))
+	}
+	long := buildPDF(contents, nil)
+	read := func() {
+		t.Helper()
+		before := e.opened.Load()
+		doc, err := e.Text(context.Background(), long, Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := e.opened.Load() - before; n != 2 {
+			t.Errorf("read by %d instances, want 2", n)
+		}
+		for i, p := range doc.Pages {
+			if want := fmt.Sprintf("Page %d of the long document.", i+1); strings.TrimSpace(p.Text) != want || p.Number != i+1 {
+				t.Errorf("page %d (number %d): %q, want %q", i+1, p.Number, p.Text, want)
+			}
+		}
+	}
+	read()
+	if _, err := e.Text(context.Background(), long, Limits{MaxTextBytes: 300}); !errors.Is(err, ErrTooMuchText) {
+		t.Errorf("text limit 300: err = %v, want ErrTooMuchText", err)
+	}
+	read()
+	var lines []string
+	for range 1000 {
+		lines = append(lines, strings.Repeat("many glyphs on one line ", 40))
+	}
+	heavy := make([]string, 2*pagesPerInstance)
+	for i := range heavy {
+		heavy[i] = textContent(lines...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := e.Text(ctx, buildPDF(heavy, nil), Limits{}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
+	}
+	read()
 }

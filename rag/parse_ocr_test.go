@@ -41,7 +41,7 @@ func TestParseScannedPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	ms, _ := os.ReadFile("testdata/pdf/groff.ms")
-	want := pdfWords(regexp.MustCompile(`(?m)^\.[A-Za-z]+.*$`).ReplaceAllString(string(ms), " "))
+	want := textWords(regexp.MustCompile(`(?m)^\.[A-Za-z]+.*$`).ReplaceAllString(string(ms), " "))
 
 	for _, tt := range []struct {
 		name string
@@ -59,7 +59,7 @@ func TestParseScannedPage(t *testing.T) {
 					t.Errorf("section on page %d, want 1", s.Page)
 				}
 			}
-			match, _, total := pdfWordMatch(pdfWords(text), want)
+			match, _, total := textWordMatch(textWords(text), want)
 			recall := float64(match) / float64(total)
 			t.Logf("%s: word recall %.3f (%d of %d)", tt.name, recall, match, total)
 			if recall < 0.9 {

@@ -74,6 +74,28 @@ func (a *officeArchive) read(member string) ([]byte, error) {
 	return data, nil
 }
 
+// walk reads member and calls fn for each of its XML tokens until fn returns false.
+func (a *officeArchive) walk(member string, fn func(xml.Token) bool) error {
+	data, err := a.read(member)
+	if err != nil {
+		return err
+	}
+	return xmlWalk(a.name, member, data, fn)
+}
+
+// title returns the text of the title element of the metadata part member
+// (docProps/core.xml, meta.xml), or "" when there is none.
+func (a *officeArchive) title(member string) string {
+	if a.files[member] == nil {
+		return ""
+	}
+	data, err := a.read(member)
+	if err != nil {
+		return ""
+	}
+	return xmlElementText(data, "title")
+}
+
 // xmlWalk calls fn for each token of an XML part. Element names are matched by local
 // name: the namespaces of these formats are fixed.
 func xmlWalk(name, member string, data []byte, fn func(xml.Token) bool) error {
@@ -103,27 +125,87 @@ func xmlAttr(e xml.StartElement, local string) string {
 }
 
 // officeText gathers a document's paragraphs: the text of the current paragraph, the
-// cells of the current table row, and the section builder.
+// table rows open around it, and the section builder.
 type officeText struct {
-	b     *sectionBuilder
-	para  strings.Builder
-	cells []string
-	inRow int
-	over  bool
+	b    *sectionBuilder
+	para strings.Builder
+	rows []*officeRow
+	over bool
 }
 
+// officeRow is an open table row: its cells so far, or, once it has been found to
+// lay out a page rather than hold data (a table or a heading in one of its cells),
+// none: its cells' paragraphs are then the document's own.
+type officeRow struct {
+	cells  []string
+	layout bool
+}
+
+// inCell reports whether the current paragraph is in a cell of a data row.
+func (o *officeText) inCell() bool { return len(o.rows) > 0 && !o.rows[len(o.rows)-1].layout }
+
+// startRow opens a table row. One inside another row's cell makes the outer rows
+// layout: they are ended as rows so far, and what follows in their cells is read as
+// paragraphs, so a page laid out in one big cell is not one huge "row".
+func (o *officeText) startRow() {
+	o.layout()
+	o.rows = append(o.rows, &officeRow{})
+}
+
+// layout makes the open rows layout rows (see officeRow).
+func (o *officeText) layout() {
+	for _, r := range o.rows {
+		if !r.layout {
+			o.row(r.cells)
+			r.cells, r.layout = nil, true
+		}
+	}
+}
+
+func (o *officeText) startCell() {
+	if o.inCell() {
+		r := o.rows[len(o.rows)-1]
+		r.cells = append(r.cells, "")
+	}
+}
+
+func (o *officeText) endRow() {
+	if len(o.rows) == 0 {
+		return
+	}
+	r := o.rows[len(o.rows)-1]
+	o.rows = o.rows[:len(o.rows)-1]
+	if !r.layout {
+		o.row(r.cells)
+	}
+}
+
+// row adds a table row as one paragraph of its cells, separated by " | ", so that
+// a row stays in one chunk.
+func (o *officeText) row(cells []string) {
+	var out []string
+	for _, c := range cells {
+		out = append(out, collapseSpace(c))
+	}
+	if row := strings.Join(out, " | "); strings.Trim(row, " |") != "" && !o.b.paragraph(row) {
+		o.over = true
+	}
+}
+
+// endParagraph ends the current paragraph: into the current cell, or as a paragraph
+// (with prefix, "- " for a list item).
 func (o *officeText) endParagraph(prefix string) {
 	p := strings.TrimSpace(o.para.String())
 	o.para.Reset()
 	if p == "" {
 		return
 	}
-	if o.inRow > 0 {
-		if len(o.cells) == 0 {
-			o.cells = append(o.cells, p)
-		} else {
-			o.cells[len(o.cells)-1] = strings.TrimSpace(o.cells[len(o.cells)-1] + " " + p)
+	if o.inCell() {
+		r := o.rows[len(o.rows)-1]
+		if len(r.cells) == 0 {
+			r.cells = append(r.cells, "")
 		}
+		r.cells[len(r.cells)-1] = strings.TrimSpace(r.cells[len(r.cells)-1] + " " + p)
 		return
 	}
 	if !o.b.paragraph(prefix + p) {
@@ -131,35 +213,33 @@ func (o *officeText) endParagraph(prefix string) {
 	}
 }
 
-func (o *officeText) endRow() {
-	var cells []string
-	for _, c := range o.cells {
-		cells = append(cells, collapseSpace(c))
+// endHeading ends the current paragraph as a heading of level; in a table's cell,
+// it makes the table a layout one.
+func (o *officeText) endHeading(level int) {
+	o.layout()
+	o.b.heading(level, o.para.String())
+	o.para.Reset()
+}
+
+// result returns the sections, or the error of too much text.
+func (o *officeText) result(name string, limits ParseLimits) ([]Section, error) {
+	if o.over {
+		return nil, parseTooMuchText(name, limits)
 	}
-	o.cells = o.cells[:0]
-	if row := strings.Join(cells, " | "); strings.Trim(row, " |") != "" && !o.b.paragraph(row) {
-		o.over = true
-	}
+	return o.b.result(), nil
 }
 
 // parseDOCX reads word/document.xml: w:p paragraphs, Heading1–6 and Title styles as
-// headings, numbered paragraphs as list items, w:tbl rows as rows.
+// headings, numbered paragraphs as list items, w:tbl rows as rows. Only w:t runs are
+// text: field codes (w:instrText) and deleted text (w:delText) are not.
 func parseDOCX(name string, data []byte, limits ParseLimits) (*Parsed, error) {
 	a, err := openOfficeArchive(name, "DOCX", data, limits)
 	if err != nil {
 		return nil, err
 	}
-	doc, err := a.read("word/document.xml")
-	if err != nil {
-		return nil, err
-	}
 	o := &officeText{b: &sectionBuilder{max: limits.MaxTextBytes}}
-	p := &Parsed{}
-	if core, err := a.read("docProps/core.xml"); err == nil {
-		p.Title = xmlElementText(core, "title")
-	}
-	heading, list := 0, false
-	err = xmlWalk(name, "word/document.xml", doc, func(tok xml.Token) bool {
+	heading, list, inText := 0, false, false
+	err = a.walk("word/document.xml", func(tok xml.Token) bool {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			switch t.Name.Local {
@@ -169,44 +249,47 @@ func parseDOCX(name string, data []byte, limits ParseLimits) (*Parsed, error) {
 				heading = docxHeadingLevel(xmlAttr(t, "val"))
 			case "numPr":
 				list = true
+			case "t":
+				inText = true
 			case "tab":
 				o.para.WriteByte('\t')
 			case "br", "cr":
 				o.para.WriteByte('\n')
 			case "tr":
-				o.inRow++
-				o.cells = o.cells[:0]
+				o.startRow()
 			case "tc":
-				o.cells = append(o.cells, "")
+				o.startCell()
 			}
 		case xml.EndElement:
 			switch t.Name.Local {
+			case "t":
+				inText = false
 			case "p":
 				switch {
-				case heading > 0 && o.inRow == 0:
-					o.b.heading(heading, o.para.String())
-					o.para.Reset()
+				case heading > 0:
+					o.endHeading(heading)
 				case list:
 					o.endParagraph("- ")
 				default:
 					o.endParagraph("")
 				}
 			case "tr":
-				o.inRow--
 				o.endRow()
 			}
 		case xml.CharData:
-			o.para.Write(t)
+			if inText {
+				o.para.Write(t)
+			}
 		}
 		return !o.over
 	})
 	if err != nil {
 		return nil, err
 	}
-	if o.over {
-		return nil, parseTooMuchText(name, limits)
+	p := &Parsed{Title: a.title("docProps/core.xml")}
+	if p.Sections, err = o.result(name, limits); err != nil {
+		return nil, err
 	}
-	p.Sections = o.b.result()
 	return p, nil
 }
 
@@ -248,26 +331,21 @@ func xmlElementText(data []byte, local string) string {
 }
 
 // parseODT reads content.xml of an OpenDocument text: text:h headings at their
-// outline level, text:p paragraphs, list items, table rows.
+// outline level, text:p paragraphs, list items, table rows. The names and
+// descriptions of images (svg:title, svg:desc) are not the document's text.
 func parseODT(name string, data []byte, limits ParseLimits) (*Parsed, error) {
 	a, err := openOfficeArchive(name, "ODT", data, limits)
 	if err != nil {
 		return nil, err
 	}
-	content, err := a.read("content.xml")
-	if err != nil {
-		return nil, err
-	}
-	p := &Parsed{}
-	if meta, err := a.read("meta.xml"); err == nil {
-		p.Title = xmlElementText(meta, "title")
-	}
 	o := &officeText{b: &sectionBuilder{max: limits.MaxTextBytes}}
-	heading, depth, listItem := 0, 0, 0
-	err = xmlWalk(name, "content.xml", content, func(tok xml.Token) bool {
+	heading, depth, listItem, alt := 0, 0, 0, 0
+	err = a.walk("content.xml", func(tok xml.Token) bool {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			switch t.Name.Local {
+			case "title", "desc":
+				alt++
 			case "h":
 				heading, _ = strconv.Atoi(xmlAttr(t, "outline-level"))
 				heading = min(max(heading, 1), 6)
@@ -283,20 +361,16 @@ func parseODT(name string, data []byte, limits ParseLimits) (*Parsed, error) {
 			case "line-break":
 				o.para.WriteByte('\n')
 			case "table-row":
-				o.inRow++
-				o.cells = o.cells[:0]
+				o.startRow()
 			case "table-cell":
-				o.cells = append(o.cells, "")
+				o.startCell()
 			}
 		case xml.EndElement:
 			switch t.Name.Local {
+			case "title", "desc":
+				alt--
 			case "h":
-				if o.inRow == 0 {
-					o.b.heading(heading, o.para.String())
-					o.para.Reset()
-				} else {
-					o.endParagraph("")
-				}
+				o.endHeading(heading)
 				heading = 0
 			case "p":
 				depth--
@@ -310,11 +384,10 @@ func parseODT(name string, data []byte, limits ParseLimits) (*Parsed, error) {
 			case "list-item":
 				listItem--
 			case "table-row":
-				o.inRow--
 				o.endRow()
 			}
 		case xml.CharData:
-			if heading > 0 || depth > 0 {
+			if (heading > 0 || depth > 0) && alt == 0 {
 				o.para.Write(t)
 			}
 		}
@@ -323,10 +396,10 @@ func parseODT(name string, data []byte, limits ParseLimits) (*Parsed, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.over {
-		return nil, parseTooMuchText(name, limits)
+	p := &Parsed{Title: a.title("meta.xml")}
+	if p.Sections, err = o.result(name, limits); err != nil {
+		return nil, err
 	}
-	p.Sections = o.b.result()
 	return p, nil
 }
 
@@ -349,21 +422,13 @@ func parsePPTX(name string, data []byte, limits ParseLimits) (*Parsed, error) {
 		return nil, genai.Errorf(genai.EINVALID, "%s: not a valid PPTX file: it has no slides", name)
 	}
 	slices.Sort(slices.Compact(slides))
-	p := &Parsed{}
-	if core, err := a.read("docProps/core.xml"); err == nil {
-		p.Title = xmlElementText(core, "title")
-	}
+	p := &Parsed{Title: a.title("docProps/core.xml")}
 	total := 0
 	for n, num := range slides {
-		member := fmt.Sprintf("ppt/slides/slide%d.xml", num)
-		xmlData, err := a.read(member)
-		if err != nil {
-			return nil, err
-		}
 		o := &officeText{b: &sectionBuilder{max: limits.MaxTextBytes - total}}
 		var title strings.Builder
 		inTitle, shapeDepth := false, 0
-		err = xmlWalk(name, member, xmlData, func(tok xml.Token) bool {
+		err = a.walk(fmt.Sprintf("ppt/slides/slide%d.xml", num), func(tok xml.Token) bool {
 			switch t := tok.(type) {
 			case xml.StartElement:
 				switch t.Name.Local {
@@ -376,10 +441,9 @@ func parsePPTX(name string, data []byte, limits ParseLimits) (*Parsed, error) {
 				case "br":
 					o.para.WriteByte('\n')
 				case "tr":
-					o.inRow++
-					o.cells = o.cells[:0]
+					o.startRow()
 				case "tc":
-					o.cells = append(o.cells, "")
+					o.startCell()
 				}
 			case xml.EndElement:
 				switch t.Name.Local {
@@ -394,7 +458,6 @@ func parsePPTX(name string, data []byte, limits ParseLimits) (*Parsed, error) {
 						o.endParagraph("")
 					}
 				case "tr":
-					o.inRow--
 					o.endRow()
 				}
 			case xml.CharData:
@@ -405,14 +468,15 @@ func parsePPTX(name string, data []byte, limits ParseLimits) (*Parsed, error) {
 		if err != nil {
 			return nil, err
 		}
-		if o.over {
-			return nil, parseTooMuchText(name, limits)
+		sections, err := o.result(name, limits)
+		if err != nil {
+			return nil, err
 		}
 		heading := collapseSpace(title.String())
 		if heading == "" {
 			heading = fmt.Sprintf("Slide %d", n+1)
 		}
-		for _, s := range o.b.result() {
+		for _, s := range sections {
 			s.Headings, s.Page = []string{heading}, n+1
 			total += len(s.Text)
 			p.Sections = append(p.Sections, s)
@@ -429,10 +493,10 @@ func parseXLSX(name string, data []byte, limits ParseLimits) (*Parsed, error) {
 		return nil, err
 	}
 	var shared []string
-	if ss, err := a.read("xl/sharedStrings.xml"); err == nil {
+	if a.files["xl/sharedStrings.xml"] != nil {
 		var cur strings.Builder
 		in := 0
-		err := xmlWalk(name, "xl/sharedStrings.xml", ss, func(tok xml.Token) bool {
+		err := a.walk("xl/sharedStrings.xml", func(tok xml.Token) bool {
 			switch t := tok.(type) {
 			case xml.StartElement:
 				switch t.Name.Local {
@@ -469,15 +533,11 @@ func parseXLSX(name string, data []byte, limits ParseLimits) (*Parsed, error) {
 	}
 	b := &sectionBuilder{max: limits.MaxTextBytes}
 	for _, sh := range sheets {
-		xmlData, err := a.read(sh.member)
-		if err != nil {
-			return nil, err
-		}
 		b.heading(1, sh.name)
 		var row []string
 		var val strings.Builder
 		cellType, inValue, over := "", false, false
-		err = xmlWalk(name, sh.member, xmlData, func(tok xml.Token) bool {
+		err = a.walk(sh.member, func(tok xml.Token) bool {
 			switch t := tok.(type) {
 			case xml.StartElement:
 				switch t.Name.Local {
@@ -520,11 +580,7 @@ func parseXLSX(name string, data []byte, limits ParseLimits) (*Parsed, error) {
 			return nil, parseTooMuchText(name, limits)
 		}
 	}
-	p := &Parsed{Sections: b.result()}
-	if core, err := a.read("docProps/core.xml"); err == nil {
-		p.Title = xmlElementText(core, "title")
-	}
-	return p, nil
+	return &Parsed{Title: a.title("docProps/core.xml"), Sections: b.result()}, nil
 }
 
 type xlsxSheet struct{ name, member string }
@@ -532,13 +588,9 @@ type xlsxSheet struct{ name, member string }
 // xlsxSheets returns the worksheets in workbook order, through the workbook's
 // relationships.
 func xlsxSheets(a *officeArchive) ([]xlsxSheet, error) {
-	wb, err := a.read("xl/workbook.xml")
-	if err != nil {
-		return nil, err
-	}
 	targets := map[string]string{}
-	if rels, err := a.read("xl/_rels/workbook.xml.rels"); err == nil {
-		xmlWalk(a.name, "xl/_rels/workbook.xml.rels", rels, func(tok xml.Token) bool {
+	if a.files["xl/_rels/workbook.xml.rels"] != nil {
+		a.walk("xl/_rels/workbook.xml.rels", func(tok xml.Token) bool {
 			if t, ok := tok.(xml.StartElement); ok && t.Name.Local == "Relationship" {
 				target := xmlAttr(t, "Target")
 				if strings.HasPrefix(target, "/") {
@@ -552,7 +604,7 @@ func xlsxSheets(a *officeArchive) ([]xlsxSheet, error) {
 		})
 	}
 	var sheets []xlsxSheet
-	err = xmlWalk(a.name, "xl/workbook.xml", wb, func(tok xml.Token) bool {
+	err := a.walk("xl/workbook.xml", func(tok xml.Token) bool {
 		if t, ok := tok.(xml.StartElement); ok && t.Name.Local == "sheet" {
 			member := targets[xmlAttr(t, "id")]
 			if member == "" {
@@ -622,18 +674,17 @@ func parseEPUB(ctx context.Context, name string, data []byte, limits ParseLimits
 	if err != nil {
 		return nil, err
 	}
-	container, err := a.read("META-INF/container.xml")
-	if err != nil {
-		return nil, err
-	}
 	opfPath := ""
-	xmlWalk(name, "META-INF/container.xml", container, func(tok xml.Token) bool {
+	err = a.walk("META-INF/container.xml", func(tok xml.Token) bool {
 		if t, ok := tok.(xml.StartElement); ok && t.Name.Local == "rootfile" {
 			opfPath = xmlAttr(t, "full-path")
 			return false
 		}
 		return true
 	})
+	if err != nil {
+		return nil, err
+	}
 	opf, err := a.read(opfPath)
 	if err != nil {
 		return nil, err

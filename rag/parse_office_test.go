@@ -152,3 +152,33 @@ func TestParseOfficeBombs(t *testing.T) {
 	_, err = Parse(context.Background(), "fake.xlsx", []byte("just text"), ParseLimits{})
 	checkFileError(t, err, "fake.xlsx", genai.EINVALID, "not a valid XLSX file")
 }
+
+// TestParseOfficeLayoutTables reads pages laid out in a table, as LibreOffice writes
+// an HTML page whose body is one big table cell: the text around a table nested in
+// the cell is kept (not lost with the outer row), the headings in the cell are
+// headings, the nested table's rows are rows, and a DOCX's field codes and the names
+// of an ODT's images are not text.
+func TestParseOfficeLayoutTables(t *testing.T) {
+	docx := zipOf(t, "word/document.xml", `<w:document xmlns:w="w"><w:body><w:tbl><w:tr><w:tc>`+
+		`<w:p><w:pPr><w:pStyle w:val="Heading1"/></w:pPr><w:r><w:t>Transform module</w:t></w:r></w:p>`+
+		`<w:p><w:r><w:instrText>HYPERLINK "index.html"</w:instrText></w:r><w:r><w:t>Before the table.</w:t></w:r></w:p>`+
+		`<w:tbl><w:tr><w:tc><w:p><w:r><w:t>ctxt</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>the context</w:t></w:r></w:p></w:tc></w:tr></w:tbl>`+
+		`<w:p><w:r><w:t>After the table.</w:t></w:r><w:r><w:delText>Deleted words.</w:delText></w:r></w:p>`+
+		`</w:tc></w:tr></w:tbl></w:body></w:document>`)
+	odt := zipOf(t, "content.xml", `<office:document-content xmlns:office="o" xmlns:text="t" xmlns:table="b" xmlns:draw="d" xmlns:svg="s"><office:body><office:text>`+
+		`<table:table><table:table-row><table:table-cell>`+
+		`<text:h text:outline-level="1">Transform module</text:h>`+
+		`<text:p>Before <draw:frame><draw:image/><svg:title>Logo image</svg:title></draw:frame>the table.</text:p>`+
+		`<table:table><table:table-row><table:table-cell><text:p>ctxt</text:p></table:table-cell><table:table-cell><text:p>the context</text:p></table:table-cell></table:table-row></table:table>`+
+		`<text:p>After the table.</text:p>`+
+		`</table:table-cell></table:table-row></table:table></office:text></office:body></office:document-content>`)
+	for name, data := range map[string][]byte{"layout.docx": docx, "layout.odt": odt} {
+		t.Run(name, func(t *testing.T) {
+			p := parseFile(t, name, data)
+			want := []string{"Before the table.", "ctxt | the context", "After the table."}
+			if len(p.Sections) != 1 || !slices.Equal(p.Sections[0].Headings, []string{"Transform module"}) || !slices.Equal(paragraphs(p), want) {
+				t.Errorf("sections %+v, want one under Transform module with paragraphs %q", p.Sections, want)
+			}
+		})
+	}
+}

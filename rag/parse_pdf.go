@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
+	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/ledongthuc/pdf"
 
@@ -147,15 +150,20 @@ func pdfCheck(ctx context.Context, name string, data []byte, limits ParseLimits)
 	return nil
 }
 
-// pdfSections makes a document's pages into sections: one per page, split where an
-// outline entry's title starts a line of the page it points to, so each section has
-// its page number and the heading path of the outline entries above it.
+// pdfSections makes a document's pages into sections: one per page, split where a
+// heading starts a line of the page, so each section has its page number and the
+// heading path of the headings above it. The headings are the outline's entries
+// where the PDF has an outline, else the lines set clearly larger than the body text
+// (pdfSizeHeadings). A heading's line stays in the text of the section it starts.
 func pdfSections(doc *pdfium.Document) []Section {
-	byPage := map[int][]pdfium.OutlineItem{}
+	marks := map[int][]pdfHeading{}
 	for _, item := range doc.Outline {
 		if item.Page > 0 && item.Title != "" {
-			byPage[item.Page] = append(byPage[item.Page], item)
+			marks[item.Page] = append(marks[item.Page], pdfHeading{-1, item.Level, item.Title})
 		}
+	}
+	if len(doc.Outline) == 0 {
+		marks = pdfSizeHeadings(doc)
 	}
 	var sections []Section
 	var b sectionBuilder // for its heading path only
@@ -165,19 +173,118 @@ func pdfSections(doc *pdfium.Document) []Section {
 		}
 	}
 	for _, page := range doc.Pages {
-		text := page.Text
-		for _, item := range byPage[page.Number] {
-			at := pdfTitleAt(text, item.Title)
-			if at < 0 {
-				at = 0 // not found as printed: the heading starts with the page
+		text, done := page.Text, 0
+		for _, h := range marks[page.Number] {
+			at := h.at
+			if at < 0 { // an outline entry: its title is looked for after the last one's
+				if at = pdfTitleAt(text[done:], h.title); at < 0 {
+					at = 0 // not found as printed: the heading starts where the last did
+				}
+				at += done
 			}
-			add(page.Number, text[:at])
-			text = text[at:]
-			b.heading(item.Level, item.Title)
+			add(page.Number, text[done:at])
+			done = at
+			b.heading(h.level, h.title)
 		}
-		add(page.Number, text)
+		add(page.Number, text[done:])
 	}
 	return sections
+}
+
+// pdfHeading is a heading found on a page: where in its text (-1: where its title
+// is found), its level and title.
+type pdfHeading struct {
+	at, level int
+	title     string
+}
+
+// Bounds of a heading told by its font size: how much larger than the body text it
+// is set, how long it may be, and how much of the text headings may be (past it,
+// the sizes are not telling headings from text, as in slides set large throughout).
+const (
+	pdfHeadingScale    = 1.15
+	pdfHeadingMaxBytes = 150
+	pdfHeadingMaxWords = 16
+	pdfHeadingMaxLines = 3
+	pdfHeadingMaxShare = 0.2
+	pdfMaxHeadingLevel = 6
+)
+
+// pdfSizeHeadings finds the headings of a PDF without an outline by their font
+// size: the body size is the one most of the text is set in, and short lines set
+// clearly larger are headings, a level per size from the largest, consecutive
+// lines of one size (a title broken over lines) one heading. It returns them by page
+// number, in page order.
+func pdfSizeHeadings(doc *pdfium.Document) map[int][]pdfHeading {
+	// A size to half a point: sizes computed through text matrices differ in their
+	// last digits.
+	round := func(size float64) float64 { return math.Round(size*2) / 2 }
+	weight := map[float64]int{}
+	total := 0
+	for _, page := range doc.Pages {
+		for i, line := range strings.Split(page.Text, "\n") {
+			if i < len(page.LineSizes) && page.LineSizes[i] > 0 {
+				n := len(strings.TrimSpace(line))
+				weight[round(page.LineSizes[i])] += n
+				total += n
+			}
+		}
+	}
+	body, most := 0.0, 0
+	for size, n := range weight {
+		if n > most || (n == most && size < body) {
+			body, most = size, n
+		}
+	}
+	if body == 0 {
+		return nil
+	}
+	type line struct {
+		page, at, n int
+		size        float64
+		text        string
+	}
+	var found []line
+	headingBytes := 0
+	for _, page := range doc.Pages {
+		at := 0
+		for i, text := range strings.Split(page.Text, "\n") {
+			start := at
+			at += len(text) + 1
+			if i >= len(page.LineSizes) {
+				continue
+			}
+			size, t := round(page.LineSizes[i]), collapseSpace(text)
+			if size < body*pdfHeadingScale || len(t) > pdfHeadingMaxBytes || len(strings.Fields(t)) > pdfHeadingMaxWords || !strings.ContainsFunc(t, unicode.IsLetter) {
+				continue
+			}
+			headingBytes += len(t)
+			if last := len(found) - 1; last >= 0 && found[last].page == page.Number && found[last].n == i-1 && found[last].size == size &&
+				strings.Count(found[last].text, "\n") < pdfHeadingMaxLines-1 {
+				found[last].text += "\n" + t
+				found[last].n = i
+				continue
+			}
+			found = append(found, line{page.Number, start, i, size, t})
+		}
+	}
+	if len(found) == 0 || float64(headingBytes) > pdfHeadingMaxShare*float64(total) {
+		return nil
+	}
+	var sizes []float64
+	for _, l := range found {
+		if !slices.Contains(sizes, l.size) {
+			sizes = append(sizes, l.size)
+		}
+	}
+	slices.Sort(sizes)
+	slices.Reverse(sizes)
+	marks := map[int][]pdfHeading{}
+	for _, l := range found {
+		level := min(slices.Index(sizes, l.size)+1, pdfMaxHeadingLevel)
+		marks[l.page] = append(marks[l.page], pdfHeading{l.at, level, collapseSpace(l.text)})
+	}
+	return marks
 }
 
 // pdfTitleAt returns where title starts a line of text (white space may differ), or
