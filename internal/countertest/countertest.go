@@ -85,7 +85,10 @@ func Run(t *testing.T, open func(t *testing.T) func() genai.UsageCounter) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []genai.KeyUsage{{"team-a", "m1", 2, 15, 3}, {"team-a", "m2", 1, 7, 0}}
+		want := []genai.KeyUsage{
+			{Key: "team-a", Model: "m1", Requests: 2, InputTokens: 15, OutputTokens: 3},
+			{Key: "team-a", Model: "m2", Requests: 1, InputTokens: 7},
+		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("usage of team-a: %v, want %v", got, want)
 		}
