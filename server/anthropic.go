@@ -170,6 +170,7 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 		}
 		if ev.Done {
 			usage = ev.Usage
+			sse.ending()
 			if err = blocks.close(); err != nil {
 				return
 			}
@@ -195,6 +196,7 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	sse.ending()
 	sse.event("error", s.errorPayload(r, s.errorDetailOf(r, err)))
 }
 

@@ -292,6 +292,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		}
 		if ev.Done {
 			usage = ev.Usage
+			sse.ending()
 			err = sse.event("done", doneEvent{StopReason: ev.StopReason, Usage: ev.Usage})
 			return
 		}
@@ -340,6 +341,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	sse.ending()
 	sse.event("error", errorBody{Error: s.errorDetailOf(r, err)})
 }
 

@@ -487,6 +487,7 @@ func (s *Server) kbAnswer(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if ev.Done {
+			sse.ending()
 			sse.event("done", kbDoneEvent{ans.SessionID, ev.StopReason, ev.Usage, ans.Extractive})
 			return
 		}
@@ -504,6 +505,7 @@ func (s *Server) kbAnswer(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	sse.ending()
 	sse.event("error", errorBody{Error: s.errorDetailOf(r, err)})
 }
 

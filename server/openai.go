@@ -406,6 +406,7 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 		}
 		if ev.Done {
 			usage = ev.Usage
+			sse.ending()
 			fr := oaiFinishReason(ev.StopReason)
 			if err = chunk(map[string]any{}, &fr); err != nil {
 				return
@@ -461,6 +462,7 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	sse.ending()
 	sse.data(s.errorPayload(r, s.errorDetailOf(r, err))) // OpenAI's clients read an error object in the stream
 }
 

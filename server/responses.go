@@ -189,12 +189,20 @@ func (b *respBuilder) addItem(item any) (int, error) {
 func (b *respBuilder) addText(text string) error {
 	if b.msg == nil {
 		b.msg = &respOutputMessage{Type: "message", ID: newID("msg_"), Status: "in_progress", Role: "assistant", Content: []respOutputText{}}
-		var err error
-		if b.msgIndex, err = b.addItem(b.msg); err != nil {
-			return err
+		// The item's opening events leave with its first text, in one write.
+		if b.sse != nil {
+			b.sse.hold = true
 		}
-		if err = b.send("response.content_part.added", map[string]any{"item_id": b.msg.ID, "output_index": b.msgIndex,
-			"content_index": 0, "part": respOutputText{Type: "output_text", Annotations: []any{}, Logprobs: []any{}}}); err != nil {
+		var err error
+		b.msgIndex, err = b.addItem(b.msg)
+		if err == nil {
+			err = b.send("response.content_part.added", map[string]any{"item_id": b.msg.ID, "output_index": b.msgIndex,
+				"content_index": 0, "part": respOutputText{Type: "output_text", Annotations: []any{}, Logprobs: []any{}}})
+		}
+		if b.sse != nil {
+			b.sse.hold = false
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -505,6 +513,9 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) {
 			ID: obj.ID, Owner: Caller(r.Context()), CreatedAt: time.Unix(obj.CreatedAt, 0).UTC(), System: system,
 			Messages: appendTurn(slices.Clip(req.Messages), b.answerMessage()), Depth: depth, Body: body,
 		})
+	}
+	if b.sse != nil {
+		b.sse.ending()
 	}
 	switch {
 	case err == nil && b.sse == nil:

@@ -38,19 +38,36 @@ var (
 // it writes a heartbeat every interval, so that proxies do not take it for dead; one
 // lock makes the handler's events and the heartbeats whole writes that never
 // interleave.
+//
+// Events that follow a flush within sseCoalesce wait for one flush at its end, and the
+// stream's last events leave with the body's end (see ending): one system call, and
+// one wake-up of the client's reader, for a burst of events instead of one each.
 type sseWriter struct {
 	w    http.ResponseWriter
 	rc   *http.ResponseController
 	buf  []byte // the event being assembled; the handler's goroutine only
 	hold bool   // write without flushing; the handler's goroutine only
 
-	mu       sync.Mutex
-	last     time.Time // of the last write
-	closed   bool
-	ping     []byte
-	interval time.Duration
-	timer    *time.Timer
+	mu        sync.Mutex
+	last      time.Time // of the last write
+	closed    bool
+	ping      []byte
+	interval  time.Duration
+	timer     *time.Timer
+	final     bool        // the stream's last events: flushed with the body's end
+	flushed   time.Time   // of the last flush
+	pending   bool        // written events wait for flusher
+	flusher   *time.Timer // the coalesced flush
+	flushErr  error       // of the coalesced flush: the client is gone
+	coalesced time.Duration
 }
+
+// sseCoalesce is how long after a flush further events wait to leave together. A
+// first token, and any event after a pause this long, is flushed at once; a burst
+// (an upstream's backlog, tokens read several to a network read) leaves in one write
+// per sseCoalesce. Real models send a token every 5 to 50 ms, so their tokens still
+// leave one by one; a millisecond more between them is not seen.
+var sseCoalesce = time.Millisecond
 
 // newSSEWriter starts r's event stream on w: the headers, then heartbeats every
 // Options.SSEHeartbeat of silence until close, which the handler must call (deferred)
@@ -58,7 +75,7 @@ type sseWriter struct {
 func (s *Server) newSSEWriter(w http.ResponseWriter, r *http.Request) *sseWriter {
 	streamHeaders(w.Header(), "text/event-stream")
 	w.WriteHeader(http.StatusOK)
-	sw := &sseWriter{w: w, rc: http.NewResponseController(w), ping: commentPing}
+	sw := &sseWriter{w: w, rc: http.NewResponseController(w), ping: commentPing, coalesced: sseCoalesce}
 	if isAnthropicPath(r.URL.Path) {
 		sw.ping = anthropicPing
 	}
@@ -102,6 +119,32 @@ func (s *sseWriter) close() {
 	s.closed = true
 	if s.timer != nil {
 		s.timer.Stop()
+	}
+	if s.flusher != nil {
+		s.flusher.Stop() // what waits for it leaves with the body's end
+	}
+}
+
+// ending marks the events written from now on as the stream's last: they are not
+// flushed but leave with the body's end, which net/http writes when the handler
+// returns, in one packet. A client that stops reading at the stream's end marker, as
+// openai-go does at "data: [DONE]", then has read the body to its end, and its
+// connection goes back to its pool instead of being closed.
+func (s *sseWriter) ending() {
+	s.final = true
+}
+
+// flushLater is the coalesced flush of the events written since the last one.
+func (s *sseWriter) flushLater() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || !s.pending {
+		return
+	}
+	s.pending = false
+	s.flushed = time.Now()
+	if err := s.rc.Flush(); err != nil {
+		s.flushErr = err // the handler learns it from its next write
 	}
 }
 
@@ -168,16 +211,30 @@ func (s *sseWriter) write(data []byte) error {
 	return s.send()
 }
 
-// send ends the event in s.buf, writes it and flushes it unless held.
+// send ends the event in s.buf and writes it; it flushes it at once unless it is held,
+// final, or within sseCoalesce of the last flush, when a timer flushes it at the end
+// of that time with whatever else was written by then.
 func (s *sseWriter) send() error {
 	s.buf = append(s.buf, "\n\n"...)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.interval > 0 {
-		s.last = time.Now()
+	if s.flushErr != nil {
+		return s.flushErr
 	}
-	if _, err := s.w.Write(s.buf); err != nil || s.hold {
+	now := time.Now()
+	s.last = now
+	if _, err := s.w.Write(s.buf); err != nil || s.hold || s.final || s.pending {
 		return err
 	}
+	if since := now.Sub(s.flushed); since < s.coalesced {
+		s.pending = true
+		if s.flusher == nil {
+			s.flusher = time.AfterFunc(s.coalesced-since, s.flushLater)
+		} else {
+			s.flusher.Reset(s.coalesced - since)
+		}
+		return nil
+	}
+	s.flushed = now
 	return s.rc.Flush()
 }
