@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 
@@ -41,11 +43,16 @@ type streamChoice struct {
 // third of the relay's CPU time with encoding/json, which checks the whole text and
 // then decodes it by reflection. Fields of unexpected types read as zero, as openai-go
 // leaves them.
+//
+// The chunk is read in place, without the copy gjson.ParseBytes makes of it: the
+// strings kept are cloned out of data (text), which the reader reuses, so that a chunk
+// costs the allocation of its text rather than of its whole JSON, and no text keeps
+// its chunk's JSON alive.
 func decodeChunk(data []byte) (*streamChunk, error) {
 	if !gjson.ValidBytes(data) {
 		return nil, fmt.Errorf("decode a chunk of the stream: not valid JSON: %s", clip(string(data)))
 	}
-	obj := gjson.ParseBytes(data)
+	obj := gjson.Parse(unsafe.String(unsafe.SliceData(data), len(data))) // valid while data is
 	if !obj.IsObject() {
 		return nil, fmt.Errorf("decode a chunk of the stream: not a JSON object: %s", clip(string(data)))
 	}
@@ -57,8 +64,8 @@ func decodeChunk(data []byte) (*streamChunk, error) {
 				delta := choice.Get("delta")
 				c.choices = append(c.choices, streamChoice{
 					index:        choice.Get("index").Int(),
-					content:      delta.Get("content").String(),
-					finishReason: choice.Get("finish_reason").String(),
+					content:      own(delta.Get("content")),
+					finishReason: own(choice.Get("finish_reason")),
 					toolCalls:    toolCallPieces(delta.Get("tool_calls")),
 				})
 				return true
@@ -86,13 +93,22 @@ func toolCallPieces(calls gjson.Result) []toolCallPiece {
 		fn := call.Get("function")
 		out = append(out, toolCallPiece{
 			index:     call.Get("index").Int(),
-			id:        call.Get("id").String(),
-			name:      fn.Get("name").String(),
-			arguments: fn.Get("arguments").String(),
+			id:        own(call.Get("id")),
+			name:      own(fn.Get("name")),
+			arguments: own(fn.Get("arguments")),
 		})
 		return true
 	})
 	return out
+}
+
+// own returns r's string value in memory of its own: gjson's value of a string with
+// no escapes is a slice of the text it read, here the reader's buffer.
+func own(r gjson.Result) string {
+	if r.Type == gjson.String && strings.Contains(r.Raw, `\`) {
+		return r.Str // unescaped into a new string
+	}
+	return strings.Clone(r.String()) // a number's or an object's text is a slice of the buffer too
 }
 
 // streamReadBuffer holds several chunks (150 to 250 bytes each) so that chunks that

@@ -104,3 +104,23 @@ func BenchmarkDecodeTextChunk(b *testing.B) {
 	}
 	b.ReportMetric(float64(nowTime)/float64(beforeTime), "now/before")
 }
+
+// A chunk is read in place from the reader's buffer, which the next read overwrites:
+// what decodeChunk returns must not change with it.
+func TestDecodeChunkOwnsItsStrings(t *testing.T) {
+	data := []byte(`{"choices":[{"index":0,"delta":{"content":"plain text","tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"lookup","arguments":"{\"q\":1}"}}]},"finish_reason":"tool_calls"},{"index":1,"delta":{"content":42}}]}`)
+	c, err := decodeChunk(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range data {
+		data[i] = 'x'
+	}
+	want := []streamChoice{
+		{content: "plain text", finishReason: "tool_calls", toolCalls: []toolCallPiece{{id: "call_1", name: "lookup", arguments: `{"q":1}`}}},
+		{index: 1, content: "42"},
+	}
+	if !reflect.DeepEqual(c.choices, want) {
+		t.Errorf("after the buffer was reused:\n got %+v\nwant %+v", c.choices, want)
+	}
+}
