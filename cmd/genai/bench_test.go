@@ -10,6 +10,8 @@ import (
 	"net/http"
 	_ "net/http/pprof" // served by the child when GENAI_BENCH_PPROF is set
 	"os"
+	"net/http/httputil"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -63,6 +65,10 @@ const (
 var benchLevels = []struct{ n, rounds int }{{1, 200}, {100, 10}, {1000, 3}}
 
 func TestMain(m *testing.M) {
+	if target := os.Getenv("GENAI_BENCH_PROXY_TARGET"); os.Getenv("GENAI_BENCH_CHILD") == "proxy" {
+		serveReferenceProxy(os.Getenv("GENAI_ADDR"), target)
+		return
+	}
 	if os.Getenv("GENAI_BENCH_CHILD") == "1" {
 		if addr := os.Getenv("GENAI_BENCH_PPROF"); addr != "" {
 			if os.Getenv("GENAI_BENCH_MEMPROFILE") == "1" {
@@ -88,6 +94,28 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// serveReferenceProxy serves a plain reverse proxy to target on addr: the request and
+// the answer's bytes passed through as they come, nothing parsed or checked. It is the
+// benchmark's reference for what a relay in a process of its own costs on this machine.
+func serveReferenceProxy(addr, target string) {
+	u, err := url.Parse(target)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	u.Path = "" // the client's paths are the upstream's: /v1/chat/completions
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.FlushInterval = -1 // each write of the upstream's flushed at once
+	rp.Transport = &http.Transport{MaxIdleConns: 0, MaxIdleConnsPerHost: 1 << 16}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") })
+	mux.Handle("/", rp)
+	if err := http.ListenAndServe(addr, mux); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
 // benchUpstream is a running upstream that a genai child server can be pointed at.
 type benchUpstream struct {
 	env    []string // the child's settings to use it
@@ -96,6 +124,7 @@ type benchUpstream struct {
 	wait   func(ctx context.Context, open int) error
 	close  func()
 	paths  []string // genai's routes to measure through
+	url    string   // the upstream's base URL, for the reference proxy; "" for none
 }
 
 // upstreamKinds are the upstreams, by name.
@@ -158,16 +187,23 @@ func benchOpenAI(first, between time.Duration, tokens []string, _ string) *bench
 		},
 		close: up.Close,
 		paths: []string{"/api/chat", "/v1/chat/completions"},
+		url:   up.URL,
 	}
 }
 
 // benchServer starts genai in a child process with the upstream's settings; stop
 // ends it, so that it takes no CPU from the next part of the benchmark.
 func benchServer(b *testing.B, env []string, pprofAddr string) (base string, pid int, stop func()) {
+	return benchChild(b, "1", env, pprofAddr)
+}
+
+// benchChild starts this binary as a child of the kind given, "1" for genai and
+// "proxy" for the reference proxy.
+func benchChild(b *testing.B, kind string, env []string, pprofAddr string) (base string, pid int, stop func()) {
 	b.Helper()
 	addr := freeAddr(b)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "GENAI_BENCH_CHILD=1", "GENAI_ADDR="+addr, "GENAI_DATA_DIR="+b.TempDir(), "GENAI_LOG_LEVEL=warn")
+	cmd.Env = append(os.Environ(), "GENAI_BENCH_CHILD="+kind, "GENAI_ADDR="+addr, "GENAI_DATA_DIR="+b.TempDir(), "GENAI_LOG_LEVEL=warn")
 	cmd.Env = append(cmd.Env, env...)
 	if pprofAddr != "" {
 		cmd.Env = append(cmd.Env, "GENAI_BENCH_PPROF="+pprofAddr)
@@ -433,18 +469,34 @@ func benchTTFT(b *testing.B, name string, up *benchUpstream, client *http.Client
 	if profileDir != "" {
 		pprofAddr = freeAddr(b)
 	}
-	base, pid, stop := benchServer(b, up.env, pprofAddr)
+	base, genaiPID, stop := benchServer(b, up.env, pprofAddr)
 	defer stop()
+	type target struct {
+		route, path, base string
+		pid               int
+	}
+	var targets []target
+	for _, path := range up.paths {
+		targets = append(targets, target{path, path, base, genaiPID})
+	}
+	if up.url != "" {
+		// The reference: a plain reverse proxy in a process of its own, which parses
+		// nothing, on the route it can serve unchanged.
+		proxyBase, proxyPID, stopProxy := benchChild(b, "proxy", []string{"GENAI_BENCH_PROXY_TARGET=" + up.url}, "")
+		defer stopProxy()
+		targets = append(targets, target{"proxy /v1/chat/compl.", "/v1/chat/completions", proxyBase, proxyPID})
+	}
 	fmt.Printf("\n%s\n%-22s %8s %11s %11s %11s %11s %7s %7s %9s %6s\n", name, "route", "streams", "direct p50", "direct p99",
 		"genai p50", "genai p99", "x p50", "x p99", "CPU/strm", "errors")
-	for _, path := range up.paths {
-		via := viaServer(client, base, path)
+	for _, tg := range targets {
+		path, pid := tg.path, tg.pid
+		via := viaServer(client, tg.base, path)
 		for _, c := range benchLevels {
 			// Warm both paths' connection pools at this concurrency first.
 			measure(c.n, 1, up.direct)
 			measure(c.n, 1, via)
 			var profile chan struct{}
-			if profileDir != "" && c.n == 1000 {
+			if profileDir != "" && c.n == 1000 && pid == genaiPID {
 				profile = make(chan struct{})
 				go func() {
 					defer close(profile)
@@ -469,15 +521,15 @@ func benchTTFT(b *testing.B, name string, up *benchUpstream, client *http.Client
 			}
 			dp50, dp99, sp50, sp99 := percentile(d, .5), percentile(d, .99), percentile(s, .5), percentile(s, .99)
 			perStream := cpu / time.Duration(max(1, len(s)))
-			fmt.Printf("%-22s %8d %11v %11v %11v %11v %7.2f %7.2f %9v %6d\n", path, c.n, dp50.Round(time.Microsecond), dp99.Round(time.Microsecond),
+			fmt.Printf("%-22s %8d %11v %11v %11v %11v %7.2f %7.2f %9v %6d\n", tg.route, c.n, dp50.Round(time.Microsecond), dp99.Round(time.Microsecond),
 				sp50.Round(time.Microsecond), sp99.Round(time.Microsecond), float64(sp50)/float64(dp50), float64(sp99)/float64(dp99),
 				perStream.Round(10*time.Microsecond), errD+errS)
 			fmt.Printf("%-22s %8s this process's CPU per stream (upstream and client): direct %v, through genai %v\n", "", "",
 				(selfD / time.Duration(max(1, len(d)))).Round(10*time.Microsecond), (selfS / time.Duration(max(1, len(s)))).Round(10*time.Microsecond))
 			if c.n == 1 {
-				fmt.Printf("%-22s %8s added by genai at one stream: p50 %v, p99 %v\n", "", "", (sp50 - dp50).Round(time.Microsecond), (sp99 - dp99).Round(time.Microsecond))
+				fmt.Printf("%-22s %8s added at one stream: p50 %v, p99 %v\n", "", "", (sp50 - dp50).Round(time.Microsecond), (sp99 - dp99).Round(time.Microsecond))
 			}
-			metric := fmt.Sprintf("%s%s@%d", name, strings.ReplaceAll(path, "/", "-"), c.n)
+			metric := fmt.Sprintf("%s%s@%d", name, strings.ReplaceAll(strings.ReplaceAll(tg.route, " ", ""), "/", "-"), c.n)
 			b.ReportMetric(float64(sp50)/float64(dp50), "x-p50-"+metric)
 			b.ReportMetric(float64(sp99)/float64(dp99), "x-p99-"+metric)
 			b.ReportMetric(float64(perStream)/1e6, "cpu-ms-"+metric)
