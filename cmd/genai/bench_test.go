@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	_ "net/http/pprof" // served by the child when GENAI_BENCH_PPROF is set
-	"os"
 	"net/http/httputil"
+	_ "net/http/pprof" // served by the child when GENAI_BENCH_PPROF is set
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
