@@ -33,7 +33,7 @@ var (
 	anthropicPing = []byte("event: ping\ndata: {\"type\":\"ping\"}\n\n")
 )
 
-// sseWriter writes Server-Sent Events, one JSON object per data line, flushing each
+// sseWriter writes Server-Sent Events, one JSON object per data line, flushing an
 // event at once so tokens reach the client as they are made. While the stream is silent
 // it writes a heartbeat every interval, so that proxies do not take it for dead; one
 // lock makes the handler's events and the heartbeats whole writes that never
@@ -43,10 +43,11 @@ var (
 // stream's last events leave with the body's end (see ending): one system call, and
 // one wake-up of the client's reader, for a burst of events instead of one each.
 type sseWriter struct {
-	w    http.ResponseWriter
-	rc   *http.ResponseController
-	buf  []byte // the event being assembled; the handler's goroutine only
-	hold bool   // write without flushing; the handler's goroutine only
+	w     http.ResponseWriter
+	rc    *http.ResponseController
+	buf   []byte // the event being assembled; the handler's goroutine only
+	hold  bool   // write without flushing; the handler's goroutine only
+	final bool   // the stream's last events, left for the body's end; the handler's goroutine only
 
 	mu        sync.Mutex
 	last      time.Time // of the last write
@@ -54,12 +55,11 @@ type sseWriter struct {
 	ping      []byte
 	interval  time.Duration
 	timer     *time.Timer
-	final     bool        // the stream's last events: flushed with the body's end
-	flushed   time.Time   // of the last flush
-	pending   bool        // written events wait for flusher
-	flusher   *time.Timer // the coalesced flush
-	flushErr  error       // of the coalesced flush: the client is gone
-	coalesced time.Duration
+	coalesced time.Duration // sseCoalesce when the stream began
+	flushed   time.Time     // of the last flush
+	pending   bool          // written events wait for flusher
+	flusher   *time.Timer   // the coalesced flush
+	flushErr  error         // of the coalesced flush: the client is gone
 }
 
 // sseCoalesce is how long after a flush further events wait to leave together. A
@@ -148,7 +148,7 @@ func (s *sseWriter) flushLater() {
 	}
 }
 
-// event writes one event and flushes it; an error means the client is gone.
+// event writes one event, flushed as send says; an error means the client is gone.
 func (s *sseWriter) event(name string, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
@@ -203,8 +203,8 @@ func (s *sseWriter) raw(text string) error {
 	return s.write([]byte(text))
 }
 
-// write appends a data line holding data to the event begun in s.buf, ends the event,
-// writes it and flushes.
+// write appends a data line holding data to the event begun in s.buf, ends the event
+// and sends it.
 func (s *sseWriter) write(data []byte) error {
 	s.buf = append(s.buf, "data: "...)
 	s.buf = append(s.buf, data...)
