@@ -62,7 +62,7 @@ const (
 )
 
 // benchLevels are the concurrencies measured, each with its number of rounds.
-var benchLevels = []struct{ n, rounds int }{{1, 200}, {100, 10}, {1000, 3}}
+var benchLevels = []struct{ n, rounds int }{{1, 200}, {100, 20}, {1000, 5}}
 
 func TestMain(m *testing.M) {
 	if target := os.Getenv("GENAI_BENCH_PROXY_TARGET"); os.Getenv("GENAI_BENCH_CHILD") == "proxy" {
@@ -296,6 +296,10 @@ func viaServer(client *http.Client, base, path string) ttftFunc {
 				ttft = time.Since(t0)
 			}
 			if bytes.HasPrefix(line, end) {
+				// Read to the body's end, as a client that keeps its connection does.
+				if _, err := io.Copy(io.Discard, br); err != nil {
+					return 0, fmt.Errorf("after the end of the stream: %w", err)
+				}
 				return ttft, nil
 			}
 			if bytes.HasPrefix(line, []byte("event: error")) || bytes.HasPrefix(line, []byte(`data: {"error"`)) {
