@@ -27,25 +27,23 @@ import (
 // event at once, a held event no later than its coalescing window, and the stream's
 // end in the same write as the body's end.
 
-// burstModel answers with its events at once, then waits for each gate in turn before
-// the events that follow it (gates[i] before events[at[i]]).
+// burstModel answers with its events at once, but when gate is set it waits for gate
+// to close before events[at].
 type burstModel struct {
 	events []genai.Event
-	at     []int
-	gates  []chan struct{}
+	at     int
+	gate   chan struct{}
 }
 
 func (m *burstModel) Stream(ctx context.Context, _ *genai.ChatRequest) iter.Seq2[genai.Event, error] {
 	return func(yield func(genai.Event, error) bool) {
 		for i, ev := range m.events {
-			for g, at := range m.at {
-				if at == i {
-					select {
-					case <-m.gates[g]:
-					case <-ctx.Done():
-						yield(genai.Event{}, ctx.Err())
-						return
-					}
+			if m.gate != nil && i == m.at {
+				select {
+				case <-m.gate:
+				case <-ctx.Done():
+					yield(genai.Event{}, ctx.Err())
+					return
 				}
 			}
 			if !yield(ev, nil) {
@@ -124,8 +122,11 @@ func serveCounting(t *testing.T, model genai.ChatModel) (*httptest.Server, *coun
 	return ts, l
 }
 
-// streamRequests are a streamed chat on each SSE surface, and the end marker of each.
-var streamRequests = []struct{ path, body, end string }{
+// streamRequest is a streamed chat on an SSE surface, and the stream's end marker.
+type streamRequest struct{ path, body, end string }
+
+// streamRequests are a streamed chat on each SSE surface.
+var streamRequests = []streamRequest{
 	{"/api/chat", `{"messages":[{"role":"user","content":"hi"}]}`, "event: done"},
 	{"/v1/chat/completions", `{"model":"test-model","stream":true,"messages":[{"role":"user","content":"hi"}]}`, "data: [DONE]"},
 	{"/v1/messages", `{"model":"test-model","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}`, "event: message_stop"},
@@ -192,19 +193,27 @@ func postStream(t *testing.T, url, body string) *bufio.Reader {
 	return bufio.NewReader(resp.Body)
 }
 
+// readGated streams r from a model that sends n tokens and its end, but waits before
+// token at until the client has read token at-1, and returns the listener once the
+// stream has ended. An event held back hangs it, until postStream's minute ends it.
+func readGated(t *testing.T, r streamRequest, n, at int) *countingListener {
+	t.Helper()
+	gate := make(chan struct{})
+	ts, l := serveCounting(t, &burstModel{events: tokens(n), at: at, gate: gate})
+	br := postStream(t, ts.URL+r.path, r.body)
+	readUntil(t, br, "tok"+strconv.Itoa(at-1)+" ")
+	close(gate)
+	readUntil(t, br, r.end)
+	io.Copy(io.Discard, br)
+	return l
+}
+
 // The first token is flushed at once, however long the window: the model sends the
 // second only once the client has read the first.
 func TestSSEFirstTokenIsNotHeld(t *testing.T) {
 	withCoalesce(t, time.Hour)
 	for _, r := range streamRequests {
-		t.Run(strings.TrimPrefix(r.path, "/"), func(t *testing.T) {
-			gate := make(chan struct{})
-			ts, _ := serveCounting(t, &burstModel{events: tokens(2), at: []int{1}, gates: []chan struct{}{gate}})
-			br := postStream(t, ts.URL+r.path, r.body)
-			readUntil(t, br, "tok0 ")
-			close(gate)
-			readUntil(t, br, r.end)
-		})
+		t.Run(strings.TrimPrefix(r.path, "/"), func(t *testing.T) { readGated(t, r, 2, 1) })
 	}
 }
 
@@ -213,31 +222,18 @@ func TestSSEFirstTokenIsNotHeld(t *testing.T) {
 func TestSSEHeldEventLeavesAfterTheWindow(t *testing.T) {
 	withCoalesce(t, 20*time.Millisecond)
 	for _, r := range streamRequests {
-		t.Run(strings.TrimPrefix(r.path, "/"), func(t *testing.T) {
-			gate := make(chan struct{})
-			ts, _ := serveCounting(t, &burstModel{events: tokens(3), at: []int{2}, gates: []chan struct{}{gate}})
-			br := postStream(t, ts.URL+r.path, r.body)
-			readUntil(t, br, "tok1 ")
-			close(gate)
-			readUntil(t, br, r.end)
-		})
+		t.Run(strings.TrimPrefix(r.path, "/"), func(t *testing.T) { readGated(t, r, 3, 2) })
 	}
 }
 
 // The stream's last events leave in the same write as the body's end (the last chunk
 // of the chunked encoding), also when they follow a pause: the model ends only once
-// the client has read its text, and nothing is coalesced.
+// the client has read its text (the end is "token" 1), and nothing is coalesced.
 func TestSSEEndLeavesWithTheBody(t *testing.T) {
 	withCoalesce(t, 0)
 	for _, r := range streamRequests {
 		t.Run(strings.TrimPrefix(r.path, "/"), func(t *testing.T) {
-			gate := make(chan struct{})
-			ts, l := serveCounting(t, &burstModel{events: tokens(1), at: []int{1}, gates: []chan struct{}{gate}})
-			br := postStream(t, ts.URL+r.path, r.body)
-			readUntil(t, br, "tok0 ")
-			close(gate)
-			readUntil(t, br, r.end)
-			io.Copy(io.Discard, br)
+			l := readGated(t, r, 1, 1)
 			if last := l.lastWrite(); !strings.Contains(last, r.end) || !strings.HasSuffix(last, "0\r\n\r\n") {
 				t.Errorf("the last write is %q; want the end marker %q and the body's end together", last, r.end)
 			}
